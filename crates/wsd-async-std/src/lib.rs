@@ -1,0 +1,6 @@
+//! WebSocket over any async-std stream.
+//!
+//! This crate will wrap any `futures_io::AsyncRead + AsyncWrite` stream (as
+//! async-std provides) into a `WebSocket` driven by the sans-I/O `wsd-core` connection.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]

@@ -1,0 +1,3 @@
+//! RFC 6455 framing (placeholder while the parser lands).
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]

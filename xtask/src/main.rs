@@ -1,0 +1,36 @@
+//! Project automation, run as `cargo xtask <task>`.
+//!
+//! `cargo xtask ci` is the test command the README names and `.ci/run` calls: it runs
+//! every check in order, prints one summary line per step and stops at the first
+//! failure. Tasks are modules; the binary has no dependencies beyond std so that it
+//! builds in seconds on a fresh machine.
+
+mod ci;
+mod util;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match task {
+        "ci" => ci::run(rest),
+        "help" | "--help" | "-h" => {
+            println!(
+                "usage: cargo xtask <task>\n\ntasks:\n  ci    fmt, clippy, tests, docs (the README's test command)"
+            );
+            Ok(())
+        }
+        other => Err(format!("unknown task `{other}`; try `cargo xtask help`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Small helpers shared by the tasks: running commands and locating the workspace.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The workspace root (the parent of the `xtask` directory).
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
+}
+
+/// `cargo` as the caller invoked it (respects `$CARGO`).
+pub(crate) fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+/// Runs one CI step, printing a one-line summary; `Err` names the failed step.
+pub(crate) fn step(name: &str, mut command: Command) -> Result<(), String> {
+    let started = Instant::now();
+    eprintln!("xtask: {name}: running {}", describe(&command));
+    let status = command
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("{name}: could not start {}: {e}", describe(&command)))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if status.success() {
+        println!("xtask: step {name}: ok ({seconds:.1}s)");
+        Ok(())
+    } else {
+        println!("xtask: step {name}: FAILED ({seconds:.1}s, {status})");
+        Err(format!("step `{name}` failed"))
+    }
+}
+
+/// Runs a command, streaming its stdout through while keeping a copy of it.
+pub(crate) fn step_capturing(name: &str, mut command: Command) -> Result<String, String> {
+    use std::io::{BufRead, BufReader, Write};
+    let started = Instant::now();
+    eprintln!("xtask: {name}: running {}", describe(&command));
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{name}: could not start {}: {e}", describe(&command)))?;
+    let mut captured = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let mut out = std::io::stdout().lock();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = writeln!(out, "{line}");
+            captured.push_str(&line);
+            captured.push('\n');
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("{name}: waiting for the command failed: {e}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if status.success() {
+        println!("xtask: step {name}: ok ({seconds:.1}s)");
+        Ok(captured)
+    } else {
+        println!("xtask: step {name}: FAILED ({seconds:.1}s, {status})");
+        Err(format!("step `{name}` failed"))
+    }
+}
+
+fn describe(command: &Command) -> String {
+    let mut text = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
