@@ -1,7 +1,11 @@
 //! The `Sec-WebSocket-Extensions` negotiation framework.
 //!
-//! This crate will hold the header grammar (RFC 6455 section 9.1), the client and
-//! server negotiation traits, RSV bit ownership and the per-message pipeline that
-//! extensions such as permessage-deflate plug into.
+//! This crate holds the header grammar (RFC 6455 section 9.1).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
+
+mod header;
+
+pub use header::{
+    ExtensionOffer, HeaderError, HeaderErrorKind, Params, is_token, parse_header, serialize_header,
+};
