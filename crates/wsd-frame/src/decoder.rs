@@ -1,0 +1,265 @@
+//! The incremental frame parser: every RFC 6455 framing rule, over a `BytesMut` that
+//! the caller fills as bytes arrive.
+
+use bytes::BytesMut;
+
+use crate::ProtocolError;
+use crate::header::{FrameHeader, Status};
+use crate::mask::apply_mask;
+use crate::types::{OpCode, Role, Rsv};
+use crate::utf8::Utf8Validator;
+
+/// How a [`FrameDecoder`] judges incoming frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecoderConfig {
+    /// Our role: a client rejects masked frames; a server rejects unmasked ones unless
+    /// `require_masking` is off.
+    pub role: Role,
+    /// Servers only: require every client frame to be masked (RFC 6455 section 5.1).
+    /// On by default; turn it off only for peers known to be broken.
+    pub require_masking: bool,
+    /// The largest message (the sum of its frames' payloads) accepted, in bytes.
+    /// Checked from each frame header, before its payload is buffered.
+    pub max_length: u64,
+    /// The RSV bits owned by negotiated extensions, allowed on the first frame of a
+    /// data message. Every other RSV bit, and any RSV bit on continuation or control
+    /// frames, is a protocol error.
+    pub allowed_rsv: Rsv,
+}
+
+impl DecoderConfig {
+    /// The default maximum message length, 2^26 - 1 bytes (one byte short of 64 MiB),
+    /// as in the seed.
+    pub const DEFAULT_MAX_LENGTH: u64 = (1 << 26) - 1;
+
+    /// The defaults for `role`: masking required, 64 MiB - 1 messages, no RSV bits.
+    pub const fn new(role: Role) -> Self {
+        Self {
+            role,
+            require_masking: true,
+            max_length: Self::DEFAULT_MAX_LENGTH,
+            allowed_rsv: Rsv::NONE,
+        }
+    }
+}
+
+/// One decoded frame, payload unmasked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// FIN: the last frame of its message (always true for control frames).
+    pub fin: bool,
+    /// The RSV bits (only ever bits allowed by the configuration).
+    pub rsv: Rsv,
+    /// The frame's own opcode (`Continuation` for later fragments).
+    pub opcode: OpCode,
+    /// For data frames, the opcode of the message the frame belongs to (`Text` or
+    /// `Binary`); for control frames, the frame's opcode.
+    pub message_opcode: OpCode,
+    /// The unmasked payload, split off the input buffer without copying.
+    pub payload: BytesMut,
+}
+
+/// The state of the frame being read.
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Header,
+    /// Reading a payload of `len` bytes; the first `checked` are already unmasked
+    /// (and, for text, validated), so bytes are never looked at twice.
+    Payload {
+        header: FrameHeader,
+        len: usize,
+        checked: usize,
+    },
+}
+
+/// The data message being received, for fragmentation and length rules.
+#[derive(Debug, Clone)]
+struct MessageState {
+    opcode: OpCode,
+    len: u64,
+    /// Present for text messages that no extension transforms: their UTF-8 is checked
+    /// as bytes arrive, so a bad fragment fails before the message completes.
+    utf8: Option<Utf8Validator>,
+}
+
+/// Parses frames from a buffer filled in any split. Feeding a stream one byte at a
+/// time gives the same frames and errors as feeding it whole.
+///
+/// Text messages whose first frame carries no RSV bit are validated as UTF-8 here,
+/// incrementally. A message with RSV bits belongs to an extension (compressed, for
+/// instance): its text can only be checked after the extension decodes it, so that is
+/// left to the caller.
+///
+/// After an error the decoder's state is unspecified: the connection must be failed.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use wsd_frame::{DecoderConfig, FrameDecoder, ProtocolError, Role};
+///
+/// let mut decoder = FrameDecoder::new(DecoderConfig::new(Role::Client));
+/// // A text frame from a server, fragmented: "Hel" then "lo".
+/// let mut buf = BytesMut::from(&[0x01, 0x03, b'H', b'e', b'l', 0x80, 0x02, b'l', b'o'][..]);
+/// let first = decoder.decode(&mut buf).unwrap().unwrap();
+/// assert!(!first.fin);
+/// let second = decoder.decode(&mut buf).unwrap().unwrap();
+/// assert_eq!(&second.payload[..], b"lo");
+///
+/// // A continuation with nothing to continue is a protocol error.
+/// let mut buf = BytesMut::from(&[0x80, 0x00][..]);
+/// assert_eq!(decoder.decode(&mut buf), Err(ProtocolError::UnexpectedContinuation));
+/// ```
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    config: DecoderConfig,
+    state: State,
+    message: Option<MessageState>,
+}
+
+impl FrameDecoder {
+    /// A decoder waiting for the first frame header.
+    pub const fn new(config: DecoderConfig) -> Self {
+        Self {
+            config,
+            state: State::Header,
+            message: None,
+        }
+    }
+
+    /// The configuration in force.
+    pub const fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+
+    /// Sets the RSV bits negotiated extensions own (after the handshake).
+    pub fn set_allowed_rsv(&mut self, rsv: Rsv) {
+        self.config.allowed_rsv = rsv;
+    }
+
+    /// True while a fragmented data message is unfinished.
+    pub const fn in_message(&self) -> bool {
+        self.message.is_some()
+    }
+
+    /// Decodes the next frame from the front of `buf`, removing its bytes. Returns
+    /// `Ok(None)` when more bytes are needed; whatever part of a payload has arrived is
+    /// unmasked and (for text) validated already, so errors surface early.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        if let State::Header = self.state {
+            let (header, header_len) = match FrameHeader::decode(buf)? {
+                Status::Complete(decoded) => decoded,
+                Status::Partial => return Ok(None),
+            };
+            let len = self.check_header(&header)?;
+            let _ = buf.split_to(header_len);
+            self.state = State::Payload {
+                header,
+                len,
+                checked: 0,
+            };
+        }
+        let State::Payload {
+            header,
+            len,
+            checked,
+        } = self.state
+        else {
+            return Ok(None);
+        };
+        let available = buf.len().min(len);
+        if available > checked {
+            let fresh = &mut buf[checked..available];
+            if let Some(key) = header.mask {
+                apply_mask(fresh, key, checked);
+            }
+            if header.opcode.is_data() {
+                if let Some(utf8) = self.message.as_mut().and_then(|m| m.utf8.as_mut()) {
+                    utf8.feed(fresh)?;
+                }
+            }
+            self.state = State::Payload {
+                header,
+                len,
+                checked: available,
+            };
+        }
+        if buf.len() < len {
+            return Ok(None);
+        }
+        let payload = buf.split_to(len);
+        self.state = State::Header;
+        let message_opcode = if header.opcode.is_control() {
+            header.opcode
+        } else {
+            let opcode = self.message.as_ref().map_or(header.opcode, |m| m.opcode);
+            if header.fin {
+                if let Some(mut utf8) = self.message.take().and_then(|m| m.utf8) {
+                    utf8.finish()?;
+                }
+            }
+            opcode
+        };
+        Ok(Some(Frame {
+            fin: header.fin,
+            rsv: header.rsv,
+            opcode: header.opcode,
+            message_opcode,
+            payload,
+        }))
+    }
+
+    /// Applies the rules that depend on the connection, and starts or extends the
+    /// message state. Returns the payload length as a `usize`.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<usize, ProtocolError> {
+        match (self.config.role, header.mask.is_some()) {
+            (Role::Server, false) if self.config.require_masking => {
+                return Err(ProtocolError::UnmaskedFrame);
+            }
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if !header.rsv.is_empty() {
+            let allowed = if starts_message {
+                self.config.allowed_rsv
+            } else {
+                Rsv::NONE
+            };
+            let unowned = header.rsv.difference(allowed);
+            if !unowned.is_empty() {
+                return Err(ProtocolError::ReservedBits(unowned));
+            }
+        }
+        let so_far = match (header.opcode, &self.message) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::UnfinishedMessage(header.opcode));
+            }
+            (OpCode::Continuation, Some(message)) => message.len,
+            _ => 0,
+        };
+        let length = so_far.saturating_add(header.payload_len);
+        let too_long = ProtocolError::MessageTooLong {
+            limit: self.config.max_length,
+            length,
+        };
+        if length > self.config.max_length {
+            return Err(too_long);
+        }
+        let len = usize::try_from(header.payload_len).map_err(|_| too_long)?;
+        if starts_message {
+            let validate = header.opcode == OpCode::Text && header.rsv.is_empty();
+            self.message = Some(MessageState {
+                opcode: header.opcode,
+                len: 0,
+                utf8: validate.then(Utf8Validator::new),
+            });
+        }
+        if let (Some(message), true) = (self.message.as_mut(), header.opcode.is_data()) {
+            message.len = length;
+        }
+        Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests;
