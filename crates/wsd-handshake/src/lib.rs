@@ -1,3 +1,87 @@
-//! Sans-I/O WebSocket HTTP upgrade handshakes (placeholder while the parser lands).
+//! Sans-I/O WebSocket opening handshakes: the HTTP/1.1 upgrade for servers and clients (RFC 6455 §4)
+//! and the HTTP `CONNECT` exchange for proxies.
+//!
+//! Nothing here does I/O, reads a clock or draws random numbers. Parsers take the bytes the caller has
+//! buffered so far and answer [`Status::Partial`] (need more), [`Status::Complete`] with the number of
+//! bytes the head used (the rest belongs to the next layer), or an [`Error`]; heads are bounded by
+//! [`Limits`]. Writers append to a caller's `Vec<u8>`. The client's key bytes come from the caller.
+//!
+//! # Server
+//!
+//! ```
+//! use wsd_handshake::{HeaderList, Limits, Request, Status, server};
+//!
+//! let input = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+//!     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+//!     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+//! let (request, consumed) = match Request::parse(input, &Limits::default())? {
+//!     Status::Complete(done) => done,
+//!     Status::Partial => return Ok(()), // read more and call again
+//! };
+//! assert_eq!(server::detect_version(&request), server::Draft::Rfc6455);
+//! let mut out = Vec::new();
+//! match server::negotiate(&request, &["chat"]) {
+//!     Ok(accepted) => accepted.write_response(&HeaderList::new(), None, &mut out)?,
+//!     Err(rejection) => rejection.write_response(&mut out),
+//! }
+//! assert!(out.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+//! // input[consumed..] holds the first frames.
+//! assert_eq!(consumed, input.len());
+//! # Ok::<(), wsd_handshake::Error>(())
+//! ```
+//!
+//! # Client
+//!
+//! ```
+//! use url::Url;
+//! use wsd_handshake::{ClientHandshake, ClientOptions, Limits, Response, Status};
+//!
+//! let url = Url::parse("wss://example.com/chat").unwrap();
+//! let key = *b"0123456789abcdef"; // use 16 bytes from a secure RNG
+//! let options = ClientOptions { protocols: vec!["chat".into()], ..ClientOptions::default() };
+//! let handshake = ClientHandshake::new(&url, key, options)?;
+//! let mut out = Vec::new();
+//! handshake.write_request(&mut out);
+//! assert!(out.starts_with(b"GET /chat HTTP/1.1\r\nHost: example.com\r\n"));
+//!
+//! let mut reply = format!(
+//!     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+//!      Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+//!     handshake.expected_accept()
+//! )
+//! .into_bytes();
+//! reply.extend_from_slice(b"\x81\x00"); // an empty text frame in the same read
+//! let Status::Complete((response, consumed)) = Response::parse(&reply, &Limits::default())?
+//! else {
+//!     unreachable!("the whole head is there");
+//! };
+//! let negotiated = handshake.validate(&response)?;
+//! assert_eq!(negotiated.protocol.as_deref(), Some("chat"));
+//! assert_eq!(&reply[consumed..], b"\x81\x00"); // for the frame parser
+//! # Ok::<(), wsd_handshake::Error>(())
+//! ```
+//!
+//! # Where this differs from the Node seed
+//!
+//! Each item's docs say how; in short: RFC 6455 rules are checked in full on the server (HTTP/1.1,
+//! `Host`, key shape, token lists), 426 answers unsupported versions, clients accept
+//! `Connection: keep-alive, Upgrade`, header values with CR/LF/NUL are refused instead of sent, the
+//! proxy accepts any 2xx and keeps the bytes after its response, IPv6 authorities get brackets, and
+//! list headers are split in linear time.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
+
+pub mod client;
+mod error;
+mod headers;
+mod http;
+mod proxy;
+pub mod server;
+mod url_util;
+
+pub use client::{ClientHandshake, ClientOptions, Negotiated};
+pub use error::{Error, HeaderError, Malformed, RequestError, ResponseError, UrlError};
+pub use headers::{HeaderList, Headers};
+pub use http::{Limits, Request, Response, Status};
+pub use proxy::ProxyConnect;
+pub use server::{Accepted, Draft, Rejection};

@@ -1,0 +1,292 @@
+//! The crate's one error type and its detail enums.
+
+use core::fmt;
+
+use crate::http::Response;
+
+/// Everything that can go wrong in this crate.
+///
+/// Variants group the failures by who caused them: the peer sent a malformed or oversized HTTP head
+/// ([`Malformed`](Self::Malformed), [`HeadTooLarge`](Self::HeadTooLarge),
+/// [`TooManyHeaders`](Self::TooManyHeaders)), the peer's handshake broke a WebSocket rule
+/// ([`Request`](Self::Request), [`Response`](Self::Response), [`ProxyRefused`](Self::ProxyRefused)),
+/// or the caller passed something we cannot put on the wire ([`InvalidHeader`](Self::InvalidHeader),
+/// [`InvalidUrl`](Self::InvalidUrl), [`InvalidProtocol`](Self::InvalidProtocol)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The HTTP head is not valid HTTP/1.x.
+    Malformed(Malformed),
+    /// The head did not end within [`Limits::max_head_bytes`](crate::Limits::max_head_bytes) bytes.
+    HeadTooLarge {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// The head has more than [`Limits::max_headers`](crate::Limits::max_headers) header lines.
+    TooManyHeaders {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// A header the caller wants to send could not be written safely.
+    InvalidHeader(HeaderError),
+    /// A URL given to the client or the proxy cannot be used.
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: UrlError,
+    },
+    /// A subprotocol name the client wants to offer is not an HTTP token.
+    InvalidProtocol(String),
+    /// The server rejected a client's opening handshake (RFC 6455 §4.2.1).
+    Request(RequestError),
+    /// The client rejected the server's handshake response (RFC 6455 §4.1).
+    Response(ResponseError),
+    /// The HTTP proxy answered `CONNECT` with a status other than 2xx.
+    ///
+    /// The whole response head is kept so the caller can inspect the status (for example a 407 and its
+    /// `Proxy-Authenticate` header).
+    ProxyRefused(Box<Response>),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(m) => write!(f, "malformed HTTP head: {m}"),
+            Self::HeadTooLarge { limit } => {
+                write!(f, "HTTP head is larger than the limit of {limit} bytes")
+            }
+            Self::TooManyHeaders { limit } => {
+                write!(f, "HTTP head has more than the limit of {limit} headers")
+            }
+            Self::InvalidHeader(e) => write!(f, "invalid header: {e}"),
+            Self::InvalidUrl { url, reason } => write!(f, "{url} is not a valid {reason}"),
+            Self::InvalidProtocol(p) => {
+                write!(f, "subprotocol {p:?} is not a valid HTTP token")
+            }
+            Self::Request(e) => write!(f, "{e}"),
+            Self::Response(e) => write!(f, "Error during WebSocket handshake: {e}"),
+            Self::ProxyRefused(r) => write!(
+                f,
+                "proxy refused the CONNECT request: {} {}",
+                r.status, r.reason
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        Self::Request(e)
+    }
+}
+
+impl From<ResponseError> for Error {
+    fn from(e: ResponseError) -> Self {
+        Self::Response(e)
+    }
+}
+
+impl From<HeaderError> for Error {
+    fn from(e: HeaderError) -> Self {
+        Self::InvalidHeader(e)
+    }
+}
+
+/// Which part of an HTTP head failed to parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// A byte that is not allowed in a header name.
+    HeaderName,
+    /// A byte that is not allowed in a header value.
+    HeaderValue,
+    /// A line did not end in CRLF.
+    NewLine,
+    /// The response status code is not three digits.
+    Status,
+    /// The method or request target contains an invalid byte.
+    Token,
+    /// The HTTP version is not `HTTP/1.0` or `HTTP/1.1`.
+    Version,
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::HeaderName => "invalid byte in a header name",
+            Self::HeaderValue => "invalid byte in a header value",
+            Self::NewLine => "invalid line ending",
+            Self::Status => "invalid response status code",
+            Self::Token => "invalid byte in the method or request target",
+            Self::Version => "invalid HTTP version",
+        })
+    }
+}
+
+/// Why a header could not be added to an outgoing [`HeaderList`](crate::HeaderList).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The name is empty or contains a byte that is not allowed in an HTTP token (RFC 9110 §5.1), such as
+    /// `:`, a space, CR or LF.
+    InvalidName(String),
+    /// The value contains CR, LF or NUL, which would let it end the header line early (header injection).
+    InvalidValue {
+        /// The header's name.
+        name: String,
+        /// The rejected value.
+        value: String,
+    },
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidName(n) => write!(f, "header name {n:?} is not an HTTP token"),
+            Self::InvalidValue { name, value } => {
+                write!(f, "value {value:?} of header {name} contains CR, LF or NUL")
+            }
+        }
+    }
+}
+
+/// What is wrong with a URL given to the client or the proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The WebSocket URL's scheme is not `ws` or `wss`.
+    NotWebSocket,
+    /// The proxy URL has no host.
+    NoProxyHost,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotWebSocket => "WebSocket URL",
+            Self::NoProxyHost => "proxy URL: it has no host",
+        })
+    }
+}
+
+/// Why a server refuses a client's opening handshake.
+///
+/// [`server::negotiate`](crate::server::negotiate) returns it inside a
+/// [`Rejection`](crate::server::Rejection), which also knows the HTTP status to answer with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The method is not `GET` (compared case-sensitively, as methods are).
+    MethodNotGet(String),
+    /// The request is HTTP/1.0; RFC 6455 §4.1 requires HTTP/1.1 or later.
+    HttpVersion(u8),
+    /// There is no `Upgrade` header.
+    MissingUpgrade,
+    /// The `Upgrade` header has no `websocket` token.
+    UpgradeNotWebSocket(String),
+    /// There is no `Connection` header.
+    MissingConnection,
+    /// The `Connection` header has no `upgrade` token.
+    ConnectionNotUpgrade(String),
+    /// There is no `Host` header.
+    MissingHost,
+    /// `Sec-WebSocket-Version` is absent or not exactly `13`; answered with 426.
+    UnsupportedVersion(Option<String>),
+    /// There is no `Sec-WebSocket-Key` header.
+    MissingKey,
+    /// `Sec-WebSocket-Key` is not the base64 encoding of exactly 16 bytes.
+    InvalidKey(String),
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MethodNotGet(m) => {
+                write!(f, "Not a WebSocket request: method is {m}, not GET")
+            }
+            Self::HttpVersion(minor) => write!(
+                f,
+                "Not a WebSocket request: HTTP/1.{minor} is older than HTTP/1.1"
+            ),
+            Self::MissingUpgrade => f.write_str("Not a WebSocket request: no Upgrade header"),
+            Self::UpgradeNotWebSocket(v) => write!(
+                f,
+                "Not a WebSocket request: Upgrade header {v:?} has no websocket token"
+            ),
+            Self::MissingConnection => f.write_str("Not a WebSocket request: no Connection header"),
+            Self::ConnectionNotUpgrade(v) => write!(
+                f,
+                "Not a WebSocket request: Connection header {v:?} has no upgrade token"
+            ),
+            Self::MissingHost => f.write_str("Missing handshake request header: Host"),
+            Self::UnsupportedVersion(Some(v)) => write!(f, "Unsupported WebSocket version: {v}"),
+            Self::UnsupportedVersion(None) => {
+                f.write_str("Missing handshake request header: Sec-WebSocket-Version")
+            }
+            Self::MissingKey => f.write_str("Missing handshake request header: Sec-WebSocket-Key"),
+            Self::InvalidKey(k) => write!(
+                f,
+                "Invalid Sec-WebSocket-Key {k:?}: not the base64 encoding of 16 bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// Why a client rejects the server's handshake response (RFC 6455 §4.1, checks in this order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The status is not 101 Switching Protocols.
+    UnexpectedStatus(u16),
+    /// There is no `Upgrade` header.
+    MissingUpgrade,
+    /// The `Upgrade` header is not `websocket` (case-insensitive).
+    UpgradeNotWebSocket(String),
+    /// There is no `Connection` header.
+    MissingConnection,
+    /// The `Connection` header has no `upgrade` token.
+    ConnectionNotUpgrade(String),
+    /// There is no `Sec-WebSocket-Accept` header.
+    MissingAccept,
+    /// `Sec-WebSocket-Accept` does not match the key we sent.
+    AcceptMismatch {
+        /// The value derived from our key.
+        expected: String,
+        /// The value the server sent.
+        received: String,
+    },
+    /// The server chose a subprotocol we did not offer (or sent one although we offered none).
+    UnexpectedProtocol(String),
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnexpectedStatus(s) => write!(f, "Unexpected response code: {s}"),
+            Self::MissingUpgrade => f.write_str("'Upgrade' header is missing"),
+            Self::UpgradeNotWebSocket(v) => {
+                write!(f, "'Upgrade' header value {v:?} is not 'WebSocket'")
+            }
+            Self::MissingConnection => f.write_str("'Connection' header is missing"),
+            Self::ConnectionNotUpgrade(v) => {
+                write!(f, "'Connection' header value {v:?} has no 'Upgrade' token")
+            }
+            Self::MissingAccept => f.write_str("'Sec-WebSocket-Accept' header is missing"),
+            Self::AcceptMismatch { expected, received } => write!(
+                f,
+                "Sec-WebSocket-Accept mismatch: expected {expected}, received {received}"
+            ),
+            Self::UnexpectedProtocol(p) => write!(
+                f,
+                "Sec-WebSocket-Protocol mismatch: server chose {p:?}, which we did not offer"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ResponseError {}

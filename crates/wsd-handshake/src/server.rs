@@ -1,0 +1,630 @@
+//! The server side of the opening handshake (RFC 6455 §4.2).
+//!
+//! Parse the request head with [`Request::parse`], pick the protocol family with [`detect_version`],
+//! then for RFC 6455 call [`negotiate`] and write either [`Accepted::write_response`] or
+//! [`Rejection::write_response`].
+
+use core::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha1::{Digest as _, Sha1};
+
+use crate::error::{Error, HeaderError, RequestError};
+use crate::headers::{HeaderList, is_safe_value, trim_ows, write_line};
+use crate::http::Request;
+
+/// The GUID RFC 6455 §1.3 appends to the key before hashing.
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The only protocol version this crate speaks (RFC 6455 §4.1).
+pub const VERSION: &str = "13";
+
+/// Which WebSocket protocol a request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Draft {
+    /// RFC 6455 (hybi-13).
+    Rfc6455,
+    /// draft-hixie-thewebsocketprotocol-76 (hybi-00).
+    Hixie76,
+    /// draft-hixie-thewebsocketprotocol-75.
+    Hixie75,
+}
+
+/// Chooses the protocol as the seed does (2.8): any `Sec-WebSocket-Version` or `Sec-WebSocket-Key`
+/// header means RFC 6455; otherwise `Sec-WebSocket-Key1` or `Sec-WebSocket-Key2` means Hixie-76;
+/// otherwise Hixie-75.
+///
+/// Only the presence of headers counts; [`negotiate`] validates them.
+///
+/// ```
+/// use wsd_handshake::{Headers, Request, server::{detect_version, Draft}};
+///
+/// let mut headers = Headers::new();
+/// headers.push("Sec-WebSocket-Key1", "4 @1  46546xW%0l 1 5");
+/// let req = Request { method: "GET".into(), target: "/".into(), version: 1, headers };
+/// assert_eq!(detect_version(&req), Draft::Hixie76);
+/// ```
+pub fn detect_version(request: &Request) -> Draft {
+    let h = &request.headers;
+    if h.contains("Sec-WebSocket-Version") || h.contains("Sec-WebSocket-Key") {
+        Draft::Rfc6455
+    } else if h.contains("Sec-WebSocket-Key1") || h.contains("Sec-WebSocket-Key2") {
+        Draft::Hixie76
+    } else {
+        Draft::Hixie75
+    }
+}
+
+/// Whether `request` asks to upgrade to WebSocket: method `GET`, a `Connection` header with an
+/// `upgrade` token and an `Upgrade` header with a `websocket` token (both case-insensitive lists).
+///
+/// Unlike the seed's `isWebSocket`, `Upgrade: websocket, h2c` and tabs around commas are accepted, as the
+/// list grammar of RFC 9110 §7.8 allows. Use it to tell WebSocket requests from plain HTTP ones;
+/// [`negotiate`] applies the full RFC 6455 rules.
+pub fn is_websocket_request(request: &Request) -> bool {
+    request.method == "GET"
+        && request.headers.contains_token("Connection", "upgrade")
+        && request.headers.contains_token("Upgrade", "websocket")
+}
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`: base64(SHA-1(key + [`GUID`])).
+///
+/// ```
+/// use wsd_handshake::server::accept_key;
+///
+/// assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &str) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(GUID.as_bytes());
+    BASE64.encode(sha.finalize())
+}
+
+/// A request that passed [`negotiate`]: what to put in the 101 response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The `Sec-WebSocket-Accept` value.
+    pub accept: String,
+    /// The chosen subprotocol, if any.
+    pub protocol: Option<String>,
+    /// The raw `Sec-WebSocket-Extensions` offer (several headers joined with `", "`) for the extensions
+    /// layer to negotiate.
+    pub extensions_offer: Option<String>,
+}
+
+/// Headers the 101 response always writes itself, so the caller's custom headers cannot replace them.
+const HANDSHAKE_HEADERS: [&str; 5] = [
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+];
+
+impl Accepted {
+    /// Appends the 101 response to `out`.
+    ///
+    /// Writes `HTTP/1.1 101 Switching Protocols`, the caller's `custom` headers, `Upgrade: websocket`,
+    /// `Connection: Upgrade`, `Sec-WebSocket-Accept`, `Sec-WebSocket-Protocol` (if one was chosen) and
+    /// `Sec-WebSocket-Extensions` (if `extensions_response` is `Some` and not empty), then the blank line.
+    ///
+    /// Difference from the seed (2.1): the seed lets a custom header named like one of the handshake
+    /// headers (say `Upgrade`) replace the driver's, which breaks the handshake; here custom headers
+    /// with those names are skipped. Otherwise the bytes are the seed's.
+    ///
+    /// Fails, writing nothing, if `extensions_response` contains CR, LF or NUL.
+    pub fn write_response(
+        &self,
+        custom: &HeaderList,
+        extensions_response: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let extensions = extensions_response.map(trim_ows).filter(|e| !e.is_empty());
+        if let Some(e) = extensions.filter(|e| !is_safe_value(e)) {
+            return Err(HeaderError::InvalidValue {
+                name: "Sec-WebSocket-Extensions".to_owned(),
+                value: e.to_owned(),
+            }
+            .into());
+        }
+        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+        custom.write_except(&HANDSHAKE_HEADERS, out);
+        write_line(out, "Upgrade", "websocket");
+        write_line(out, "Connection", "Upgrade");
+        write_line(out, "Sec-WebSocket-Accept", &self.accept);
+        if let Some(p) = &self.protocol {
+            write_line(out, "Sec-WebSocket-Protocol", p);
+        }
+        if let Some(e) = extensions {
+            write_line(out, "Sec-WebSocket-Extensions", e);
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+}
+
+/// A refused handshake: the HTTP status and message to answer with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// The HTTP status: 400, or 426 for an unsupported version.
+    pub status: u16,
+    /// The plain-text body, also fit for an error event.
+    pub message: String,
+    /// The failed rule, when the rejection came from [`negotiate`].
+    pub reason: Option<RequestError>,
+}
+
+impl Rejection {
+    /// A 400 Bad Request with `message`, for failures found outside [`negotiate`] (for example an
+    /// invalid `Sec-WebSocket-Extensions` offer).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            message: message.into(),
+            reason: None,
+        }
+    }
+
+    /// Appends the HTTP response to `out`.
+    ///
+    /// `HTTP/1.1 <status> <reason>`, `Content-Type: text/plain`, `Content-Length`, for 426 also
+    /// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4), `Connection: close`, the blank line and the message.
+    ///
+    /// Differences from the seed (2.1): the seed always answers 400 and sends neither
+    /// `Sec-WebSocket-Version` nor `Connection: close`.
+    ///
+    /// ```
+    /// use wsd_handshake::server::Rejection;
+    ///
+    /// let mut out = Vec::new();
+    /// Rejection::bad_request("No").write_response(&mut out);
+    /// assert_eq!(
+    ///     out,
+    ///     b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\
+    ///       Connection: close\r\n\r\nNo"
+    /// );
+    /// ```
+    pub fn write_response(&self, out: &mut Vec<u8>) {
+        let status = format!(
+            "HTTP/1.1 {} {}\r\n",
+            self.status,
+            reason_phrase(self.status)
+        );
+        out.extend_from_slice(status.as_bytes());
+        write_line(out, "Content-Type", "text/plain");
+        write_line(out, "Content-Length", &self.message.len().to_string());
+        if self.status == 426 {
+            write_line(out, "Sec-WebSocket-Version", VERSION);
+        }
+        write_line(out, "Connection", "close");
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(self.message.as_bytes());
+    }
+}
+
+impl From<RequestError> for Rejection {
+    fn from(reason: RequestError) -> Self {
+        let status = match reason {
+            RequestError::UnsupportedVersion(_) => 426,
+            _ => 400,
+        };
+        Self {
+            status,
+            message: reason.to_string(),
+            reason: Some(reason),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status,
+            reason_phrase(self.status),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// Checks a client's opening handshake (RFC 6455 §4.2.1) and picks a subprotocol.
+///
+/// Checks, in order: method `GET`; HTTP/1.1 or later; an `Upgrade` header with a `websocket` token; a
+/// `Connection` header with an `upgrade` token; a `Host` header; `Sec-WebSocket-Version` exactly `13`
+/// (else 426 Upgrade Required); a `Sec-WebSocket-Key` that is base64 for exactly 16 bytes.
+///
+/// The subprotocol is the first one in the *client's* `Sec-WebSocket-Protocol` list that is also in
+/// `protocols` (case-sensitive), as in the seed.
+///
+/// Differences from the seed (2.1), all following RFC 6455: the seed does not check the HTTP version,
+/// `Host`, or the key's shape, and it compares `Upgrade` as a whole value rather than a token list.
+///
+/// ```
+/// use wsd_handshake::{Limits, Request, Status, server};
+///
+/// let buf = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///     Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v2, v1\r\n\r\n";
+/// let Status::Complete((req, _)) = Request::parse(buf, &Limits::default())? else { unreachable!() };
+/// let accepted = server::negotiate(&req, &["v1", "v2"]).expect("valid request");
+/// assert_eq!(accepted.protocol.as_deref(), Some("v2"));
+/// assert_eq!(accepted.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// # Ok::<(), wsd_handshake::Error>(())
+/// ```
+pub fn negotiate<S: AsRef<str>>(request: &Request, protocols: &[S]) -> Result<Accepted, Rejection> {
+    let h = &request.headers;
+    if request.method != "GET" {
+        return Err(RequestError::MethodNotGet(request.method.clone()).into());
+    }
+    if request.version < 1 {
+        return Err(RequestError::HttpVersion(request.version).into());
+    }
+    match h.get("Upgrade") {
+        None => return Err(RequestError::MissingUpgrade.into()),
+        Some(_) if h.contains_token("Upgrade", "websocket") => {}
+        Some(v) => return Err(RequestError::UpgradeNotWebSocket(v.into_owned()).into()),
+    }
+    match h.get("Connection") {
+        None => return Err(RequestError::MissingConnection.into()),
+        Some(_) if h.contains_token("Connection", "upgrade") => {}
+        Some(v) => return Err(RequestError::ConnectionNotUpgrade(v.into_owned()).into()),
+    }
+    if !h.contains("Host") {
+        return Err(RequestError::MissingHost.into());
+    }
+    match h.get("Sec-WebSocket-Version") {
+        Some(v) if trim_ows(&v) == VERSION => {}
+        v => return Err(RequestError::UnsupportedVersion(v.map(|v| v.into_owned())).into()),
+    }
+    let key = h.get("Sec-WebSocket-Key").ok_or(RequestError::MissingKey)?;
+    if !BASE64.decode(key.as_bytes()).is_ok_and(|k| k.len() == 16) {
+        return Err(RequestError::InvalidKey(key.into_owned()).into());
+    }
+    let protocol = h
+        .tokens("Sec-WebSocket-Protocol")
+        .find(|offered| protocols.iter().any(|p| p.as_ref() == *offered))
+        .map(str::to_owned);
+    Ok(Accepted {
+        accept: accept_key(&key),
+        protocol,
+        extensions_offer: h.get("Sec-WebSocket-Extensions").map(|e| e.into_owned()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Status;
+    use crate::{Headers, Limits};
+
+    const VALID: [(&str, &str); 5] = [
+        ("Host", "example.com"),
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+    ];
+
+    /// A valid request with `changes` applied: a `None` value removes the header, `Some` replaces it
+    /// (or appends it if absent).
+    fn request_with(changes: &[(&str, Option<&str>)]) -> Request {
+        let mut pairs: Vec<(String, String)> = VALID
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        for (name, value) in changes {
+            let pos = pairs.iter().position(|(n, _)| n.eq_ignore_ascii_case(name));
+            match (pos, value) {
+                (Some(i), None) => drop(pairs.remove(i)),
+                (Some(i), Some(v)) => pairs[i].1 = (*v).to_owned(),
+                (None, Some(v)) => pairs.push(((*name).to_owned(), (*v).to_owned())),
+                (None, None) => {}
+            }
+        }
+        let mut headers = Headers::new();
+        for (n, v) in pairs {
+            headers.push(n, v);
+        }
+        Request {
+            method: "GET".to_owned(),
+            target: "/".to_owned(),
+            version: 1,
+            headers,
+        }
+    }
+
+    fn check(request: &Request, expected: Result<(), (u16, RequestError)>) {
+        let got = negotiate::<&str>(request, &[]).map(drop);
+        let expected = expected.map_err(|(status, reason)| Rejection {
+            status,
+            message: reason.to_string(),
+            reason: Some(reason),
+        });
+        assert_eq!(got, expected, "{request:?}");
+    }
+
+    #[test]
+    fn accept_key_matches_the_rfc_and_seed_vectors() {
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(
+            accept_key("JFBCWHksyIpXV+6Wlq/9pw=="),
+            "JdiiuafpBKRqD7eol0y4vJDTsTs="
+        );
+        assert_eq!(
+            accept_key("2vBVWg4Qyk3ZoM/5d3QD9Q=="),
+            "QV3I5XUXU2CdhtjixE7QCkCcMZM="
+        );
+    }
+
+    #[test]
+    fn server_accepts_valid_requests() {
+        check(&request_with(&[]), Ok(()));
+        check(
+            &request_with(&[("Connection", Some("keep-alive, Upgrade"))]),
+            Ok(()),
+        );
+        check(&request_with(&[("Upgrade", Some("WebSocket"))]), Ok(()));
+        check(
+            &request_with(&[("Upgrade", Some("h2c,\twebsocket"))]),
+            Ok(()),
+        );
+        check(
+            &request_with(&[("Sec-WebSocket-Version", Some(" 13 "))]),
+            Ok(()),
+        );
+    }
+
+    #[test]
+    fn server_rejects_each_broken_rule() {
+        use RequestError as E;
+        let mut post = request_with(&[]);
+        post.method = "POST".to_owned();
+        check(&post, Err((400, E::MethodNotGet("POST".to_owned()))));
+        let mut lower = request_with(&[]);
+        lower.method = "get".to_owned();
+        check(&lower, Err((400, E::MethodNotGet("get".to_owned()))));
+        let mut http10 = request_with(&[]);
+        http10.version = 0;
+        check(&http10, Err((400, E::HttpVersion(0))));
+        check(
+            &request_with(&[("Upgrade", None)]),
+            Err((400, E::MissingUpgrade)),
+        );
+        check(
+            &request_with(&[("Upgrade", Some("h2c"))]),
+            Err((400, E::UpgradeNotWebSocket("h2c".to_owned()))),
+        );
+        check(
+            &request_with(&[("Connection", None)]),
+            Err((400, E::MissingConnection)),
+        );
+        check(
+            &request_with(&[("Connection", Some("keep-alive"))]),
+            Err((400, E::ConnectionNotUpgrade("keep-alive".to_owned()))),
+        );
+        check(&request_with(&[("Host", None)]), Err((400, E::MissingHost)));
+        check(
+            &request_with(&[("Sec-WebSocket-Version", None)]),
+            Err((426, E::UnsupportedVersion(None))),
+        );
+        check(
+            &request_with(&[("Sec-WebSocket-Version", Some("8"))]),
+            Err((426, E::UnsupportedVersion(Some("8".to_owned())))),
+        );
+        check(
+            &request_with(&[("Sec-WebSocket-Version", Some("13, 8"))]),
+            Err((426, E::UnsupportedVersion(Some("13, 8".to_owned())))),
+        );
+        check(
+            &request_with(&[("Sec-WebSocket-Key", None)]),
+            Err((400, E::MissingKey)),
+        );
+        for bad in [
+            "",
+            "not base64!",
+            "AAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAA==",
+        ] {
+            check(
+                &request_with(&[("Sec-WebSocket-Key", Some(bad))]),
+                Err((400, E::InvalidKey(bad.to_owned()))),
+            );
+        }
+    }
+
+    #[test]
+    fn server_picks_the_first_protocol_in_client_order() {
+        let check = |offer: Option<&str>, supported: &[&str], expected: Option<&str>| {
+            let req = request_with(&[("Sec-WebSocket-Protocol", offer)]);
+            let got = negotiate(&req, supported).unwrap().protocol;
+            assert_eq!(got.as_deref(), expected, "{offer:?} vs {supported:?}");
+        };
+        check(Some("a, b"), &["b", "a"], Some("a"));
+        check(Some("c ,  b"), &["a", "b"], Some("b"));
+        check(Some("a"), &["A"], None);
+        check(Some("x"), &["a"], None);
+        check(None, &["a"], None);
+        check(Some("a"), &[], None);
+    }
+
+    #[test]
+    fn server_passes_the_raw_extension_offer_on() {
+        let mut req = request_with(&[("Sec-WebSocket-Extensions", Some("permessage-deflate"))]);
+        req.headers.push("sec-websocket-extensions", "x-foo; a=1");
+        let accepted = negotiate::<&str>(&req, &[]).unwrap();
+        assert_eq!(
+            accepted.extensions_offer.as_deref(),
+            Some("permessage-deflate, x-foo; a=1")
+        );
+        assert_eq!(
+            negotiate::<&str>(&request_with(&[]), &[])
+                .unwrap()
+                .extensions_offer,
+            None
+        );
+    }
+
+    #[test]
+    fn server_writes_the_101_response() {
+        let accepted = Accepted {
+            accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned(),
+            protocol: Some("chat".to_owned()),
+            extensions_offer: None,
+        };
+        let mut custom = HeaderList::new();
+        custom.set("Server", "wsd").unwrap();
+        custom.set("upgrade", "h2c").unwrap();
+        let mut out = Vec::new();
+        accepted
+            .write_response(&custom, Some("permessage-deflate"), &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 101 Switching Protocols\r\n\
+             Server: wsd\r\n\
+             Upgrade: websocket\r\n\
+             Connection: Upgrade\r\n\
+             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+             Sec-WebSocket-Protocol: chat\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate\r\n\
+             \r\n"
+        );
+    }
+
+    #[test]
+    fn server_omits_absent_protocol_and_empty_extensions() {
+        let accepted = Accepted {
+            accept: "JdiiuafpBKRqD7eol0y4vJDTsTs=".to_owned(),
+            protocol: None,
+            extensions_offer: None,
+        };
+        let mut out = Vec::new();
+        accepted
+            .write_response(&HeaderList::new(), Some(""), &mut out)
+            .unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: JdiiuafpBKRqD7eol0y4vJDTsTs=\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn server_refuses_to_write_an_injected_extensions_response() {
+        let accepted = negotiate::<&str>(&request_with(&[]), &[]).unwrap();
+        let mut out = Vec::new();
+        let err = accepted.write_response(&HeaderList::new(), Some("a\r\nX: y"), &mut out);
+        assert!(matches!(err, Err(Error::InvalidHeader(_))));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn server_writes_400_and_426_responses() {
+        let mut out = Vec::new();
+        Rejection::from(RequestError::MissingKey).write_response(&mut out);
+        let body = "Missing handshake request header: Sec-WebSocket-Key";
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            )
+        );
+        let mut out = Vec::new();
+        Rejection::from(RequestError::UnsupportedVersion(Some("8".to_owned())))
+            .write_response(&mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 426 Upgrade Required\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\
+             Sec-WebSocket-Version: 13\r\nConnection: close\r\n\r\nUnsupported WebSocket version: 8"
+        );
+    }
+
+    #[test]
+    fn rejection_content_length_counts_utf8_bytes() {
+        let mut out = Vec::new();
+        Rejection::bad_request("caf\u{e9}").write_response(&mut out);
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("Content-Length: 5\r\n")
+        );
+    }
+
+    #[test]
+    fn server_detects_the_draft_from_headers() {
+        let check = |headers: &[&str], expected: Draft| {
+            let mut h = Headers::new();
+            for name in headers {
+                h.push(*name, "x");
+            }
+            let req = Request {
+                method: "GET".to_owned(),
+                target: "/".to_owned(),
+                version: 1,
+                headers: h,
+            };
+            assert_eq!(detect_version(&req), expected, "{headers:?}");
+        };
+        check(&["Sec-WebSocket-Version"], Draft::Rfc6455);
+        check(&["sec-websocket-key"], Draft::Rfc6455);
+        check(&["Sec-WebSocket-Key", "Sec-WebSocket-Key1"], Draft::Rfc6455);
+        check(&["Sec-WebSocket-Key1"], Draft::Hixie76);
+        check(&["Sec-WebSocket-Key2"], Draft::Hixie76);
+        check(&[], Draft::Hixie75);
+    }
+
+    #[test]
+    fn is_websocket_request_checks_method_and_tokens() {
+        assert!(is_websocket_request(&request_with(&[])));
+        assert!(!is_websocket_request(&request_with(&[("Upgrade", None)])));
+        assert!(!is_websocket_request(&request_with(&[(
+            "Connection",
+            Some("close")
+        )])));
+        let mut post = request_with(&[]);
+        post.method = "POST".to_owned();
+        assert!(!is_websocket_request(&post));
+    }
+
+    #[test]
+    fn server_handshake_from_bytes_round_trips() {
+        let buf = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+            Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+            Sec-WebSocket-Version: 13\r\n\r\n";
+        let Ok(Status::Complete((req, n))) = Request::parse(buf, &Limits::default()) else {
+            panic!("complete request expected");
+        };
+        assert_eq!(n, buf.len());
+        assert_eq!(detect_version(&req), Draft::Rfc6455);
+        let accepted = negotiate(&req, &["superchat".to_owned()]).unwrap();
+        assert_eq!(accepted.protocol.as_deref(), Some("superchat"));
+        assert_eq!(accepted.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+}
