@@ -422,6 +422,31 @@ mod tests {
     }
 
     #[test]
+    fn status_helpers_report_and_map() {
+        let done: Status<u8> = Status::Complete(2);
+        assert!(done.is_complete() && !done.is_partial());
+        assert_eq!(done.map(|n| n * 2), Status::Complete(4));
+        assert_eq!(Status::<u8>::Partial.map(|n| n * 2), Status::Partial);
+    }
+
+    #[test]
+    fn zero_header_slots_still_parse_a_bare_head() {
+        let limits = Limits {
+            max_headers: 0,
+            ..Limits::default()
+        };
+        assert!(
+            Request::parse(b"GET / HTTP/1.1\r\n\r\n", &limits)
+                .unwrap()
+                .is_complete()
+        );
+        assert_eq!(
+            Request::parse(b"GET / HTTP/1.1\r\nA: b\r\n\r\n", &limits),
+            Err(Error::TooManyHeaders { limit: 0 })
+        );
+    }
+
+    #[test]
     fn http_1_0_is_parsed_with_minor_version_zero() {
         let (req, _) = complete_request(b"GET / HTTP/1.0\r\n\r\n");
         assert_eq!(req.version, 0);

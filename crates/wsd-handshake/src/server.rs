@@ -472,6 +472,20 @@ mod tests {
     }
 
     #[test]
+    fn server_splits_long_space_runs_in_linear_time() {
+        let spaces = " ".repeat(100_000);
+        let connection = format!("keep-alive{spaces},{spaces}Upgrade{spaces}");
+        let protocols = format!("{spaces}x{spaces},{spaces}chat{spaces}");
+        let req = request_with(&[
+            ("Connection", Some(connection.as_str())),
+            ("Sec-WebSocket-Protocol", Some(protocols.as_str())),
+        ]);
+        assert!(is_websocket_request(&req));
+        let accepted = negotiate(&req, &["chat"]).unwrap();
+        assert_eq!(accepted.protocol.as_deref(), Some("chat"));
+    }
+
+    #[test]
     fn server_passes_the_raw_extension_offer_on() {
         let mut req = request_with(&[("Sec-WebSocket-Extensions", Some("permessage-deflate"))]);
         req.headers.push("sec-websocket-extensions", "x-foo; a=1");
