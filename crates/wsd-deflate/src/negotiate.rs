@@ -1,0 +1,441 @@
+//! Configuration and the RFC 7692 section 7.1 parameter negotiation, both roles.
+
+use std::fmt;
+
+use wsd_extensions::{Extension, NegotiationError, Params, Session};
+use wsd_frame::Rsv;
+
+use crate::codec::DeflateSession;
+
+/// The extension's name in the header.
+pub const NAME: &str = "permessage-deflate";
+
+const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
+const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
+const SERVER_MAX_WINDOW_BITS: &str = "server_max_window_bits";
+const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
+
+/// The largest window, 32 KiB, and what an absent `*_max_window_bits` means.
+const MAX_BITS: u8 = 15;
+const MIN_BITS: u8 = 8;
+
+/// What both ends agreed, from this endpoint's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Agreed {
+    /// We reset our compressor after every message.
+    pub(crate) own_no_context_takeover: bool,
+    /// The window we compress with (8-15).
+    pub(crate) own_window_bits: u8,
+    /// The peer resets its compressor, so we reset our decompressor.
+    pub(crate) peer_no_context_takeover: bool,
+    /// The window the peer compresses with, so the one we decompress with.
+    pub(crate) peer_window_bits: u8,
+}
+
+/// How this endpoint negotiates permessage-deflate. The options are relative to the
+/// endpoint ("own" compression and the "peer's"), so one configuration serves either
+/// role; the table in the crate documentation maps them onto the RFC's parameters.
+///
+/// ```
+/// # use wsd_deflate::DeflateConfig;
+/// // A server that keeps no compression context and asks clients for a 1 KiB window.
+/// let deflate = DeflateConfig::new()
+///     .no_context_takeover(true)
+///     .request_max_window_bits(10)
+///     .build()
+///     .unwrap();
+/// # let _ = deflate;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeflateConfig {
+    level: u32,
+    no_context_takeover: bool,
+    max_window_bits: Option<u8>,
+    request_no_context_takeover: bool,
+    request_max_window_bits: Option<u8>,
+    accept_no_context_takeover: bool,
+    min_window_bits: u8,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DeflateConfig {
+    /// Common practice: level 6, context takeover both ways, any window the peer
+    /// asks for, nothing requested of the peer. As a client this offers
+    /// `permessage-deflate; client_max_window_bits`.
+    pub const fn new() -> Self {
+        Self {
+            level: 6,
+            no_context_takeover: false,
+            max_window_bits: None,
+            request_no_context_takeover: false,
+            request_max_window_bits: None,
+            accept_no_context_takeover: true,
+            min_window_bits: MIN_BITS,
+        }
+    }
+
+    /// The compression level, 0 (store) to 9 (smallest). Default 6.
+    #[must_use]
+    pub const fn level(mut self, level: u32) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Reset our compressor after every message: less memory per idle connection,
+    /// worse compression. Announced as `client_no_context_takeover` by a client and
+    /// `server_no_context_takeover` by a server.
+    #[must_use]
+    pub const fn no_context_takeover(mut self, on: bool) -> Self {
+        self.no_context_takeover = on;
+        self
+    }
+
+    /// Compress with at most a `2^bits`-byte window (8-15). Offered as
+    /// `client_max_window_bits=<bits>` by a client; a server uses it as its own limit.
+    #[must_use]
+    pub const fn max_window_bits(mut self, bits: u8) -> Self {
+        self.max_window_bits = Some(bits);
+        self
+    }
+
+    /// Ask the peer to reset its compressor after every message (so ours need not
+    /// keep its window). A client fails the handshake if the server does not agree.
+    #[must_use]
+    pub const fn request_no_context_takeover(mut self, on: bool) -> Self {
+        self.request_no_context_takeover = on;
+        self
+    }
+
+    /// Ask the peer to compress with at most a `2^bits`-byte window (8-15), which
+    /// bounds our decompressor's memory. A client fails the handshake if the server
+    /// does not agree; a server can only ask a client that offered
+    /// `client_max_window_bits`.
+    #[must_use]
+    pub const fn request_max_window_bits(mut self, bits: u8) -> Self {
+        self.request_max_window_bits = Some(bits);
+        self
+    }
+
+    /// Whether to accept a peer's request that we reset our compressor after every
+    /// message. Default yes; when no, a server skips such offers and a client fails
+    /// such a response.
+    #[must_use]
+    pub const fn accept_no_context_takeover(mut self, on: bool) -> Self {
+        self.accept_no_context_takeover = on;
+        self
+    }
+
+    /// The smallest window (8-15) the peer may ask us to compress with. Default 8;
+    /// a server skips offers below it and a client fails such a response.
+    #[must_use]
+    pub const fn min_window_bits(mut self, bits: u8) -> Self {
+        self.min_window_bits = bits;
+        self
+    }
+
+    /// Checks the configuration and makes the extension to register.
+    pub fn build(self) -> Result<PerMessageDeflate, DeflateError> {
+        if self.level > 9 {
+            return Err(DeflateError::InvalidLevel(self.level));
+        }
+        let windows = [
+            ("max_window_bits", self.max_window_bits),
+            ("request_max_window_bits", self.request_max_window_bits),
+            ("min_window_bits", Some(self.min_window_bits)),
+        ];
+        for (option, bits) in windows {
+            if let Some(bits) = bits.filter(|bits| !(MIN_BITS..=MAX_BITS).contains(bits)) {
+                return Err(DeflateError::InvalidWindowBits { option, bits });
+            }
+        }
+        Ok(PerMessageDeflate { config: self })
+    }
+}
+
+/// A [`DeflateConfig`] that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeflateError {
+    /// The level is not 0-9.
+    InvalidLevel(u32),
+    /// A window size is not 8-15.
+    InvalidWindowBits {
+        /// The builder method.
+        option: &'static str,
+        /// The value given.
+        bits: u8,
+    },
+}
+
+impl fmt::Display for DeflateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidLevel(level) => write!(f, "compression level {level} is not 0-9"),
+            Self::InvalidWindowBits { option, bits } => write!(f, "{option} {bits} is not 8-15"),
+        }
+    }
+}
+
+impl std::error::Error for DeflateError {}
+
+/// The permessage-deflate extension, to register with
+/// [`Extensions::add`](wsd_extensions::Extensions::add). It owns RSV1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerMessageDeflate {
+    config: DeflateConfig,
+}
+
+impl Default for PerMessageDeflate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PerMessageDeflate {
+    /// The extension with [`DeflateConfig::new`].
+    pub const fn new() -> Self {
+        Self {
+            config: DeflateConfig::new(),
+        }
+    }
+
+    /// The configuration in use.
+    pub const fn config(&self) -> &DeflateConfig {
+        &self.config
+    }
+
+    fn session(&self, agreed: Agreed) -> Box<dyn Session> {
+        Box::new(DeflateSession::new(self.config.level, agreed))
+    }
+
+    /// Server side: the response to one offer, or why it is unacceptable.
+    fn answer(&self, offer: &Params) -> Result<(Params, Agreed), String> {
+        let offered = Parsed::from_params(offer, Side::Offer)?;
+        let config = &self.config;
+        if offered.server_no_context_takeover && !config.accept_no_context_takeover {
+            return Err(format!("{SERVER_NO_CONTEXT_TAKEOVER} is not accepted"));
+        }
+        if offered
+            .server_max_window_bits
+            .is_some_and(|bits| bits < config.min_window_bits)
+        {
+            return Err(format!(
+                "{SERVER_MAX_WINDOW_BITS} below {}",
+                config.min_window_bits
+            ));
+        }
+        let own_no_context_takeover =
+            config.no_context_takeover || offered.server_no_context_takeover;
+        let peer_no_context_takeover =
+            config.request_no_context_takeover || offered.client_no_context_takeover;
+        let own_window_bits = config
+            .max_window_bits
+            .unwrap_or(MAX_BITS)
+            .min(offered.server_max_window_bits.unwrap_or(MAX_BITS));
+        // Without client_max_window_bits in the offer the client may not be told a
+        // window (RFC 7692 section 7.1.2.2); a bare one means "up to 15".
+        let peer_window_bits = match offered.client_max_window_bits {
+            None => MAX_BITS,
+            Some(bits) => config
+                .request_max_window_bits
+                .unwrap_or(MAX_BITS)
+                .min(bits.unwrap_or(MAX_BITS)),
+        };
+        let mut response = Params::new();
+        if own_no_context_takeover {
+            response = response.with_flag(SERVER_NO_CONTEXT_TAKEOVER);
+        }
+        if peer_no_context_takeover {
+            response = response.with_flag(CLIENT_NO_CONTEXT_TAKEOVER);
+        }
+        // Sent only when asked for and below the default: Firefox once failed on an
+        // unrequested server_max_window_bits (the seed's 0.1.4 workaround).
+        if offered.server_max_window_bits.is_some() && own_window_bits < MAX_BITS {
+            response = response.with_value(SERVER_MAX_WINDOW_BITS, &own_window_bits.to_string());
+        }
+        if peer_window_bits < MAX_BITS {
+            response = response.with_value(CLIENT_MAX_WINDOW_BITS, &peer_window_bits.to_string());
+        }
+        let agreed = Agreed {
+            own_no_context_takeover,
+            own_window_bits,
+            peer_no_context_takeover,
+            peer_window_bits,
+        };
+        Ok((response, agreed))
+    }
+
+    /// Client side: what the server's response means, or why it is unacceptable.
+    fn activate(&self, response: &Params) -> Result<Agreed, String> {
+        let answered = Parsed::from_params(response, Side::Response)?;
+        let config = &self.config;
+        // A response always carries a value here (Side::Response checks it).
+        let client_bits = answered.client_max_window_bits.flatten();
+        if let (Some(limit), Some(bits)) = (config.max_window_bits, client_bits) {
+            if bits > limit {
+                return Err(format!(
+                    "{CLIENT_MAX_WINDOW_BITS}={bits} exceeds the offered {limit}"
+                ));
+            }
+        }
+        if client_bits.is_some_and(|bits| bits < config.min_window_bits) {
+            return Err(format!(
+                "{CLIENT_MAX_WINDOW_BITS} below {}",
+                config.min_window_bits
+            ));
+        }
+        if answered.client_no_context_takeover && !config.accept_no_context_takeover {
+            return Err(format!("{CLIENT_NO_CONTEXT_TAKEOVER} is not accepted"));
+        }
+        if config.request_no_context_takeover && !answered.server_no_context_takeover {
+            return Err(format!(
+                "{SERVER_NO_CONTEXT_TAKEOVER} was requested but not granted"
+            ));
+        }
+        let peer_window_bits = answered.server_max_window_bits.unwrap_or(MAX_BITS);
+        if let Some(requested) = config.request_max_window_bits {
+            if peer_window_bits > requested {
+                return Err(format!(
+                    "{SERVER_MAX_WINDOW_BITS}={requested} was requested but not granted"
+                ));
+            }
+        }
+        Ok(Agreed {
+            own_no_context_takeover: config.no_context_takeover
+                || answered.client_no_context_takeover,
+            own_window_bits: config
+                .max_window_bits
+                .unwrap_or(MAX_BITS)
+                .min(client_bits.unwrap_or(MAX_BITS)),
+            peer_no_context_takeover: answered.server_no_context_takeover,
+            peer_window_bits,
+        })
+    }
+}
+
+impl Extension for PerMessageDeflate {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn rsv(&self) -> Rsv {
+        Rsv::RSV1
+    }
+
+    fn client_offers(&self) -> Vec<Params> {
+        let config = &self.config;
+        let mut offer = Params::new();
+        if config.no_context_takeover {
+            offer = offer.with_flag(CLIENT_NO_CONTEXT_TAKEOVER);
+        }
+        offer = match config.max_window_bits {
+            Some(bits) => offer.with_value(CLIENT_MAX_WINDOW_BITS, &bits.to_string()),
+            None => offer.with_flag(CLIENT_MAX_WINDOW_BITS),
+        };
+        if config.request_no_context_takeover {
+            offer = offer.with_flag(SERVER_NO_CONTEXT_TAKEOVER);
+        }
+        if let Some(bits) = config.request_max_window_bits {
+            offer = offer.with_value(SERVER_MAX_WINDOW_BITS, &bits.to_string());
+        }
+        vec![offer]
+    }
+
+    fn client_activate(&self, response: &Params) -> Result<Box<dyn Session>, NegotiationError> {
+        match self.activate(response) {
+            Ok(agreed) => Ok(self.session(agreed)),
+            Err(reason) => Err(NegotiationError::rejected(NAME, response, reason)),
+        }
+    }
+
+    /// The first acceptable offer wins; none acceptable declines the extension.
+    fn server_accept(
+        &self,
+        offers: &[Params],
+    ) -> Result<Option<(Params, Box<dyn Session>)>, NegotiationError> {
+        Ok(offers
+            .iter()
+            .find_map(|offer| self.answer(offer).ok())
+            .map(|(params, agreed)| (params, self.session(agreed))))
+    }
+}
+
+/// Which message the parameters come from: `client_max_window_bits` may be bare only
+/// in an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Offer,
+    Response,
+}
+
+/// Valid permessage-deflate parameters (RFC 7692 section 7.1): only the four names,
+/// none repeated, flags bare, window sizes 8-15 in decimal without leading zeros.
+#[derive(Debug, Default)]
+struct Parsed {
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_max_window_bits: Option<u8>,
+    /// `Some(None)`: offered bare.
+    client_max_window_bits: Option<Option<u8>>,
+}
+
+impl Parsed {
+    fn from_params(params: &Params, side: Side) -> Result<Self, String> {
+        let mut parsed = Self::default();
+        for (name, value) in params.iter() {
+            let name = name.to_ascii_lowercase();
+            let repeated = || format!("{name} repeated");
+            match name.as_str() {
+                SERVER_NO_CONTEXT_TAKEOVER | CLIENT_NO_CONTEXT_TAKEOVER => {
+                    if value.is_some() {
+                        return Err(format!("{name} takes no value"));
+                    }
+                    let flag = if name == SERVER_NO_CONTEXT_TAKEOVER {
+                        &mut parsed.server_no_context_takeover
+                    } else {
+                        &mut parsed.client_no_context_takeover
+                    };
+                    if *flag {
+                        return Err(repeated());
+                    }
+                    *flag = true;
+                }
+                SERVER_MAX_WINDOW_BITS => {
+                    if parsed.server_max_window_bits.is_some() {
+                        return Err(repeated());
+                    }
+                    parsed.server_max_window_bits = Some(window_bits(&name, value)?);
+                }
+                CLIENT_MAX_WINDOW_BITS => {
+                    if parsed.client_max_window_bits.is_some() {
+                        return Err(repeated());
+                    }
+                    let bits = match (value, side) {
+                        (None, Side::Offer) => None,
+                        _ => Some(window_bits(&name, value)?),
+                    };
+                    parsed.client_max_window_bits = Some(bits);
+                }
+                _ => return Err(format!("unknown parameter {name}")),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// A window size value: `8` to `15`, no sign, no leading zero.
+fn window_bits(name: &str, value: Option<&str>) -> Result<u8, String> {
+    let bits = match value {
+        Some(text) if !text.starts_with('0') && text.bytes().all(|byte| byte.is_ascii_digit()) => {
+            text.parse().ok()
+        }
+        _ => None,
+    };
+    bits.filter(|bits| (MIN_BITS..=MAX_BITS).contains(bits))
+        .ok_or_else(|| format!("{name} must be a number from 8 to 15"))
+}
