@@ -5,7 +5,9 @@
 //! failure. Tasks are modules; the binary has no dependencies beyond std so that it
 //! builds in seconds on a fresh machine.
 
+mod autobahn;
 mod ci;
+mod json;
 mod util;
 
 use std::process::ExitCode;
@@ -18,9 +20,10 @@ fn main() -> ExitCode {
     };
     let result = match task {
         "ci" => ci::run(rest),
+        "autobahn" => autobahn::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci    fmt, clippy, tests, docs (the README's test command)"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)"
             );
             Ok(())
         }

@@ -1,0 +1,822 @@
+//! `cargo xtask autobahn`: runs the Autobahn TestSuite (the `kosoku` port from PyPI)
+//! against `wsd serve` on every runtime and against `wsd autobahn-client`, and fails
+//! unless every selected case is OK or INFORMATIONAL, both in behaviour and in
+//! closing behaviour.
+//!
+//! Each run writes kosoku's report to `reports/autobahn/<run>/` (`index.html` to
+//! browse, `index.json` which this task reads), next to `kosoku.log` and `peer.log`
+//! (the output of kosoku and of the program under test). `--server-cmd` and
+//! `--client-cmd` put any program in place of `wsd`, which is how the harness itself
+//! is proven against the python stand-ins in `tests/interop/`.
+
+use crate::json::{self, Json};
+use crate::util::{cargo, step, workspace_root};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage: cargo xtask autobahn [options]
+
+Runs kosoku's fuzzing client against `wsd serve` (runtimes tokio, async-std, smol) and
+kosoku's fuzzing server against `wsd autobahn-client`; reports go to reports/autobahn/.
+
+options:
+  --cases LIST        comma-separated case ids or globs, e.g. '1.*,2.*,9.7.1'
+                      (default: groups 1-10, i.e. all but 12.* and 13.*)
+  --deflate           also run `wsd serve --deflate` / `autobahn-client --deflate`
+                      on the whole suite, permessage-deflate groups 12 and 13 included
+  --runtime R         test only runtime R (tokio, async-std or smol)
+  --server-only       skip the client run
+  --client-only       skip the server runs
+  --parallelism N     cases kosoku runs at once against a server (default 2)
+  --wsd PATH          use this wsd binary instead of building it
+  --server-cmd CMD    test CMD instead of `wsd serve`; `{port}` is replaced by the port
+                      it must listen on (127.0.0.1); run through `sh -c`
+  --client-cmd CMD    test CMD instead of `wsd autobahn-client`; `{url}` is replaced
+                      by the fuzzing server's ws:// URL; run through `sh -c`";
+
+const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
+
+/// Two cases at a time keeps both cores of the CI machine busy (kosoku on one, the
+/// server on the other). Against the node `ws` server, groups 1-10 (301 cases) take
+/// 13 s at -p 1, 7 s at -p 2 and 4.5 s at -p 4: the suite's own waits dominate,
+/// so more parallelism buys little and makes the timing cases in group 9 noisier.
+const DEFAULT_PARALLELISM: u32 = 2;
+
+/// The groups that need permessage-deflate, left out unless `--deflate`.
+const DEFLATE_GROUPS: [&str; 2] = ["12.*", "13.*"];
+
+/// How long a program under test may take to accept connections.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A whole run (one server or client, the selected cases) may take this long; a
+/// healthy peer needs well under a minute for groups 1-10, so reaching it means a hang.
+const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// After the client under test exits, kosoku's fuzzing server writes its report and
+/// exits; past this it is stopped and the run fails for want of a report.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Behaviours that pass; kosoku itself also passes NON-STRICT, which wsd must not need.
+const ACCEPTED: [&str; 2] = ["OK", "INFORMATIONAL"];
+
+struct Options {
+    cases: Option<Vec<String>>,
+    deflate: bool,
+    runtime: Option<String>,
+    server_runs: bool,
+    client_runs: bool,
+    parallelism: u32,
+    wsd: Option<PathBuf>,
+    server_cmd: Option<String>,
+    client_cmd: Option<String>,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut options = Self {
+            cases: None,
+            deflate: false,
+            runtime: None,
+            server_runs: true,
+            client_runs: true,
+            parallelism: DEFAULT_PARALLELISM,
+            wsd: None,
+            server_cmd: None,
+            client_cmd: None,
+        };
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            let mut value = || {
+                iter.next()
+                    .cloned()
+                    .ok_or_else(|| format!("autobahn: `{arg}` needs a value"))
+            };
+            match arg.as_str() {
+                "--cases" => {
+                    let list: Vec<String> = value()?
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|case| !case.is_empty())
+                        .map(String::from)
+                        .collect();
+                    if list.is_empty() {
+                        return Err("autobahn: --cases names no case".into());
+                    }
+                    options.cases = Some(list);
+                }
+                "--deflate" => options.deflate = true,
+                "--runtime" => {
+                    let runtime = value()?;
+                    if !RUNTIMES.contains(&runtime.as_str()) {
+                        return Err(format!(
+                            "autobahn: unknown runtime `{runtime}` (one of {})",
+                            RUNTIMES.join(", ")
+                        ));
+                    }
+                    options.runtime = Some(runtime);
+                }
+                "--server-only" => options.client_runs = false,
+                "--client-only" => options.server_runs = false,
+                "--parallelism" => {
+                    options.parallelism = value()?
+                        .parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or("autobahn: --parallelism needs a positive number")?;
+                }
+                "--wsd" => options.wsd = Some(PathBuf::from(value()?)),
+                "--server-cmd" => options.server_cmd = Some(value()?),
+                "--client-cmd" => options.client_cmd = Some(value()?),
+                other => return Err(format!("autobahn: unknown argument `{other}`\n{USAGE}")),
+            }
+        }
+        if !options.server_runs && !options.client_runs {
+            return Err("autobahn: --server-only and --client-only exclude each other".into());
+        }
+        Ok(options)
+    }
+
+    /// kosoku's `-i`/`-x` arguments: the `--cases` list, else groups 1-10, or the
+    /// whole suite for a deflate run.
+    fn selection(&self, deflate: bool) -> Vec<String> {
+        match (&self.cases, deflate) {
+            (Some(cases), _) => cases
+                .iter()
+                .flat_map(|c| ["-i".into(), c.clone()])
+                .collect(),
+            (None, true) => Vec::new(),
+            (None, false) => DEFLATE_GROUPS
+                .iter()
+                .flat_map(|group| ["-x".to_string(), (*group).to_string()])
+                .collect(),
+        }
+    }
+}
+
+/// Which side kosoku plays: it fuzzes our server, or serves cases to our client.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Server,
+    Client,
+}
+
+/// One Autobahn run: a program under test and the cases it is put through.
+struct Run {
+    name: String,
+    side: Side,
+    /// The program and its arguments; `{port}` / `{url}` in them are filled in.
+    command: Vec<String>,
+    selection: Vec<String>,
+}
+
+/// Runs the task; `Err` if a run could not be carried out or any case failed.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|arg| arg == "-h" || arg == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let options = Options::parse(args)?;
+    let root = workspace_root();
+    let runs = plan(&options, &root)?;
+    let kosoku = ensure_venv(&root)?.join("kosoku");
+    let reports = root.join("reports").join("autobahn");
+
+    let mut failed = Vec::new();
+    for run in &runs {
+        let out = reports.join(&run.name);
+        let started = Instant::now();
+        let outcome = match run.side {
+            Side::Server => run_server(run, &kosoku, &out, options.parallelism),
+            Side::Client => run_client(run, &kosoku, &out),
+        }
+        .and_then(|expected| summarise(&out.join("index.json"), expected));
+        let seconds = started.elapsed().as_secs_f64();
+        let shown = out
+            .strip_prefix(&root)
+            .unwrap_or(&out)
+            .display()
+            .to_string();
+        match outcome {
+            Ok(summary) if summary.passed() => {
+                println!(
+                    "xtask: autobahn {}: ok ({seconds:.1}s) {}",
+                    run.name,
+                    summary.line()
+                );
+            }
+            Ok(summary) => {
+                println!(
+                    "xtask: autobahn {}: FAILED ({seconds:.1}s) {}; see {shown}/index.html",
+                    run.name,
+                    summary.line()
+                );
+                failed.push(run.name.clone());
+            }
+            Err(error) => {
+                println!(
+                    "xtask: autobahn {}: FAILED ({seconds:.1}s): {error}; logs in {shown}/",
+                    run.name
+                );
+                failed.push(run.name.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("autobahn: failed runs: {}", failed.join(", ")))
+    }
+}
+
+/// Lists the runs the options ask for, building `wsd` if one of them needs it.
+fn plan(options: &Options, root: &Path) -> Result<Vec<Run>, String> {
+    let shell = |template: &str| {
+        // `exec` makes the shell become the program, so stopping the child stops it.
+        vec!["sh".to_string(), "-c".into(), format!("exec {template}")]
+    };
+    let needs_wsd = (options.server_runs && options.server_cmd.is_none())
+        || (options.client_runs && options.client_cmd.is_none());
+    let wsd = if needs_wsd {
+        wsd_binary(options, root)?
+    } else {
+        String::new()
+    };
+    let variants: &[bool] = if options.deflate {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    let mut runs = Vec::new();
+    if options.server_runs {
+        match &options.server_cmd {
+            Some(template) => runs.push(Run {
+                name: "server-cmd".into(),
+                side: Side::Server,
+                command: shell(template),
+                selection: options.selection(options.deflate),
+            }),
+            None => {
+                let runtimes = match &options.runtime {
+                    Some(runtime) => vec![runtime.as_str()],
+                    None => RUNTIMES.to_vec(),
+                };
+                for runtime in runtimes {
+                    for &deflate in variants {
+                        let mut command = vec![wsd.clone(), "serve".into()];
+                        command.extend(
+                            ["--addr", "127.0.0.1:{port}", "--runtime", runtime].map(String::from),
+                        );
+                        if deflate {
+                            command.push("--deflate".into());
+                        }
+                        runs.push(Run {
+                            name: run_name("server", runtime, deflate),
+                            side: Side::Server,
+                            command,
+                            selection: options.selection(deflate),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if options.client_runs {
+        match &options.client_cmd {
+            Some(template) => runs.push(Run {
+                name: "client-cmd".into(),
+                side: Side::Client,
+                command: shell(template),
+                selection: options.selection(options.deflate),
+            }),
+            None => {
+                let runtime = options.runtime.as_deref().unwrap_or("tokio");
+                for &deflate in variants {
+                    let mut command = vec![wsd.clone(), "autobahn-client".into()];
+                    command.extend(
+                        ["--server", "{url}", "--runtime", runtime, "--agent", "wsd"]
+                            .map(String::from),
+                    );
+                    if deflate {
+                        command.push("--deflate".into());
+                    }
+                    runs.push(Run {
+                        name: run_name("client", runtime, deflate),
+                        side: Side::Client,
+                        command,
+                        selection: options.selection(deflate),
+                    });
+                }
+            }
+        }
+    }
+    Ok(runs)
+}
+
+fn run_name(side: &str, runtime: &str, deflate: bool) -> String {
+    let suffix = if deflate { "-deflate" } else { "" };
+    format!("{side}-{runtime}{suffix}")
+}
+
+/// `--wsd PATH`, or a fresh release build of `wsd-cli` in the target directory
+/// (`CARGO_TARGET_DIR` when set, else `<workspace>/target`).
+fn wsd_binary(options: &Options, root: &Path) -> Result<String, String> {
+    if let Some(path) = &options.wsd {
+        return Ok(path.display().to_string());
+    }
+    let mut build = cargo();
+    build.args(["build", "--release", "--quiet", "-p", "wsd-cli"]);
+    step("autobahn build", build)?;
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        // Cargo reads a relative CARGO_TARGET_DIR against the directory it runs in.
+        Some(dir) => std::env::current_dir()
+            .map_err(|e| format!("autobahn: no current directory: {e}"))?
+            .join(dir),
+        None => root.join("target"),
+    };
+    let binary = target
+        .join("release")
+        .join(format!("wsd{}", std::env::consts::EXE_SUFFIX));
+    if !binary.is_file() {
+        return Err(format!("autobahn: the build left no {}", binary.display()));
+    }
+    Ok(binary.display().to_string())
+}
+
+/// Makes `<root>/.venv` with the pinned `tests/interop/requirements.txt` installed,
+/// and returns its `bin` directory. A copy of the requirements kept in the venv
+/// tells whether they changed since the last install; `.ci/run` uses the same copy.
+fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
+    let venv = root.join(".venv");
+    let bin = venv.join("bin");
+    let requirements = root.join("tests").join("interop").join("requirements.txt");
+    let stamp = venv.join("wsd-requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .map_err(|e| format!("autobahn: cannot read {}: {e}", requirements.display()))?;
+    if !bin.join("python").exists() {
+        let mut create = Command::new("python3");
+        create.args(["-m", "venv"]).arg(&venv);
+        step("autobahn venv", create)?;
+    }
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        let mut install = Command::new(bin.join("python"));
+        install
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements);
+        step("autobahn pip install", install)?;
+        std::fs::write(&stamp, &wanted)
+            .map_err(|e| format!("autobahn: cannot write {}: {e}", stamp.display()))?;
+    }
+    Ok(bin)
+}
+
+/// Fuzzes a server under test. Returns `None`: kosoku runs every selected case
+/// itself, so the report's own count is complete.
+fn run_server(
+    run: &Run,
+    kosoku: &Path,
+    out: &Path,
+    parallelism: u32,
+) -> Result<Option<usize>, String> {
+    fresh_dir(out)?;
+    let port = free_port()?;
+    let mut server = Peer::spawn(
+        &fill(&run.command, "{port}", &port.to_string()),
+        &out.join("peer.log"),
+    )?;
+    server.wait_listening(port)?;
+    let mut fuzzer = Command::new(kosoku);
+    fuzzer
+        .arg("-p")
+        .arg(parallelism.to_string())
+        .arg("-o")
+        .arg(out)
+        .args(&run.selection)
+        .arg(format!("127.0.0.1:{port}"));
+    let mut fuzzer = Peer::spawn_command(fuzzer, &out.join("kosoku.log"))?;
+    // kosoku exits non-zero whenever a case fails; the report tells how, so its
+    // status only matters when it left no report (checked by the summary).
+    let finished = fuzzer.wait(RUN_TIMEOUT);
+    if server.exited() {
+        return Err("the server under test exited during the run".into());
+    }
+    finished.map(|_| None)
+}
+
+/// Serves the cases to a client under test. Returns the number of cases kosoku
+/// offered, since its report only lists the cases the client asked for.
+fn run_client(run: &Run, kosoku: &Path, out: &Path) -> Result<Option<usize>, String> {
+    fresh_dir(out)?;
+    let port = free_port()?;
+    let mut fuzzer = Command::new(kosoku);
+    fuzzer
+        .args(["-m", "fuzzingserver", "-o"])
+        .arg(out)
+        .args(&run.selection)
+        .arg(format!("127.0.0.1:{port}"));
+    let mut fuzzer = Peer::spawn_command(fuzzer, &out.join("kosoku.log"))?;
+    fuzzer.wait_listening(port)?;
+    let expected = case_count(port)?;
+    let url = format!("ws://127.0.0.1:{port}");
+    let mut client = Peer::spawn(&fill(&run.command, "{url}", &url), &out.join("peer.log"))?;
+    let status = client.wait(RUN_TIMEOUT)?;
+    fuzzer
+        .wait(REPORT_TIMEOUT)
+        .map_err(|e| format!("{e} (the client exited {status}; did it call updateReports?)"))?;
+    Ok(Some(expected))
+}
+
+/// A child process that is killed when dropped, so no run leaves a server behind.
+struct Peer {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Peer {
+    fn spawn(command: &[String], log: &Path) -> Result<Self, String> {
+        let (program, args) = command.split_first().ok_or("empty command")?;
+        let mut built = Command::new(program);
+        built.args(args);
+        Self::spawn_command(built, log)
+    }
+
+    fn spawn_command(mut command: Command, log: &Path) -> Result<Self, String> {
+        let file = std::fs::File::create(log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let errors = file
+            .try_clone()
+            .map_err(|e| format!("cannot share {}: {e}", log.display()))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(errors)
+            .spawn()
+            .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+        Ok(Self {
+            child,
+            log: log.to_path_buf(),
+        })
+    }
+
+    fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits until something accepts TCP connections on `port`, failing early if
+    /// this process exits first.
+    fn wait_listening(&mut self, port: u16) -> Result<(), String> {
+        let deadline = Instant::now() + LISTEN_TIMEOUT;
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        loop {
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "{} exited ({status}) before listening on port {port}; see {}",
+                    self.name(),
+                    self.log.display()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not listen on port {port} within {}s",
+                    self.name(),
+                    LISTEN_TIMEOUT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the process to exit, killing it after `timeout`.
+    fn wait(&mut self, timeout: Duration) -> Result<std::process::ExitStatus, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) if Instant::now() > deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err(format!(
+                        "{} did not finish within {}s and was stopped",
+                        self.name(),
+                        timeout.as_secs()
+                    ));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+                Err(e) => return Err(format!("waiting for {} failed: {e}", self.name())),
+            }
+        }
+    }
+
+    fn name(&self) -> String {
+        self.log.file_stem().map_or_else(
+            || "process".into(),
+            |stem| stem.to_string_lossy().into_owned(),
+        )
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn fill(command: &[String], placeholder: &str, value: &str) -> Vec<String> {
+    command
+        .iter()
+        .map(|arg| arg.replace(placeholder, value))
+        .collect()
+}
+
+/// Empties a run's report directory, so a stale `index.json` cannot pass for a new one.
+fn fresh_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// A port that was free a moment ago; the race with other programs is accepted.
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// Asks the fuzzing server's `/getCaseCount` how many cases it offers, speaking
+/// just enough WebSocket for it: the upgrade request, one unmasked text frame back,
+/// then a masked empty Close.
+fn case_count(port: u16) -> Result<usize, String> {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+        .map_err(|e| format!("getCaseCount: cannot connect: {e}"))?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let request = format!(
+        "GET /getCaseCount HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("getCaseCount: {e}"))?;
+    let mut received = Vec::new();
+    let mut chunk = [0; 1024];
+    loop {
+        if let Some(count) = parse_case_count(&received)? {
+            let _ = stream.write_all(&[0x88, 0x80, 0, 0, 0, 0]);
+            return Ok(count);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err("getCaseCount: connection closed before the answer".into()),
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(format!("getCaseCount: {e}")),
+        }
+    }
+}
+
+/// Reads the case count out of the bytes received so far: `None` while incomplete.
+fn parse_case_count(received: &[u8]) -> Result<Option<usize>, String> {
+    let Some(head_end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    if !received.starts_with(b"HTTP/1.1 101") {
+        let status = received.split(|&b| b == b'\r').next().unwrap_or_default();
+        return Err(format!(
+            "getCaseCount: upgrade refused: {}",
+            String::from_utf8_lossy(status)
+        ));
+    }
+    let frame = &received[head_end + 4..];
+    let [first, second, ..] = *frame else {
+        return Ok(None);
+    };
+    // A short unmasked text frame: FIN + opcode 1, then a 7-bit length.
+    if first != 0x81 || second >= 126 {
+        return Err(format!(
+            "getCaseCount: unexpected frame header {first:#04x} {second:#04x}"
+        ));
+    }
+    let Some(payload) = frame.get(2..2 + usize::from(second)) else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(payload);
+    text.trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| format!("getCaseCount: not a number: {text:?}"))
+}
+
+/// What one run's `index.json` says.
+#[derive(Debug)]
+struct Summary {
+    agents: Vec<String>,
+    cases: usize,
+    expected: Option<usize>,
+    behaviour: BTreeMap<(usize, String), usize>,
+    closing: BTreeMap<(usize, String), usize>,
+    not_ok: Vec<String>,
+}
+
+impl Summary {
+    fn passed(&self) -> bool {
+        self.cases > 0 && self.not_ok.is_empty() && self.expected.is_none_or(|n| n == self.cases)
+    }
+
+    fn line(&self) -> String {
+        let counts = |map: &BTreeMap<(usize, String), usize>| {
+            map.iter()
+                .map(|((_, label), n)| format!("{label} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut line = format!("agent {}: {} cases", self.agents.join("+"), self.cases);
+        if let Some(expected) = self.expected.filter(|&n| n != self.cases) {
+            line.push_str(&format!(" of {expected} offered"));
+        }
+        line.push_str(&format!(
+            ": {}; close: {}",
+            counts(&self.behaviour),
+            counts(&self.closing)
+        ));
+        if !self.not_ok.is_empty() {
+            line.push_str(&format!("; not OK: {}", self.not_ok.join(" ")));
+        }
+        line
+    }
+}
+
+/// Reads a report's `index.json`: `{agent: {case id: {behavior, behaviorClose, ...}}}`.
+fn summarise(index: &Path, expected: Option<usize>) -> Result<Summary, String> {
+    let text = std::fs::read_to_string(index)
+        .map_err(|e| format!("no report ({}: {e})", index.display()))?;
+    summarise_text(&text, expected)
+}
+
+fn summarise_text(text: &str, expected: Option<usize>) -> Result<Summary, String> {
+    let index = json::parse(text)?;
+    let agents = index.as_object().ok_or("index.json is not an object")?;
+    let mut summary = Summary {
+        agents: Vec::new(),
+        cases: 0,
+        expected,
+        behaviour: BTreeMap::new(),
+        closing: BTreeMap::new(),
+        not_ok: Vec::new(),
+    };
+    let mut not_ok = Vec::new();
+    for (agent, cases) in agents {
+        summary.agents.push(agent.clone());
+        let cases = cases
+            .as_object()
+            .ok_or_else(|| format!("index.json: agent {agent} has no cases"))?;
+        for (id, case) in cases {
+            summary.cases += 1;
+            let behaviour = label(case, "behavior");
+            // Older reports may lack behaviorClose; then only the behaviour counts.
+            let closing = case
+                .get("behaviorClose")
+                .map(|_| label(case, "behaviorClose"));
+            let bad = !ACCEPTED.contains(&behaviour.as_str())
+                || closing.as_deref().is_some_and(|c| !ACCEPTED.contains(&c));
+            if bad {
+                not_ok.push(id.clone());
+            }
+            *summary
+                .behaviour
+                .entry((rank(&behaviour), behaviour))
+                .or_default() += 1;
+            if let Some(closing) = closing {
+                *summary
+                    .closing
+                    .entry((rank(&closing), closing))
+                    .or_default() += 1;
+            }
+        }
+    }
+    not_ok.sort_by_key(|id| case_sort_key(id));
+    not_ok.dedup();
+    summary.not_ok = not_ok;
+    Ok(summary)
+}
+
+fn label(case: &Json, key: &str) -> String {
+    case.get(key)
+        .and_then(Json::as_str)
+        .unwrap_or("MISSING")
+        .to_string()
+}
+
+/// Orders verdicts from best to worst in the summary line.
+fn rank(label: &str) -> usize {
+    const ORDER: [&str; 9] = [
+        "OK",
+        "INFORMATIONAL",
+        "NON-STRICT",
+        "WRONG CODE",
+        "UNCLEAN",
+        "FAILED BY CLIENT",
+        "FAILED",
+        "UNIMPLEMENTED",
+        "ERROR",
+    ];
+    ORDER
+        .iter()
+        .position(|&known| known == label)
+        .unwrap_or(ORDER.len())
+}
+
+/// `9.10.1` sorts after `9.2.1`.
+fn case_sort_key(id: &str) -> Vec<u32> {
+    id.split('.')
+        .map(|part| part.parse().unwrap_or(u32::MAX))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Options, parse_case_count, summarise_text};
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn default_selection_leaves_out_the_deflate_groups() {
+        let options = Options::parse(&[]).unwrap();
+        assert_eq!(
+            options.selection(false),
+            args(&["-x", "12.*", "-x", "13.*"])
+        );
+        assert!(options.selection(true).is_empty());
+        let options = Options::parse(&args(&["--cases", "1.*, 9.7.1,"])).unwrap();
+        assert_eq!(options.selection(true), args(&["-i", "1.*", "-i", "9.7.1"]));
+    }
+
+    #[test]
+    fn options_reject_contradictions_and_unknown_runtimes() {
+        assert!(Options::parse(&args(&["--server-only", "--client-only"])).is_err());
+        assert!(Options::parse(&args(&["--runtime", "glommio"])).is_err());
+        assert!(Options::parse(&args(&["--parallelism", "0"])).is_err());
+        assert!(Options::parse(&args(&["--cases"])).is_err());
+    }
+
+    #[test]
+    fn summary_fails_non_strict_and_bad_closes_and_lists_them_in_order() {
+        let index = r#"{"agent": {
+            "9.10.1": {"behavior": "OK", "behaviorClose": "OK"},
+            "1.1.1": {"behavior": "OK", "behaviorClose": "OK"},
+            "6.4.1": {"behavior": "NON-STRICT", "behaviorClose": "OK"},
+            "7.1.5": {"behavior": "OK", "behaviorClose": "WRONG CODE"},
+            "9.2.1": {"behavior": "INFORMATIONAL", "behaviorClose": "INFORMATIONAL"}
+        }}"#;
+        let summary = summarise_text(index, None).unwrap();
+        assert!(!summary.passed());
+        assert_eq!(summary.not_ok, ["6.4.1", "7.1.5"]);
+        assert_eq!(
+            summary.line(),
+            "agent agent: 5 cases: OK 3, INFORMATIONAL 1, NON-STRICT 1; \
+             close: OK 3, INFORMATIONAL 1, WRONG CODE 1; not OK: 6.4.1 7.1.5"
+        );
+    }
+
+    #[test]
+    fn summary_passes_only_a_complete_clean_report() {
+        let index = r#"{"wsd": {"1.1.1": {"behavior": "OK", "behaviorClose": "OK"},
+                                 "1.1.2": {"behavior": "INFORMATIONAL", "behaviorClose": "OK"}}}"#;
+        assert!(summarise_text(index, None).unwrap().passed());
+        assert!(summarise_text(index, Some(2)).unwrap().passed());
+        let short = summarise_text(index, Some(3)).unwrap();
+        assert!(!short.passed());
+        assert!(short.line().contains("2 cases of 3 offered"));
+        assert!(!summarise_text("{}", None).unwrap().passed());
+    }
+
+    #[test]
+    fn case_count_is_read_from_the_first_text_frame() {
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        assert_eq!(parse_case_count(&head[..20]), Ok(None));
+        assert_eq!(parse_case_count(head), Ok(None));
+        let mut full = head.to_vec();
+        full.extend_from_slice(&[0x81, 3, b'3', b'0']);
+        assert_eq!(parse_case_count(&full), Ok(None));
+        full.push(b'1');
+        assert_eq!(parse_case_count(&full), Ok(Some(301)));
+        assert!(parse_case_count(b"HTTP/1.1 404 Not Found\r\n\r\n").is_err());
+    }
+}
