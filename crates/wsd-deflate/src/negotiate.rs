@@ -439,3 +439,440 @@ fn window_bits(name: &str, value: Option<&str>) -> Result<u8, String> {
     bits.filter(|bits| (MIN_BITS..=MAX_BITS).contains(bits))
         .ok_or_else(|| format!("{name} must be a number from 8 to 15"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use wsd_extensions::{Extensions, Message, parse_header};
+    use wsd_frame::OpCode;
+
+    /// The parameters of `permessage-deflate; <text>`.
+    fn params(text: &str) -> Params {
+        let header = if text.is_empty() {
+            NAME.to_owned()
+        } else {
+            format!("{NAME}; {text}")
+        };
+        parse_header(&header).unwrap().remove(0).params
+    }
+
+    fn deflate(config: DeflateConfig) -> PerMessageDeflate {
+        config.build().unwrap()
+    }
+
+    /// `(own_no_context_takeover, own_window_bits, peer_no_context_takeover, peer_window_bits)`.
+    type Terms = (bool, u8, bool, u8);
+
+    fn terms(agreed: Agreed) -> Terms {
+        (
+            agreed.own_no_context_takeover,
+            agreed.own_window_bits,
+            agreed.peer_no_context_takeover,
+            agreed.peer_window_bits,
+        )
+    }
+
+    const DEFAULT: Terms = (false, 15, false, 15);
+
+    #[test]
+    fn server_answers_each_valid_offer_as_the_seed_does() {
+        let c = DeflateConfig::new;
+        let all = "server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8";
+        let table: Vec<(DeflateConfig, &str, &str, Terms)> = vec![
+            (c(), "", "", DEFAULT),
+            (c(), "client_max_window_bits", "", DEFAULT),
+            (
+                c(),
+                "client_max_window_bits=10",
+                "client_max_window_bits=10",
+                (false, 15, false, 10),
+            ),
+            (
+                c(),
+                "server_max_window_bits=10",
+                "server_max_window_bits=10",
+                (false, 10, false, 15),
+            ),
+            (
+                c(),
+                "server_max_window_bits=\"10\"",
+                "server_max_window_bits=10",
+                (false, 10, false, 15),
+            ),
+            (c(), "server_max_window_bits=15", "", DEFAULT),
+            (
+                c(),
+                "server_max_window_bits=8",
+                "server_max_window_bits=8",
+                (false, 8, false, 15),
+            ),
+            (
+                c(),
+                "server_no_context_takeover",
+                "server_no_context_takeover",
+                (true, 15, false, 15),
+            ),
+            (
+                c(),
+                "client_no_context_takeover",
+                "client_no_context_takeover",
+                (false, 15, true, 15),
+            ),
+            (c(), all, all, (true, 9, true, 8)),
+            (
+                c().no_context_takeover(true),
+                "",
+                "server_no_context_takeover",
+                (true, 15, false, 15),
+            ),
+            (
+                c().request_no_context_takeover(true),
+                "",
+                "client_no_context_takeover",
+                (false, 15, true, 15),
+            ),
+            (c().max_window_bits(10), "", "", (false, 10, false, 15)),
+            (
+                c().max_window_bits(10),
+                "server_max_window_bits=12",
+                "server_max_window_bits=10",
+                (false, 10, false, 15),
+            ),
+            (
+                c().max_window_bits(12),
+                "server_max_window_bits=10",
+                "server_max_window_bits=10",
+                (false, 10, false, 15),
+            ),
+            (c().request_max_window_bits(10), "", "", DEFAULT),
+            (
+                c().request_max_window_bits(10),
+                "client_max_window_bits",
+                "client_max_window_bits=10",
+                (false, 15, false, 10),
+            ),
+            (
+                c().request_max_window_bits(10),
+                "client_max_window_bits=9",
+                "client_max_window_bits=9",
+                (false, 15, false, 9),
+            ),
+            (
+                c().request_max_window_bits(9),
+                "client_max_window_bits=12",
+                "client_max_window_bits=9",
+                (false, 15, false, 9),
+            ),
+        ];
+        for (config, offer, response, expected) in table {
+            let (answer, agreed) = deflate(config)
+                .answer(&params(offer))
+                .unwrap_or_else(|e| panic!("{offer}: {e}"));
+            assert_eq!(
+                (answer.to_string(), terms(agreed)),
+                (response.to_owned(), expected),
+                "{config:?} / {offer}"
+            );
+        }
+    }
+
+    #[test]
+    fn server_refuses_invalid_or_unacceptable_offers() {
+        let c = DeflateConfig::new;
+        let table = [
+            (c(), "x_unknown", "unknown parameter x_unknown"),
+            (
+                c(),
+                "server_no_context_takeover=1",
+                "server_no_context_takeover takes no value",
+            ),
+            (
+                c(),
+                "client_no_context_takeover; client_no_context_takeover",
+                "client_no_context_takeover repeated",
+            ),
+            (
+                c(),
+                "server_max_window_bits",
+                "server_max_window_bits must be a number from 8 to 15",
+            ),
+            (
+                c(),
+                "server_max_window_bits=7",
+                "server_max_window_bits must be a number from 8 to 15",
+            ),
+            (
+                c(),
+                "server_max_window_bits=16",
+                "server_max_window_bits must be a number from 8 to 15",
+            ),
+            (
+                c(),
+                "server_max_window_bits=08",
+                "server_max_window_bits must be a number from 8 to 15",
+            ),
+            (
+                c(),
+                "server_max_window_bits=+9",
+                "server_max_window_bits must be a number from 8 to 15",
+            ),
+            (
+                c(),
+                "server_max_window_bits=9; server_max_window_bits=9",
+                "server_max_window_bits repeated",
+            ),
+            (
+                c(),
+                "client_max_window_bits=abc",
+                "client_max_window_bits must be a number from 8 to 15",
+            ),
+            (
+                c(),
+                "client_max_window_bits; client_max_window_bits=9",
+                "client_max_window_bits repeated",
+            ),
+            (
+                c().accept_no_context_takeover(false),
+                "server_no_context_takeover",
+                "server_no_context_takeover is not accepted",
+            ),
+            (
+                c().min_window_bits(10),
+                "server_max_window_bits=9",
+                "server_max_window_bits below 10",
+            ),
+        ];
+        for (config, offer, reason) in table {
+            assert_eq!(
+                deflate(config).answer(&params(offer)).unwrap_err(),
+                reason,
+                "{offer}"
+            );
+        }
+    }
+
+    #[test]
+    fn server_takes_the_first_valid_offer_and_declines_when_none_is() {
+        let server = PerMessageDeflate::new();
+        let offers = [params("x"), params("server_max_window_bits=10"), params("")];
+        let (response, _) = server.server_accept(&offers).unwrap().unwrap();
+        assert_eq!(response.to_string(), "server_max_window_bits=10");
+        assert!(
+            server
+                .server_accept(&[params("x"), params("server_max_window_bits=99")])
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn client_offers_what_it_is_configured_to() {
+        let offer = |config: DeflateConfig| deflate(config).client_offers()[0].to_string();
+        assert_eq!(offer(DeflateConfig::new()), "client_max_window_bits");
+        let all = DeflateConfig::new()
+            .no_context_takeover(true)
+            .max_window_bits(10)
+            .request_no_context_takeover(true)
+            .request_max_window_bits(11);
+        assert_eq!(
+            offer(all),
+            "client_no_context_takeover; client_max_window_bits=10; server_no_context_takeover; server_max_window_bits=11"
+        );
+    }
+
+    #[test]
+    fn client_activates_each_acceptable_response() {
+        let c = DeflateConfig::new;
+        let table = [
+            (c(), "", DEFAULT),
+            (c(), "server_no_context_takeover", (false, 15, true, 15)),
+            (c(), "client_no_context_takeover", (true, 15, false, 15)),
+            (c(), "server_max_window_bits=10", (false, 15, false, 10)),
+            (c(), "client_max_window_bits=8", (false, 8, false, 15)),
+            (c().no_context_takeover(true), "", (true, 15, false, 15)),
+            (c().max_window_bits(10), "", (false, 10, false, 15)),
+            (
+                c().max_window_bits(10),
+                "client_max_window_bits=9",
+                (false, 9, false, 15),
+            ),
+            (
+                c().request_no_context_takeover(true),
+                "server_no_context_takeover",
+                (false, 15, true, 15),
+            ),
+            (
+                c().request_max_window_bits(10),
+                "server_max_window_bits=10",
+                (false, 15, false, 10),
+            ),
+            (
+                c().request_max_window_bits(10),
+                "server_max_window_bits=9",
+                (false, 15, false, 9),
+            ),
+            (c().request_max_window_bits(15), "", DEFAULT),
+        ];
+        for (config, response, expected) in table {
+            let agreed = deflate(config)
+                .activate(&params(response))
+                .unwrap_or_else(|e| panic!("{response}: {e}"));
+            assert_eq!(terms(agreed), expected, "{config:?} / {response}");
+        }
+    }
+
+    #[test]
+    fn client_rejects_responses_that_violate_its_offer_or_policy() {
+        let c = DeflateConfig::new;
+        let table = [
+            (
+                c(),
+                "client_max_window_bits",
+                "client_max_window_bits must be a number from 8 to 15",
+            ),
+            (c(), "x", "unknown parameter x"),
+            (
+                c(),
+                "server_no_context_takeover; server_no_context_takeover",
+                "server_no_context_takeover repeated",
+            ),
+            (
+                c().max_window_bits(10),
+                "client_max_window_bits=12",
+                "client_max_window_bits=12 exceeds the offered 10",
+            ),
+            (
+                c().request_no_context_takeover(true),
+                "",
+                "server_no_context_takeover was requested but not granted",
+            ),
+            (
+                c().request_max_window_bits(10),
+                "",
+                "server_max_window_bits=10 was requested but not granted",
+            ),
+            (
+                c().request_max_window_bits(10),
+                "server_max_window_bits=11",
+                "server_max_window_bits=10 was requested but not granted",
+            ),
+            (
+                c().accept_no_context_takeover(false),
+                "client_no_context_takeover",
+                "client_no_context_takeover is not accepted",
+            ),
+            (
+                c().min_window_bits(10),
+                "client_max_window_bits=9",
+                "client_max_window_bits below 10",
+            ),
+        ];
+        for (config, response, reason) in table {
+            assert_eq!(
+                deflate(config).activate(&params(response)).unwrap_err(),
+                reason,
+                "{response}"
+            );
+        }
+    }
+
+    #[test]
+    fn build_rejects_out_of_range_settings() {
+        assert_eq!(
+            DeflateConfig::new().level(10).build(),
+            Err(DeflateError::InvalidLevel(10))
+        );
+        let error = DeflateConfig::new().max_window_bits(7).build().unwrap_err();
+        assert_eq!(error.to_string(), "max_window_bits 7 is not 8-15");
+        assert!(
+            DeflateConfig::new()
+                .request_max_window_bits(16)
+                .build()
+                .is_err()
+        );
+        assert!(DeflateConfig::new().min_window_bits(16).build().is_err());
+        assert!(
+            DeflateConfig::new()
+                .level(0)
+                .max_window_bits(8)
+                .build()
+                .is_ok()
+        );
+    }
+
+    fn registry(config: DeflateConfig) -> Extensions {
+        let mut extensions = Extensions::new();
+        extensions.add(Arc::new(deflate(config))).unwrap();
+        extensions
+    }
+
+    #[test]
+    fn client_and_server_negotiate_and_exchange_messages_through_extensions() {
+        let client_configs = [
+            DeflateConfig::new(),
+            DeflateConfig::new()
+                .no_context_takeover(true)
+                .max_window_bits(9),
+            DeflateConfig::new()
+                .request_no_context_takeover(true)
+                .request_max_window_bits(8),
+        ];
+        let server_configs = [
+            DeflateConfig::new(),
+            DeflateConfig::new()
+                .request_max_window_bits(10)
+                .no_context_takeover(true),
+        ];
+        for client_config in client_configs {
+            for server_config in server_configs {
+                let (client, server) = (registry(client_config), registry(server_config));
+                let offer = client.client_offer_header();
+                let (response, mut server_pipe) =
+                    server.server_negotiate(offer.as_deref()).unwrap();
+                let mut client_pipe = client.client_activate(response.as_deref()).unwrap();
+                assert_eq!(
+                    (client_pipe.rsv(), server_pipe.rsv()),
+                    (Rsv::RSV1, Rsv::RSV1)
+                );
+                for round in 0..3 {
+                    let text = format!("message {round}: {}", "abcdefgh".repeat(200));
+                    let sent = client_pipe
+                        .encode(Message::new(OpCode::Text, text.clone()))
+                        .unwrap();
+                    assert!(sent.data.len() < text.len() / 4);
+                    assert_eq!(server_pipe.decode(sent, 1 << 20).unwrap().data, text);
+                    let sent = server_pipe
+                        .encode(Message::new(OpCode::Binary, text.clone()))
+                        .unwrap();
+                    assert_eq!(client_pipe.decode(sent, 1 << 20).unwrap().data, text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn default_client_offers_the_common_header_and_a_default_server_accepts_it_bare() {
+        let extensions = registry(DeflateConfig::new());
+        let offer = extensions.client_offer_header();
+        assert_eq!(
+            offer.as_deref(),
+            Some("permessage-deflate; client_max_window_bits")
+        );
+        let (response, _) = extensions.server_negotiate(offer.as_deref()).unwrap();
+        assert_eq!(response.as_deref(), Some("permessage-deflate"));
+    }
+
+    #[test]
+    fn a_refused_response_fails_the_client_handshake_naming_the_params() {
+        let extensions = registry(DeflateConfig::new().request_no_context_takeover(true));
+        let error = extensions
+            .client_activate(Some("permessage-deflate; server_max_window_bits=10"))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unacceptable parameters for extension permessage-deflate (server_max_window_bits=10): \
+             server_no_context_takeover was requested but not granted"
+        );
+    }
+}
