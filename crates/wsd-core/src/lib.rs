@@ -1,3 +1,85 @@
-//! The sans-I/O WebSocket driver (placeholder while the driver lands).
+//! The sans-I/O WebSocket driver: one [`Connection`] per WebSocket, server or client,
+//! that takes bytes and commands in and gives events and bytes out.
+//!
+//! This is the Rust port of the Node library `websocket-driver`: hook it up to any
+//! byte stream (TCP, TLS, a Unix socket, an in-memory pipe) and it does the rest:
+//! handshakes (subprotocols, extensions, custom headers), framing, masking, queueing
+//! messages until open, recombining fragments, answering pings, the closing
+//! handshake, and the timers around them. It does no I/O, reads no clock and spawns
+//! nothing: the runtime adapters (`wsd-tokio`, `wsd-async-std`, `wsd-smol`) do that in
+//! one small loop.
+//!
+//! # Writing an adapter
+//!
+//! ```text
+//! loop {
+//!     read bytes        -> conn.handle_input(&bytes)      (EOF -> conn.handle_eof())
+//!     while let Some(e) = conn.poll_event() { give e to the application }
+//!     write conn.pending_output(), then conn.consume_output(written)
+//!     if conn.wants_close() && output empty { shut down writing, drain reads, stop }
+//!     sleep until conn.poll_timeout(now), then conn.handle_timeout(now)
+//! }
+//! ```
+//!
+//! # Example: an echo server over any transport
+//!
+//! ```
+//! use wsd_core::{Connection, Event, Options};
+//!
+//! fn echo(conn: &mut Connection, input: &[u8]) -> Vec<u8> {
+//!     conn.handle_input(input);
+//!     while let Some(event) = conn.poll_event() {
+//!         match event {
+//!             Event::Request => conn.start().unwrap_or(()),
+//!             Event::Message(message) => conn.send(message).unwrap_or(()),
+//!             _ => {}
+//!         }
+//!     }
+//!     conn.poll_transmit_vec()
+//! }
+//!
+//! let mut conn = Connection::server(Options::default());
+//! let response = echo(
+//!     &mut conn,
+//!     b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+//!       Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+//!       Sec-WebSocket-Version: 13\r\n\r\n",
+//! );
+//! assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+//!
+//! // A masked "Hello" (RFC 6455 section 5.7) comes back unmasked.
+//! let reply = echo(&mut conn, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+//! assert_eq!(reply, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+//! ```
+//!
+//! # Differences from the seed
+//!
+//! Where `websocket-driver` deviates from RFC 6455 this crate follows the RFC: a close
+//! frame without a code is reported as 1005 (the seed says 1000); unmasked client
+//! frames fail with 1002 (the seed uses 1003); text is validated as it arrives, at any
+//! size (the seed skips the check above ~4 MB); frames that arrive before `start` wait
+//! in the buffer (the seed throws); the closing handshake has a timeout (the seed
+//! waits forever); errors while closing still close the connection.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
+
+mod connection;
+mod error;
+mod event;
+mod message;
+mod options;
+mod timer;
+
+pub use connection::{Connection, ReadyState};
+pub use error::{Error, Usage};
+pub use event::{Event, PingId};
+pub use message::{Message, Utf8Bytes};
+pub use options::Options;
+
+pub use bytes::Bytes;
+/// The extension framework.
+pub use wsd_extensions as extensions;
+/// The framing layer, for close codes and roles.
+pub use wsd_frame::{CloseCode, Role};
+/// The handshake layer, for requests, headers and limits.
+pub use wsd_handshake::{Headers, Limits, Request, Response};

@@ -1,8 +1,6 @@
 //! Frame headers (RFC 6455 section 5.2): decoding that never fails on short input,
 //! and minimal-length encoding.
 
-use alloc::vec::Vec;
-
 use crate::ProtocolError;
 use crate::mask::apply_mask;
 use crate::types::{OpCode, Rsv};
@@ -162,7 +160,7 @@ impl FrameHeader {
 
 /// Appends one whole frame to `out`: the header, then the payload, masked with `mask`
 /// when given (clients must pass a fresh random key per frame; servers pass `None`).
-/// The caller's payload is never modified.
+/// The caller's payload is never modified. `out` is a `Vec<u8>` or a `BytesMut`.
 ///
 /// ```
 /// # use wsd_frame::{encode_frame, OpCode, Rsv};
@@ -170,14 +168,16 @@ impl FrameHeader {
 /// encode_frame(true, OpCode::Text, Rsv::NONE, b"Hello", None, &mut out);
 /// assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
 /// ```
-pub fn encode_frame(
+pub fn encode_frame<B>(
     fin: bool,
     opcode: OpCode,
     rsv: Rsv,
     payload: &[u8],
     mask: Option<[u8; 4]>,
-    out: &mut Vec<u8>,
-) {
+    out: &mut B,
+) where
+    B: bytes::BufMut + AsMut<[u8]>,
+{
     let header = FrameHeader {
         fin,
         rsv,
@@ -186,18 +186,18 @@ pub fn encode_frame(
         payload_len: payload.len() as u64,
     };
     let (bytes, len) = header.encode();
-    out.reserve(len + payload.len());
-    out.extend_from_slice(&bytes[..len]);
-    let start = out.len();
-    out.extend_from_slice(payload);
+    out.put_slice(&bytes[..len]);
+    let start = out.as_mut().len();
+    out.put_slice(payload);
     if let Some(key) = mask {
-        apply_mask(&mut out[start..], key, 0);
+        apply_mask(&mut out.as_mut()[start..], key, 0);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     fn decoded(bytes: &[u8]) -> Result<Status<(FrameHeader, usize)>, ProtocolError> {
         FrameHeader::decode(bytes)

@@ -84,4 +84,4 @@ pub use error::{Error, HeaderError, Malformed, RequestError, ResponseError, UrlE
 pub use headers::{HeaderList, Headers};
 pub use http::{Limits, Request, Response, Status};
 pub use proxy::ProxyConnect;
-pub use server::{Accepted, Draft, Rejection};
+pub use server::{Accepted, Draft, Rejection, reason_phrase};

@@ -232,8 +232,20 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
-fn reason_phrase(status: u16) -> &'static str {
+/// The standard reason phrase for an HTTP status (`"Error"` for codes without one
+/// here).
+///
+/// ```
+/// assert_eq!(wsd_handshake::reason_phrase(404), "Not Found");
+/// ```
+pub fn reason_phrase(status: u16) -> &'static str {
     match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

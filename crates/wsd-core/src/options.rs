@@ -1,0 +1,73 @@
+//! Connection options, shared by servers and clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wsd_extensions::Extension;
+use wsd_handshake::Limits;
+
+/// How a [`Connection`](crate::Connection) behaves. Start from `Options::default()`
+/// and set the fields you need:
+///
+/// ```
+/// let mut options = wsd_core::Options::default();
+/// options.max_length = 1 << 20;
+/// options.protocols = vec!["chat".into()];
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// The largest message accepted, in bytes: 2^26 - 1 (one byte short of 64 MiB) by
+    /// default, as in the seed. A bigger message fails the connection with 1009,
+    /// detected from the frame header before the payload is buffered, and checked
+    /// again on the decoded size when an extension (compression) is active.
+    pub max_length: usize,
+    /// Subprotocols. A server picks the first one in the client's order that is in
+    /// this list; a client offers them in this order.
+    pub protocols: Vec<String>,
+    /// Servers: require client frames to be masked (RFC 6455 section 5.1). On by
+    /// default.
+    pub require_masking: bool,
+    /// Caps on the HTTP head (16 KiB and 128 headers by default).
+    pub limits: Limits,
+    /// How long the opening handshake may take, from the first
+    /// [`poll_timeout`](crate::Connection::poll_timeout); `None` waits forever.
+    /// 10 seconds by default.
+    pub handshake_timeout: Option<Duration>,
+    /// How long to wait for the peer's close frame after sending ours; then the
+    /// connection closes with 1006. 10 seconds by default (the seed waits forever).
+    pub close_timeout: Option<Duration>,
+    /// Clients: the `Origin` header to send.
+    pub origin: Option<String>,
+    /// Servers: accept the legacy Hixie-75 and Hixie-76 drafts. Off by default: the
+    /// drafts have no masking and are unsafe on the open web.
+    pub allow_drafts: bool,
+    /// Clients: a fixed seed for the masking-key generator, for reproducible tests.
+    /// `None` (the default) seeds from the operating system, as RFC 6455 section 5.3
+    /// requires for real traffic.
+    pub mask_seed: Option<u64>,
+    /// Extensions to negotiate, in order (the seed's `addExtension`).
+    pub extensions: Vec<Arc<dyn Extension>>,
+}
+
+impl Options {
+    /// The default `max_length`, 2^26 - 1.
+    pub const DEFAULT_MAX_LENGTH: usize = (1 << 26) - 1;
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_length: Self::DEFAULT_MAX_LENGTH,
+            protocols: Vec::new(),
+            require_masking: true,
+            limits: Limits::default(),
+            handshake_timeout: Some(Duration::from_secs(10)),
+            close_timeout: Some(Duration::from_secs(10)),
+            origin: None,
+            allow_drafts: false,
+            mask_seed: None,
+            extensions: Vec::new(),
+        }
+    }
+}

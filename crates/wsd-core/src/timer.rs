@@ -1,0 +1,99 @@
+//! The driver's timers: one table, one deadline for the adapter to sleep until.
+//!
+//! Commands do not take the time, so a timer is first *requested* with a duration
+//! and *armed* at the next [`Connection::poll_timeout`](crate::Connection::poll_timeout),
+//! which receives `now`. Adapters call `poll_timeout` after every batch of work, so
+//! the delay between the two is one turn of their loop.
+
+use std::time::{Duration, Instant};
+
+/// The timers, indexing the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// The opening handshake must complete.
+    Handshake = 0,
+    /// The peer must answer our close frame.
+    Close = 1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Idle,
+    Requested(Duration),
+    Armed(Instant),
+}
+
+/// A small table of timers.
+#[derive(Debug, Clone)]
+pub(crate) struct TimerTable {
+    slots: [Slot; 2],
+}
+
+impl TimerTable {
+    pub(crate) const fn new() -> Self {
+        Self {
+            slots: [Slot::Idle; 2],
+        }
+    }
+
+    /// Requests `timer` to fire `after` from the next `arm`; `None` leaves it idle.
+    pub(crate) fn request(&mut self, timer: Timer, after: Option<Duration>) {
+        self.slots[timer as usize] = after.map_or(Slot::Idle, Slot::Requested);
+    }
+
+    pub(crate) fn stop(&mut self, timer: Timer) {
+        self.slots[timer as usize] = Slot::Idle;
+    }
+
+    pub(crate) fn stop_all(&mut self) {
+        self.slots = [Slot::Idle; 2];
+    }
+
+    /// Arms requested timers at `now`; returns the earliest deadline.
+    pub(crate) fn arm(&mut self, now: Instant) -> Option<Instant> {
+        let mut earliest: Option<Instant> = None;
+        for slot in &mut self.slots {
+            if let Slot::Requested(after) = *slot {
+                *slot = Slot::Armed(now + after);
+            }
+            if let Slot::Armed(at) = *slot {
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
+            }
+        }
+        earliest
+    }
+
+    /// Takes `timer` if it is armed and due at `now`.
+    pub(crate) fn take_expired(&mut self, timer: Timer, now: Instant) -> bool {
+        let slot = &mut self.slots[timer as usize];
+        match *slot {
+            Slot::Armed(at) if at <= now => {
+                *slot = Slot::Idle;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_requested_timer_is_armed_at_the_next_poll_and_fires_once() {
+        let mut timers = TimerTable::new();
+        let start = Instant::now();
+        timers.request(Timer::Close, Some(Duration::from_secs(5)));
+        assert_eq!(timers.arm(start), Some(start + Duration::from_secs(5)));
+        // Arming again keeps the deadline.
+        assert_eq!(
+            timers.arm(start + Duration::from_secs(1)),
+            Some(start + Duration::from_secs(5))
+        );
+        assert!(!timers.take_expired(Timer::Close, start + Duration::from_secs(4)));
+        assert!(timers.take_expired(Timer::Close, start + Duration::from_secs(5)));
+        assert!(!timers.take_expired(Timer::Close, start + Duration::from_secs(6)));
+        assert_eq!(timers.arm(start), None);
+    }
+}
