@@ -1,1 +1,808 @@
+//! Driver tests: a two-endpoint in-memory harness, raw-byte transcripts, and
+//! split-at-every-byte checks.
 
+use super::*;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use wsd_frame::ProtocolError;
+
+const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn options() -> Options {
+    Options {
+        mask_seed: Some(7),
+        ..Options::default()
+    }
+}
+
+/// A masked frame, as a client sends it.
+fn masked(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(fin, opcode, Rsv::NONE, payload, Some(KEY), &mut out);
+    out
+}
+
+/// An unmasked frame, as a server sends it.
+fn plain(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(true, opcode, Rsv::NONE, payload, None, &mut out);
+    out
+}
+
+fn events(conn: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+/// An open server (parsing mode), its 101 already taken.
+fn open_server() -> Connection {
+    let mut server = Connection::server(options());
+    server.handle_input(REQUEST);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    server.start().unwrap();
+    assert_eq!(server.poll_event(), Some(Event::Open));
+    let response = server.poll_transmit_vec();
+    assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    server
+}
+
+/// A client and a server, both open.
+struct Pair {
+    client: Connection,
+    server: Connection,
+}
+
+impl Pair {
+    fn new(client_options: Options, server_options: Options) -> Self {
+        let mut client = Connection::client("ws://example.com/chat", client_options).unwrap();
+        let server = Connection::server(server_options);
+        client.start().unwrap();
+        let mut pair = Self { client, server };
+        pair.server.handle_input(&pair.client.poll_transmit_vec());
+        assert_eq!(pair.server.poll_event(), Some(Event::Request));
+        pair.server.start().unwrap();
+        assert_eq!(pair.server.poll_event(), Some(Event::Open));
+        pair.client.handle_input(&pair.server.poll_transmit_vec());
+        assert_eq!(pair.client.poll_event(), Some(Event::Open));
+        pair
+    }
+
+    fn open() -> Self {
+        Self::new(options(), options())
+    }
+
+    /// Moves bytes both ways until quiet; returns (client events, server events).
+    fn pump(&mut self) -> (Vec<Event>, Vec<Event>) {
+        let (mut from_client, mut from_server) = (Vec::new(), Vec::new());
+        loop {
+            let c = self.client.poll_transmit_vec();
+            let s = self.server.poll_transmit_vec();
+            if !c.is_empty() {
+                self.server.handle_input(&c);
+            }
+            if !s.is_empty() {
+                self.client.handle_input(&s);
+            }
+            from_server.extend(events(&mut self.server));
+            from_client.extend(events(&mut self.client));
+            if c.is_empty()
+                && s.is_empty()
+                && self.client.buffered_amount() == 0
+                && self.server.buffered_amount() == 0
+            {
+                return (from_client, from_server);
+            }
+        }
+    }
+}
+
+// ----- opening handshake --------------------------------------------------------
+
+#[test]
+fn server_answers_the_rfc_example_request_with_the_rfc_accept_value() {
+    let mut server = Connection::server(options());
+    server.handle_input(REQUEST);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    assert_eq!(server.request().unwrap().target, "/chat");
+    assert_eq!(server.state(), ReadyState::Connecting);
+    server.start().unwrap();
+    let response = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    assert_eq!(server.poll_event(), Some(Event::Open));
+    assert_eq!(server.state(), ReadyState::Open);
+    assert_eq!(server.version(), "hybi-13");
+}
+
+#[test]
+fn server_split_request_and_early_start_open_once_the_head_is_complete() {
+    let mut server = Connection::server(options());
+    server.start().unwrap(); // remembered, as in the seed
+    for byte in REQUEST {
+        assert_eq!(server.poll_event(), None);
+        server.handle_input(std::slice::from_ref(byte));
+    }
+    assert_eq!(events(&mut server), [Event::Request, Event::Open]);
+}
+
+#[test]
+fn server_rejects_a_wrong_version_with_426_and_fails() {
+    let request = String::from_utf8(REQUEST.to_vec())
+        .unwrap()
+        .replace("Version: 13", "Version: 8");
+    let mut server = Connection::server(options());
+    server.handle_input(request.as_bytes());
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    assert!(server.start().is_err());
+    let response = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+        "{response}"
+    );
+    assert!(response.contains("Sec-WebSocket-Version: 13\r\n"));
+    let evs = events(&mut server);
+    assert!(matches!(evs[0], Event::Error(Error::Handshake(_))));
+    assert!(matches!(
+        evs[1],
+        Event::Close {
+            code: CloseCode::PROTOCOL_ERROR,
+            ..
+        }
+    ));
+    assert!(server.wants_close());
+}
+
+#[test]
+fn server_answers_garbage_with_400() {
+    let mut server = Connection::server(options());
+    server.handle_input(b"\x00\x01garbage\r\n\r\n");
+    let evs = events(&mut server);
+    assert!(matches!(evs[0], Event::Error(Error::Handshake(_))));
+    assert_eq!(evs.len(), 2);
+    let response = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    assert!(response.starts_with("HTTP/1.1 400 Bad Request"));
+}
+
+#[test]
+fn server_with_an_oversized_head_fails_without_buffering_it_all() {
+    let mut server = Connection::server(options());
+    let mut head = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    head.resize(1 << 20, b'a');
+    server.handle_input(&head);
+    let evs = events(&mut server);
+    assert!(
+        matches!(evs[0], Event::Error(Error::Handshake(_))),
+        "{evs:?}"
+    );
+    assert_eq!(server.buffered_input(), 0);
+}
+
+#[test]
+fn server_respond_answers_plain_http_and_closes() {
+    let mut server = Connection::server(options());
+    server.handle_input(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    server
+        .respond(200, &[("Content-Type", "text/html")], b"<p>hi</p>")
+        .unwrap();
+    let response = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    assert_eq!(
+        response,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 9\r\nConnection: close\r\n\r\n<p>hi</p>"
+    );
+    assert!(server.wants_close());
+}
+
+#[test]
+fn server_from_a_parsed_request_keeps_frames_that_arrive_before_start() {
+    let (request, _) = match Request::parse(REQUEST, &Default::default()).unwrap() {
+        Status::Complete(done) => done,
+        Status::Partial => unreachable!(),
+    };
+    let mut server = Connection::accept(request, options());
+    // The seed throws on a data frame before start; here it waits in the buffer.
+    server.handle_input(&masked(OpCode::Text, true, b"early"));
+    assert_eq!(server.poll_event(), None);
+    server.start().unwrap();
+    assert_eq!(
+        events(&mut server),
+        [Event::Open, Event::Message(Message::text("early"))]
+    );
+}
+
+#[test]
+fn server_negotiates_the_first_client_protocol_it_supports() {
+    let mut client_options = options();
+    client_options.protocols = vec!["a".into(), "b".into(), "c".into()];
+    let mut server_options = options();
+    server_options.protocols = vec!["c".into(), "b".into()];
+    let pair = Pair::new(client_options, server_options);
+    assert_eq!(pair.server.protocol(), Some("b"));
+    assert_eq!(pair.client.protocol(), Some("b"));
+}
+
+#[test]
+fn client_request_carries_key_version_and_custom_headers() {
+    let mut client = Connection::client("ws://example.com:8080/p?q=1", options()).unwrap();
+    client.set_header("User-Agent", "wsd-test").unwrap();
+    client.start().unwrap();
+    assert!(client.set_header("X-Late", "1").is_err());
+    let request = String::from_utf8(client.poll_transmit_vec()).unwrap();
+    assert!(request.starts_with("GET /p?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n"));
+    assert!(request.contains("Sec-WebSocket-Version: 13\r\n"));
+    assert!(request.contains("User-Agent: wsd-test\r\n"));
+}
+
+#[test]
+fn client_rejects_a_404_and_keeps_status_and_headers() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.start().unwrap();
+    client.poll_transmit_vec();
+    client.handle_input(b"HTTP/1.1 404 Not Found\r\nX-Why: nope\r\nContent-Length: 0\r\n\r\n");
+    let evs = events(&mut client);
+    let Event::Error(error) = &evs[0] else {
+        panic!("{evs:?}")
+    };
+    assert!(error.to_string().contains("404"), "{error}");
+    assert!(matches!(
+        evs[1],
+        Event::Close {
+            code: CloseCode::PROTOCOL_ERROR,
+            ..
+        }
+    ));
+    assert_eq!(client.status(), Some(404));
+    assert_eq!(
+        client.response_headers().unwrap().get("x-why").as_deref(),
+        Some("nope")
+    );
+    assert!(client.poll_transmit_vec().is_empty(), "nothing written");
+}
+
+#[test]
+fn client_rejects_a_wrong_accept_value() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.start().unwrap();
+    client.poll_transmit_vec();
+    client.handle_input(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    );
+    let evs = events(&mut client);
+    assert!(
+        evs[0]
+            .to_owned_string()
+            .contains("Sec-WebSocket-Accept mismatch")
+    );
+}
+
+#[test]
+fn client_parses_frames_that_arrive_with_the_response_head() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.start().unwrap();
+    let request = client.poll_transmit_vec();
+    let mut server = Connection::server(options());
+    server.handle_input(&request);
+    server.poll_event();
+    server.start().unwrap();
+    server.send_text("first").unwrap();
+    // The 101 and the first frame in one read.
+    client.handle_input(&server.poll_transmit_vec());
+    assert_eq!(
+        events(&mut client),
+        [Event::Open, Event::Message(Message::text("first"))]
+    );
+}
+
+#[test]
+fn messages_sent_before_open_are_flushed_in_order_on_open() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.send_text("one").unwrap();
+    client.ping(b"p").unwrap();
+    client.send_binary(&[2]).unwrap();
+    client.start().unwrap();
+    let mut server = Connection::server(options());
+    server.handle_input(&client.poll_transmit_vec());
+    server.poll_event();
+    server.start().unwrap();
+    client.handle_input(&server.poll_transmit_vec());
+    assert_eq!(client.poll_event(), Some(Event::Open));
+    server.handle_input(&client.poll_transmit_vec());
+    assert_eq!(
+        events(&mut server),
+        [
+            Event::Open,
+            Event::Message(Message::text("one")),
+            Event::Ping(Bytes::from_static(b"p")),
+            Event::Message(Message::binary(vec![2])),
+        ]
+    );
+}
+
+#[test]
+fn the_handshake_times_out() {
+    let mut server = Connection::server(options());
+    let now = Instant::now();
+    let deadline = server.poll_timeout(now).unwrap();
+    assert_eq!(deadline, now + Duration::from_secs(10));
+    server.handle_timeout(now + Duration::from_secs(9));
+    assert_eq!(server.poll_event(), None);
+    server.handle_timeout(deadline);
+    let evs = events(&mut server);
+    assert_eq!(evs[0], Event::Error(Error::HandshakeTimeout));
+    assert!(matches!(
+        evs[1],
+        Event::Close {
+            code: CloseCode::ABNORMAL,
+            ..
+        }
+    ));
+    assert_eq!(server.poll_timeout(now), None);
+}
+
+// ----- messages ------------------------------------------------------------------
+
+#[test]
+fn client_and_server_exchange_text_and_binary() {
+    let mut pair = Pair::open();
+    pair.client.send_text("héllo").unwrap();
+    pair.server.send_binary(&[0, 1, 2, 255]).unwrap();
+    let (client_events, server_events) = pair.pump();
+    assert_eq!(server_events, [Event::Message(Message::text("héllo"))]);
+    assert_eq!(
+        client_events,
+        [Event::Message(Message::binary(vec![0, 1, 2, 255]))]
+    );
+}
+
+#[test]
+fn client_frames_are_masked_and_server_frames_are_not() {
+    let mut pair = Pair::open();
+    pair.client.send_text("abc").unwrap();
+    let wire = pair.client.poll_transmit_vec();
+    assert_eq!(wire[1] & 0x80, 0x80);
+    assert_ne!(&wire[6..], b"abc");
+    pair.server.send_text("abc").unwrap();
+    assert_eq!(
+        pair.server.poll_transmit_vec(),
+        [0x81, 0x03, b'a', b'b', b'c']
+    );
+}
+
+#[test]
+fn fragmented_messages_are_recombined_with_control_frames_in_between() {
+    let mut server = open_server();
+    let mut wire = masked(OpCode::Text, false, b"Hel");
+    wire.extend(masked(OpCode::Ping, true, b"p"));
+    wire.extend(masked(OpCode::Continuation, false, b"lo, "));
+    wire.extend(masked(OpCode::Continuation, true, "wörld".as_bytes()));
+    server.handle_input(&wire);
+    assert_eq!(
+        events(&mut server),
+        [
+            Event::Ping(Bytes::from_static(b"p")),
+            Event::Message(Message::text("Hello, wörld")),
+        ]
+    );
+    assert_eq!(server.poll_transmit_vec(), plain(OpCode::Pong, b"p"));
+}
+
+#[test]
+fn pings_are_answered_and_pongs_report_the_ping_they_answer() {
+    let mut pair = Pair::open();
+    let first = pair.client.ping(b"1").unwrap();
+    let second = pair.client.ping(b"2").unwrap();
+    let (client_events, server_events) = pair.pump();
+    assert_eq!(
+        server_events,
+        [
+            Event::Ping(Bytes::from_static(b"1")),
+            Event::Ping(Bytes::from_static(b"2"))
+        ]
+    );
+    assert_eq!(
+        client_events,
+        [
+            Event::Pong {
+                payload: Bytes::from_static(b"1"),
+                answers: Some(first)
+            },
+            Event::Pong {
+                payload: Bytes::from_static(b"2"),
+                answers: Some(second)
+            },
+        ]
+    );
+    // An unsolicited pong answers nothing.
+    pair.server.pong(b"beat").unwrap();
+    let (client_events, _) = pair.pump();
+    assert_eq!(
+        client_events,
+        [Event::Pong {
+            payload: Bytes::from_static(b"beat"),
+            answers: None
+        }]
+    );
+}
+
+#[test]
+fn control_payloads_over_125_bytes_are_refused() {
+    let mut pair = Pair::open();
+    assert_eq!(
+        pair.client.ping(&[0; 126]),
+        Err(Error::Usage(Usage::ControlPayloadTooLong(126)))
+    );
+    assert!(
+        pair.client
+            .close(CloseCode::NORMAL, &"x".repeat(124))
+            .is_err()
+    );
+    assert_eq!(
+        pair.client.close(CloseCode::NO_STATUS, ""),
+        Err(Error::Usage(Usage::InvalidCloseCode(1005)))
+    );
+}
+
+// ----- closing -------------------------------------------------------------------
+
+#[test]
+fn client_initiated_close_completes_on_both_sides_with_the_code() {
+    let mut pair = Pair::open();
+    pair.client.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(pair.client.state(), ReadyState::Closing);
+    assert_eq!(
+        pair.client.send_text("late"),
+        Err(Error::Usage(Usage::Closed))
+    );
+    let (client_events, server_events) = pair.pump();
+    assert_eq!(
+        server_events,
+        [Event::Close {
+            code: CloseCode::NORMAL,
+            reason: "bye".into()
+        }]
+    );
+    assert_eq!(
+        client_events,
+        [Event::Close {
+            code: CloseCode::NORMAL,
+            reason: String::new()
+        }]
+    );
+    assert!(pair.client.wants_close() && pair.server.wants_close());
+}
+
+#[test]
+fn server_echoes_the_close_code_and_sends_nothing_after_it() {
+    let mut server = open_server();
+    server.handle_input(&masked(OpCode::Close, true, &[0x03, 0xE8, b'o', b'k']));
+    server.handle_input(&masked(OpCode::Text, true, b"after close"));
+    assert_eq!(
+        events(&mut server),
+        [Event::Close {
+            code: CloseCode::NORMAL,
+            reason: "ok".into()
+        }]
+    );
+    assert_eq!(server.poll_transmit_vec(), [0x88, 0x02, 0x03, 0xE8]);
+    assert!(server.send_text("x").is_err());
+    assert!(server.poll_transmit_vec().is_empty());
+}
+
+#[test]
+fn an_empty_close_is_reported_as_1005_and_answered_with_an_empty_close() {
+    let mut server = open_server();
+    server.handle_input(&masked(OpCode::Close, true, &[]));
+    assert_eq!(
+        events(&mut server),
+        [Event::Close {
+            code: CloseCode::NO_STATUS,
+            reason: String::new()
+        }]
+    );
+    assert_eq!(server.poll_transmit_vec(), [0x88, 0x00]);
+}
+
+#[test]
+fn invalid_close_frames_fail_with_the_right_code() {
+    for (payload, code) in [
+        (vec![0x03], CloseCode::PROTOCOL_ERROR),
+        (vec![0x03, 0xED], CloseCode::PROTOCOL_ERROR), // 1005
+        (vec![0x03, 0xE7], CloseCode::PROTOCOL_ERROR), // 999
+        (vec![0x03, 0xE8, 0xFF], CloseCode::INVALID_PAYLOAD),
+    ] {
+        let mut server = open_server();
+        server.handle_input(&masked(OpCode::Close, true, &payload));
+        let evs = events(&mut server);
+        assert!(
+            matches!(evs[0], Event::Error(Error::Protocol(_))),
+            "{evs:?}"
+        );
+        assert!(matches!(&evs[1], Event::Close { code: c, .. } if *c == code));
+        let out = server.poll_transmit_vec();
+        assert_eq!(
+            &out[..4],
+            &[0x88, out[1], (code.0 >> 8) as u8, code.0 as u8]
+        );
+    }
+}
+
+#[test]
+fn the_close_timeout_ends_an_unanswered_close_with_1006() {
+    let mut pair = Pair::open();
+    pair.client.close(CloseCode::NORMAL, "").unwrap();
+    let now = Instant::now();
+    let deadline = pair.client.poll_timeout(now).unwrap();
+    pair.client.handle_timeout(deadline);
+    assert_eq!(
+        events(&mut pair.client),
+        [Event::Close {
+            code: CloseCode::ABNORMAL,
+            reason: "the peer did not answer the close frame in time".into()
+        }]
+    );
+}
+
+#[test]
+fn eof_without_a_close_frame_is_1006_exactly_once_after_buffered_messages() {
+    let mut server = open_server();
+    server.handle_input(&masked(OpCode::Text, true, b"last words"));
+    server.handle_eof();
+    server.handle_eof();
+    assert_eq!(
+        events(&mut server),
+        [
+            Event::Message(Message::text("last words")),
+            Event::Close {
+                code: CloseCode::ABNORMAL,
+                reason: "the connection ended without a close frame".into()
+            }
+        ]
+    );
+    assert_eq!(server.poll_event(), None);
+}
+
+#[test]
+fn eof_mid_frame_is_1006() {
+    let mut server = open_server();
+    let frame = masked(OpCode::Binary, true, &[1; 100]);
+    server.handle_input(&frame[..50]);
+    server.handle_eof();
+    let evs = events(&mut server);
+    assert!(matches!(
+        evs[..],
+        [Event::Close {
+            code: CloseCode::ABNORMAL,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn close_before_start_writes_nothing_and_reports_the_code() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.send_text("never sent").unwrap();
+    client
+        .close(CloseCode::GOING_AWAY, "changed my mind")
+        .unwrap();
+    assert!(client.poll_transmit_vec().is_empty());
+    assert_eq!(
+        events(&mut client),
+        [Event::Close {
+            code: CloseCode::GOING_AWAY,
+            reason: "changed my mind".into()
+        }]
+    );
+}
+
+// ----- failures --------------------------------------------------------------------
+
+#[test]
+fn a_protocol_error_sends_the_close_frame_then_reports_error_and_close() {
+    let mut server = open_server();
+    server.handle_input(&plain(OpCode::Text, b"unmasked"));
+    let evs = events(&mut server);
+    assert_eq!(
+        evs[0],
+        Event::Error(Error::Protocol(ProtocolError::UnmaskedFrame))
+    );
+    assert!(matches!(
+        evs[1],
+        Event::Close {
+            code: CloseCode::PROTOCOL_ERROR,
+            ..
+        }
+    ));
+    let out = server.poll_transmit_vec();
+    assert_eq!(&out[..4], &[0x88, out[1], 0x03, 0xEA]);
+    assert!(server.wants_close());
+    // Input after failing is ignored.
+    server.handle_input(&masked(OpCode::Text, true, b"x"));
+    assert_eq!(server.poll_event(), None);
+}
+
+#[test]
+fn answers_to_earlier_messages_leave_before_the_close_frame_of_a_later_error() {
+    // Autobahn 3.x/4.x/5.15 strictness: an echo server polls one event at a time.
+    let mut server = open_server();
+    let mut wire = masked(OpCode::Text, true, b"one");
+    wire.extend(masked(OpCode::Text, true, b"two"));
+    wire.extend([0x83, 0x80, 1, 2, 3, 4]); // reserved opcode 3
+    server.handle_input(&wire);
+    let mut out = Vec::new();
+    while let Some(event) = server.poll_event() {
+        if let Event::Message(m) = event {
+            server.send(m).unwrap();
+        }
+        server.poll_transmit(&mut out);
+    }
+    let mut expected = plain(OpCode::Text, b"one");
+    expected.extend(plain(OpCode::Text, b"two"));
+    assert_eq!(&out[..expected.len()], &expected[..]);
+    assert_eq!(out[expected.len()], 0x88);
+}
+
+#[test]
+fn invalid_utf8_fails_with_1007() {
+    let mut server = open_server();
+    server.handle_input(&masked(OpCode::Text, true, &[0xCE, 0xBA, 0xE1, 0xBD]));
+    server.handle_input(&masked(OpCode::Text, true, &[0xED, 0xA0, 0x80]));
+    let evs = events(&mut server);
+    assert!(matches!(
+        evs[..],
+        [
+            Event::Error(Error::Protocol(ProtocolError::InvalidUtf8)),
+            Event::Close {
+                code: CloseCode::INVALID_PAYLOAD,
+                ..
+            }
+        ]
+    ));
+}
+
+#[test]
+fn a_message_over_max_length_fails_with_1009() {
+    let mut server_options = options();
+    server_options.max_length = 16;
+    let mut pair = Pair::new(options(), server_options);
+    pair.client.send_binary(&[0; 17]).unwrap();
+    let (client_events, server_events) = pair.pump();
+    assert!(matches!(
+        server_events[1],
+        Event::Close {
+            code: CloseCode::MESSAGE_TOO_BIG,
+            ..
+        }
+    ));
+    // The client hears 1009 in the close frame and answers it.
+    assert!(matches!(
+        client_events[..],
+        [Event::Close {
+            code: CloseCode::MESSAGE_TOO_BIG,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn client_rejects_a_masked_server_frame() {
+    let mut pair = Pair::open();
+    pair.client.handle_input(&masked(OpCode::Text, true, b"x"));
+    let evs = events(&mut pair.client);
+    assert_eq!(
+        evs[0],
+        Event::Error(Error::Protocol(ProtocolError::MaskedFrame))
+    );
+}
+
+// ----- whole transcripts in every split -------------------------------------------
+
+/// The server's events and output for `wire` fed in pieces of `step` bytes, an
+/// echo application answering each message as it is polled.
+fn echo_transcript(wire: &[u8], step: usize) -> (Vec<Event>, Vec<u8>) {
+    let mut server = Connection::server(options());
+    let (mut evs, mut out) = (Vec::new(), Vec::new());
+    for piece in wire.chunks(step) {
+        server.handle_input(piece);
+        while let Some(event) = server.poll_event() {
+            match &event {
+                Event::Request => server.start().unwrap(),
+                Event::Message(m) => server.send(m.clone()).unwrap(),
+                _ => {}
+            }
+            evs.push(event);
+        }
+        server.poll_transmit(&mut out);
+    }
+    (evs, out)
+}
+
+#[test]
+fn a_whole_conversation_fed_at_every_split_gives_the_same_events_and_bytes() {
+    let mut wire = REQUEST.to_vec();
+    wire.extend(masked(OpCode::Text, false, "frag".as_bytes()));
+    wire.extend(masked(OpCode::Ping, true, b"ping"));
+    wire.extend(masked(OpCode::Continuation, true, "ment €".as_bytes()));
+    wire.extend(masked(OpCode::Binary, true, &[9; 300]));
+    wire.extend(masked(OpCode::Close, true, &[0x03, 0xE8]));
+    let whole = echo_transcript(&wire, wire.len());
+    assert_eq!(whole.0.len(), 6, "{:?}", whole.0);
+    for step in 1..40 {
+        assert_eq!(echo_transcript(&wire, step), whole, "step {step}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn random_messages_round_trip_both_ways_in_random_splits(
+        messages in proptest::collection::vec(
+            prop_oneof![
+                "\\PC{0,200}".prop_map(Message::text),
+                proptest::collection::vec(any::<u8>(), 0..70_000).prop_map(Message::binary),
+            ],
+            0..8,
+        ),
+        step in 1usize..5000,
+    ) {
+        let mut pair = Pair::open();
+        for message in &messages {
+            pair.client.send(message.clone()).unwrap();
+            pair.server.send(message.clone()).unwrap();
+        }
+        let to_server = pair.client.poll_transmit_vec();
+        let to_client = pair.server.poll_transmit_vec();
+        let mut received_by_server = Vec::new();
+        for piece in to_server.chunks(step) {
+            pair.server.handle_input(piece);
+            received_by_server.extend(events(&mut pair.server));
+        }
+        let mut received_by_client = Vec::new();
+        for piece in to_client.chunks(step) {
+            pair.client.handle_input(piece);
+            received_by_client.extend(events(&mut pair.client));
+        }
+        let expected: Vec<Event> = messages.into_iter().map(Event::Message).collect();
+        prop_assert_eq!(received_by_server, expected.clone());
+        prop_assert_eq!(received_by_client, expected);
+    }
+
+    #[test]
+    fn arbitrary_input_after_open_never_panics_and_ends_at_most_one_close(
+        input in proptest::collection::vec(any::<u8>(), 0..400),
+        step in 1usize..50,
+    ) {
+        let mut server = open_server();
+        let mut closes = 0;
+        for piece in input.chunks(step) {
+            server.handle_input(piece);
+            for event in events(&mut server) {
+                if matches!(event, Event::Close { .. }) {
+                    closes += 1;
+                }
+            }
+        }
+        server.handle_eof();
+        for event in events(&mut server) {
+            if matches!(event, Event::Close { .. }) {
+                closes += 1;
+            }
+        }
+        prop_assert_eq!(closes, 1);
+    }
+}
+
+trait EventText {
+    fn to_owned_string(&self) -> String;
+}
+
+impl EventText for Event {
+    fn to_owned_string(&self) -> String {
+        match self {
+            Self::Error(e) => e.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+}
