@@ -53,6 +53,9 @@ enum Phase {
     ClientIdle,
     /// Client: request sent; reading the response head.
     AwaitingResponse(Box<ClientHandshake>),
+    /// Server, Hixie-76: the response head is out; the 8 key bytes of the request
+    /// body have not all arrived (proxies may defer them).
+    AwaitingHixieBody(wsd_hixie::Challenge),
     Open,
     Closing,
     Closed,
@@ -167,6 +170,8 @@ pub struct Connection {
     timers: TimerTable,
     /// Clients: the masking-key generator (servers never mask).
     rng: Option<Box<StdRng>>,
+    /// Servers speaking a legacy draft: its decoder (RFC 6455 frames otherwise).
+    hixie: Option<wsd_hixie::Decoder>,
 }
 
 impl Connection {
@@ -249,6 +254,7 @@ impl Connection {
             eof: false,
             timers: TimerTable::new(),
             rng: None,
+            hixie: None,
         };
         if let Some(e) = registry_error {
             // Two extensions with one name in the options: a programming error we
@@ -271,16 +277,22 @@ impl Connection {
             Phase::ReadingRequest
             | Phase::AwaitingStart
             | Phase::ClientIdle
-            | Phase::AwaitingResponse(_) => ReadyState::Connecting,
+            | Phase::AwaitingResponse(_)
+            | Phase::AwaitingHixieBody(_) => ReadyState::Connecting,
             Phase::Open => ReadyState::Open,
             Phase::Closing => ReadyState::Closing,
             Phase::Closed => ReadyState::Closed,
         }
     }
 
-    /// The protocol version in use: `"hybi-13"`.
+    /// The protocol version in use: `"hybi-13"`, or `"hixie-75"` / `"hixie-76"` for
+    /// a server that accepted a legacy draft.
     pub fn version(&self) -> &'static str {
-        "hybi-13"
+        match self.hixie.as_ref().map(wsd_hixie::Decoder::draft) {
+            None => "hybi-13",
+            Some(wsd_hixie::Draft::Hixie75) => "hixie-75",
+            Some(wsd_hixie::Draft::Hixie76) => "hixie-76",
+        }
     }
 
     /// The negotiated subprotocol, once open.
@@ -516,6 +528,13 @@ impl Connection {
         let Some(request) = self.request.as_ref() else {
             return Err(Usage::NotAwaitingRequest.into());
         };
+        if self.options.allow_drafts {
+            match server::detect_version(request) {
+                server::Draft::Hixie75 => return self.start_hixie(wsd_hixie::Draft::Hixie75),
+                server::Draft::Hixie76 => return self.start_hixie(wsd_hixie::Draft::Hixie76),
+                _ => {}
+            }
+        }
         let accepted = match server::negotiate(request, &self.options.protocols) {
             Ok(accepted) => accepted,
             Err(rejection) => {
@@ -559,6 +578,157 @@ impl Connection {
         self.protocol = accepted.protocol;
         self.open(pipeline);
         Ok(())
+    }
+
+    /// Accepts a legacy-draft request: writes the draft's 101 head; Hixie-75 opens at
+    /// once, Hixie-76 once the 8 key bytes of the body are in.
+    fn start_hixie(&mut self, draft: wsd_hixie::Draft) -> Result<(), Error> {
+        let Some(request) = self.request.as_ref() else {
+            return Err(Usage::NotAwaitingRequest.into());
+        };
+        let refuse = |message: &str| Rejection::bad_request(message);
+        let mut rejection = None;
+        if !server::is_websocket_request(request) {
+            rejection = Some(refuse("Not a WebSocket request"));
+        }
+        let challenge = match draft {
+            wsd_hixie::Draft::Hixie76 => {
+                let key1 = request
+                    .headers
+                    .get("sec-websocket-key1")
+                    .unwrap_or_default();
+                let key2 = request
+                    .headers
+                    .get("sec-websocket-key2")
+                    .unwrap_or_default();
+                match wsd_hixie::Challenge::from_keys(key1.as_bytes(), key2.as_bytes()) {
+                    Ok(challenge) => Some(challenge),
+                    Err(_) => {
+                        rejection
+                            .get_or_insert(refuse("Client sent invalid Sec-WebSocket-Key headers"));
+                        None
+                    }
+                }
+            }
+            wsd_hixie::Draft::Hixie75 => None,
+        };
+        let protocol_header = match draft {
+            wsd_hixie::Draft::Hixie75 => "websocket-protocol",
+            wsd_hixie::Draft::Hixie76 => "sec-websocket-protocol",
+        };
+        let protocol = request.headers.get(protocol_header).and_then(|offered| {
+            offered
+                .split([',', ' '])
+                .map(str::trim)
+                .find(|p| self.options.protocols.iter().any(|ours| ours == p))
+                .map(str::to_owned)
+        });
+        let secure = request
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        let location = format!(
+            "{}://{}{}",
+            if secure { "wss" } else { "ws" },
+            request.headers.get("host").unwrap_or_default(),
+            request.target
+        );
+        let origin = request.headers.get("origin");
+        let extra: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        let mut head = Vec::new();
+        let written = wsd_hixie::ResponseHead {
+            origin: origin.as_deref(),
+            location: &location,
+            protocol: protocol.as_deref(),
+            headers: &extra,
+        }
+        .write(draft, &mut head);
+        if let (None, Err(e)) = (&rejection, written) {
+            rejection = Some(Rejection {
+                status: 500,
+                message: e.to_string(),
+                reason: None,
+            });
+        }
+        if let Some(rejection) = rejection {
+            let error = Error::Rejected {
+                status: rejection.status,
+                message: rejection.message.clone(),
+            };
+            self.fail_before_open(error.clone(), Some(&rejection));
+            return Err(error);
+        }
+        self.out.extend_from_slice(&head);
+        self.protocol = protocol;
+        self.hixie = Some(wsd_hixie::Decoder::new(draft, self.options.max_length));
+        match challenge {
+            Some(challenge) => self.phase = Phase::AwaitingHixieBody(challenge),
+            None => self.open(Pipeline::default()),
+        }
+        Ok(())
+    }
+
+    /// Hixie-76: answers the key challenge once the 8 body bytes are in.
+    fn read_hixie_body(&mut self) -> bool {
+        let Phase::AwaitingHixieBody(challenge) = &self.phase else {
+            return false;
+        };
+        let Some(body) = self.recv.get(..wsd_hixie::BODY_LEN) else {
+            if self.eof {
+                self.transport_lost();
+                return true;
+            }
+            return false;
+        };
+        let mut key = [0u8; wsd_hixie::BODY_LEN];
+        key.copy_from_slice(body);
+        let answer = challenge.answer(&key);
+        let _ = self.recv.split_to(wsd_hixie::BODY_LEN);
+        self.out.extend_from_slice(&answer);
+        self.open(Pipeline::default());
+        true
+    }
+
+    /// Parses one legacy-draft frame.
+    fn read_hixie_frame(&mut self) -> bool {
+        let Some(decoder) = self.hixie.as_mut() else {
+            return false;
+        };
+        match decoder.decode(&mut self.recv) {
+            Ok(Some(wsd_hixie::Frame::Text(text))) => {
+                let message = Message::Text(Utf8Bytes::from_validated(text));
+                self.events.push_back(Event::Message(message));
+                true
+            }
+            Ok(Some(wsd_hixie::Frame::Close)) => {
+                if matches!(self.phase, Phase::Open) {
+                    self.write_close(CloseCode::NORMAL, "");
+                }
+                self.finish(CloseCode::NO_STATUS, "");
+                true
+            }
+            Ok(None) => {
+                if self.eof {
+                    self.transport_lost();
+                    return true;
+                }
+                false
+            }
+            Err(e) => {
+                let code = match e {
+                    wsd_hixie::Error::InvalidUtf8 { .. } => CloseCode::INVALID_PAYLOAD,
+                    wsd_hixie::Error::TextTooLong { .. }
+                    | wsd_hixie::Error::FrameTooLong { .. } => CloseCode::MESSAGE_TOO_BIG,
+                    _ => CloseCode::PROTOCOL_ERROR,
+                };
+                self.fail(code, Error::Hixie(e));
+                true
+            }
+        }
     }
 
     /// Servers: answers the request with a plain HTTP response instead of a
@@ -650,6 +820,17 @@ impl Connection {
     }
 
     fn send_now(&mut self, message: Message) -> Result<(), Error> {
+        if self.hixie.is_some() {
+            return match message {
+                Message::Text(text) => {
+                    let mut frame = Vec::with_capacity(text.len() + 2);
+                    wsd_hixie::encode_text(text.as_str(), &mut frame);
+                    self.out.extend_from_slice(&frame);
+                    Ok(())
+                }
+                Message::Binary(_) => Err(Usage::NotSupportedByDraft("binary messages").into()),
+            };
+        }
         let (opcode, data) = match message {
             Message::Text(text) => (OpCode::Text, text.into_bytes()),
             Message::Binary(data) => (OpCode::Binary, data),
@@ -681,6 +862,7 @@ impl Connection {
     /// callback). The payload is at most 125 bytes.
     pub fn ping(&mut self, payload: &[u8]) -> Result<PingId, Error> {
         check_control_len(payload.len())?;
+        self.check_draft_supports("pings")?;
         let payload = Bytes::copy_from_slice(payload);
         match self.phase {
             Phase::Open => self.write_frame(OpCode::Ping, Rsv::NONE, &payload),
@@ -700,6 +882,7 @@ impl Connection {
     /// automatically; this is for heartbeats. The payload is at most 125 bytes.
     pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
         check_control_len(payload.len())?;
+        self.check_draft_supports("pongs")?;
         match self.phase {
             Phase::Open => self.write_frame(OpCode::Pong, Rsv::NONE, payload),
             Phase::Closing | Phase::Closed => return Err(Usage::Closed.into()),
@@ -708,6 +891,13 @@ impl Connection {
                 .push_back(Queued::Pong(Bytes::copy_from_slice(payload))),
         }
         Ok(())
+    }
+
+    fn check_draft_supports(&self, what: &'static str) -> Result<(), Error> {
+        match self.hixie {
+            Some(_) => Err(Usage::NotSupportedByDraft(what).into()),
+            None => Ok(()),
+        }
     }
 
     /// Starts the closing handshake (RFC 6455 section 7): sends a close frame with
@@ -726,6 +916,13 @@ impl Connection {
             return Err(Usage::ControlPayloadTooLong(reason.len() + 2).into());
         }
         match self.phase {
+            // The drafts have no closing handshake to wait for (Hixie-76 sends its
+            // 0xFF 0x00 marker and is done).
+            Phase::Open if self.hixie.is_some() => {
+                self.write_close(code, reason);
+                self.finish(code, reason);
+                Ok(())
+            }
             Phase::Open => {
                 self.write_close(code, reason);
                 self.phase = Phase::Closing;
@@ -754,6 +951,8 @@ impl Connection {
             let progressed = match self.phase {
                 Phase::ReadingRequest => self.read_request(),
                 Phase::AwaitingResponse(_) => self.read_response(),
+                Phase::AwaitingHixieBody(_) => self.read_hixie_body(),
+                Phase::Open | Phase::Closing if self.hixie.is_some() => self.read_hixie_frame(),
                 Phase::Open | Phase::Closing => self.read_frame(),
                 Phase::AwaitingStart | Phase::ClientIdle => {
                     // Input waits for `start`; only the end of the transport matters.
@@ -1029,6 +1228,15 @@ impl Connection {
     // ----- writing ---------------------------------------------------------------
 
     fn write_close(&mut self, code: CloseCode, reason: &str) {
+        match self.hixie.as_ref().map(wsd_hixie::Decoder::draft) {
+            Some(wsd_hixie::Draft::Hixie76) if !self.close_sent => {
+                self.close_sent = true;
+                self.out.extend_from_slice(&wsd_hixie::CLOSE_FRAME);
+                return;
+            }
+            Some(_) => return,
+            None => {}
+        }
         let mut payload = Vec::with_capacity(2 + reason.len());
         CloseFrame::encode_payload(code, reason, &mut payload);
         self.write_frame(OpCode::Close, Rsv::NONE, &payload);

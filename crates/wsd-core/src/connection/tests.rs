@@ -806,3 +806,130 @@ impl EventText for Event {
         }
     }
 }
+
+// ----- legacy drafts -----------------------------------------------------------------
+
+/// The Hixie-76 request of the draft's worked example, without its 8-byte body.
+const HIXIE76_REQUEST: &[u8] =
+    b"GET /demo HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\nSec-WebSocket-Protocol: sample\r\n\
+Upgrade: WebSocket\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n\
+Origin: http://example.com\r\n\r\n";
+
+const HIXIE75_REQUEST: &[u8] =
+    b"GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
+Host: example.com\r\nOrigin: http://example.com\r\n\r\n";
+
+fn draft_server() -> Connection {
+    let mut options = options();
+    options.allow_drafts = true;
+    options.protocols = vec!["sample".into()];
+    Connection::server(options)
+}
+
+#[test]
+fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
+    let mut server = draft_server();
+    server.handle_input(HIXIE76_REQUEST);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    server.start().unwrap();
+    assert_eq!(server.poll_event(), None, "waits for the 8 body bytes");
+    let head = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 WebSocket Protocol Handshake\r\n"));
+    assert!(head.contains("Sec-WebSocket-Location: ws://example.com/demo\r\n"));
+    assert!(head.contains("Sec-WebSocket-Protocol: sample\r\n"));
+    server.handle_input(b"^n:ds[4U");
+    assert_eq!(server.poll_event(), Some(Event::Open));
+    assert_eq!(server.poll_transmit_vec(), b"8jKS'y:G*Co,Wxa-");
+    assert_eq!(server.version(), "hixie-76");
+    assert_eq!(server.protocol(), Some("sample"));
+
+    server.handle_input(b"\x00hello\xFF");
+    assert_eq!(
+        server.poll_event(),
+        Some(Event::Message(Message::text("hello")))
+    );
+    server.send_text("back").unwrap();
+    assert_eq!(server.poll_transmit_vec(), b"\x00back\xFF");
+    assert_eq!(
+        server.send_binary(&[1]),
+        Err(Error::Usage(Usage::NotSupportedByDraft("binary messages")))
+    );
+    assert!(server.ping(b"").is_err());
+
+    // The peer closes with 0xFF 0x00; we answer with the same.
+    server.handle_input(&[0xFF, 0x00]);
+    assert!(matches!(server.poll_event(), Some(Event::Close { .. })));
+    assert_eq!(server.poll_transmit_vec(), [0xFF, 0x00]);
+}
+
+#[test]
+fn hixie_76_with_invalid_keys_gets_a_400() {
+    let request = String::from_utf8(HIXIE76_REQUEST.to_vec())
+        .unwrap()
+        .replace("4 @1  46546xW%0l 1 5", "2 L785 8o% s9Sy9@V. 4<1P5");
+    let mut server = draft_server();
+    server.handle_input(request.as_bytes());
+    server.poll_event();
+    assert!(server.start().is_err());
+    let response = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 400 Bad Request"),
+        "{response}"
+    );
+}
+
+#[test]
+fn hixie_75_opens_at_once_and_closes_without_a_handshake() {
+    let mut server = draft_server();
+    server.handle_input(HIXIE75_REQUEST);
+    server.handle_input(b"\x00hi\xFF");
+    server.start().unwrap();
+    assert_eq!(
+        events(&mut server),
+        [
+            Event::Request,
+            Event::Open,
+            Event::Message(Message::text("hi"))
+        ]
+    );
+    let head = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 Web Socket Protocol Handshake\r\n"));
+    assert!(head.contains("WebSocket-Origin: http://example.com\r\n"));
+    assert_eq!(server.version(), "hixie-75");
+    server.close(CloseCode::NORMAL, "").unwrap();
+    assert!(
+        server.poll_transmit_vec().is_empty(),
+        "Hixie-75 writes nothing"
+    );
+    assert!(matches!(server.poll_event(), Some(Event::Close { .. })));
+}
+
+#[test]
+fn drafts_are_refused_unless_allowed() {
+    let mut server = Connection::server(options());
+    server.handle_input(HIXIE75_REQUEST);
+    server.poll_event();
+    assert!(server.start().is_err());
+    let response = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    assert!(response.starts_with("HTTP/1.1 426"), "{response}");
+}
+
+#[test]
+fn hixie_text_over_max_length_fails_with_1009() {
+    let mut options = options();
+    options.allow_drafts = true;
+    options.max_length = 4;
+    let mut server = Connection::server(options);
+    server.handle_input(HIXIE75_REQUEST);
+    server.start().unwrap();
+    server.handle_input(b"\x00too long\xFF");
+    let evs = events(&mut server);
+    assert!(matches!(
+        evs.last(),
+        Some(Event::Close {
+            code: CloseCode::MESSAGE_TOO_BIG,
+            ..
+        })
+    ));
+}
