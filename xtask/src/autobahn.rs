@@ -58,7 +58,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// After the client under test exits, kosoku's fuzzing server writes its report and
 /// exits; past this it is stopped and the run fails for want of a report.
-const REPORT_TIMEOUT: Duration = Duration::from_secs(60);
+const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Behaviours that pass; kosoku itself also passes NON-STRICT, which wsd must not need.
 const ACCEPTED: [&str; 2] = ["OK", "INFORMATIONAL"];
@@ -234,10 +234,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// Lists the runs the options ask for, building `wsd` if one of them needs it.
 fn plan(options: &Options, root: &Path) -> Result<Vec<Run>, String> {
-    let shell = |template: &str| {
-        // `exec` makes the shell become the program, so stopping the child stops it.
-        vec!["sh".to_string(), "-c".into(), format!("exec {template}")]
-    };
     let needs_wsd = (options.server_runs && options.server_cmd.is_none())
         || (options.client_runs && options.client_cmd.is_none());
     let wsd = if needs_wsd {
@@ -245,80 +241,60 @@ fn plan(options: &Options, root: &Path) -> Result<Vec<Run>, String> {
     } else {
         String::new()
     };
-    let variants: &[bool] = if options.deflate {
-        &[false, true]
-    } else {
-        &[false]
+    let server_runtimes = match &options.runtime {
+        Some(runtime) => vec![runtime.as_str()],
+        None => RUNTIMES.to_vec(),
     };
+    // The client is the same code on every runtime bar the adapter, so one will do.
+    let client_runtimes = vec![options.runtime.as_deref().unwrap_or("tokio")];
     let mut runs = Vec::new();
-    if options.server_runs {
-        match &options.server_cmd {
-            Some(template) => runs.push(Run {
-                name: "server-cmd".into(),
-                side: Side::Server,
-                command: shell(template),
-                selection: options.selection(options.deflate),
-            }),
-            None => {
-                let runtimes = match &options.runtime {
-                    Some(runtime) => vec![runtime.as_str()],
-                    None => RUNTIMES.to_vec(),
-                };
-                for runtime in runtimes {
-                    for &deflate in variants {
-                        let mut command = vec![wsd.clone(), "serve".into()];
-                        command.extend(
-                            ["--addr", "127.0.0.1:{port}", "--runtime", runtime].map(String::from),
-                        );
-                        if deflate {
-                            command.push("--deflate".into());
-                        }
-                        runs.push(Run {
-                            name: run_name("server", runtime, deflate),
-                            side: Side::Server,
-                            command,
-                            selection: options.selection(deflate),
-                        });
-                    }
-                }
-            }
+    for (side, wanted, template) in [
+        (Side::Server, options.server_runs, &options.server_cmd),
+        (Side::Client, options.client_runs, &options.client_cmd),
+    ] {
+        if !wanted {
+            continue;
         }
-    }
-    if options.client_runs {
-        match &options.client_cmd {
-            Some(template) => runs.push(Run {
-                name: "client-cmd".into(),
-                side: Side::Client,
-                command: shell(template),
+        let (label, runtimes) = match side {
+            Side::Server => ("server", &server_runtimes),
+            Side::Client => ("client", &client_runtimes),
+        };
+        if let Some(template) = template {
+            runs.push(Run {
+                name: format!("{label}-cmd"),
+                side,
+                // `exec` makes the shell become the program, so stopping the child stops it.
+                command: vec!["sh".into(), "-c".into(), format!("exec {template}")],
                 selection: options.selection(options.deflate),
-            }),
-            None => {
-                let runtime = options.runtime.as_deref().unwrap_or("tokio");
-                for &deflate in variants {
-                    let mut command = vec![wsd.clone(), "autobahn-client".into()];
-                    command.extend(
-                        ["--server", "{url}", "--runtime", runtime, "--agent", "wsd"]
-                            .map(String::from),
-                    );
-                    if deflate {
-                        command.push("--deflate".into());
-                    }
-                    runs.push(Run {
-                        name: run_name("client", runtime, deflate),
-                        side: Side::Client,
-                        command,
-                        selection: options.selection(deflate),
-                    });
+            });
+            continue;
+        }
+        for runtime in runtimes {
+            for deflate in [false, true] {
+                if deflate && !options.deflate {
+                    continue;
                 }
+                let mut command = vec![wsd.clone()];
+                let args = match side {
+                    Side::Server => vec!["serve", "--addr", "127.0.0.1:{port}"],
+                    Side::Client => vec!["autobahn-client", "--server", "{url}", "--agent", "wsd"],
+                };
+                command.extend(args.into_iter().map(String::from));
+                command.extend(["--runtime".to_string(), (*runtime).to_string()]);
+                if deflate {
+                    command.push("--deflate".into());
+                }
+                let suffix = if deflate { "-deflate" } else { "" };
+                runs.push(Run {
+                    name: format!("{label}-{runtime}{suffix}"),
+                    side,
+                    command,
+                    selection: options.selection(deflate),
+                });
             }
         }
     }
     Ok(runs)
-}
-
-fn run_name(side: &str, runtime: &str, deflate: bool) -> String {
-    let suffix = if deflate { "-deflate" } else { "" };
-    format!("{side}-{runtime}{suffix}")
 }
 
 /// `--wsd PATH`, or a fresh release build of `wsd-cli` in the target directory
@@ -392,6 +368,7 @@ fn run_server(
     let port = free_port()?;
     let mut server = Peer::spawn(
         &fill(&run.command, "{port}", &port.to_string()),
+        "the server under test",
         &out.join("peer.log"),
     )?;
     server.wait_listening(port)?;
@@ -403,7 +380,7 @@ fn run_server(
         .arg(out)
         .args(&run.selection)
         .arg(format!("127.0.0.1:{port}"));
-    let mut fuzzer = Peer::spawn_command(fuzzer, &out.join("kosoku.log"))?;
+    let mut fuzzer = Peer::spawn_command(fuzzer, "kosoku", &out.join("kosoku.log"))?;
     // kosoku exits non-zero whenever a case fails; the report tells how, so its
     // status only matters when it left no report (checked by the summary).
     let finished = fuzzer.wait(RUN_TIMEOUT);
@@ -424,33 +401,44 @@ fn run_client(run: &Run, kosoku: &Path, out: &Path) -> Result<Option<usize>, Str
         .arg(out)
         .args(&run.selection)
         .arg(format!("127.0.0.1:{port}"));
-    let mut fuzzer = Peer::spawn_command(fuzzer, &out.join("kosoku.log"))?;
+    let mut fuzzer = Peer::spawn_command(fuzzer, "kosoku", &out.join("kosoku.log"))?;
     fuzzer.wait_listening(port)?;
     let expected = case_count(port)?;
     let url = format!("ws://127.0.0.1:{port}");
-    let mut client = Peer::spawn(&fill(&run.command, "{url}", &url), &out.join("peer.log"))?;
+    let mut client = Peer::spawn(
+        &fill(&run.command, "{url}", &url),
+        "the client under test",
+        &out.join("peer.log"),
+    )?;
     let status = client.wait(RUN_TIMEOUT)?;
+    // A client that failed has most likely not asked for the report, so kosoku gets
+    // only a moment to write one before it is stopped.
+    let grace = if status.success() {
+        REPORT_TIMEOUT
+    } else {
+        Duration::from_secs(3)
+    };
     fuzzer
-        .wait(REPORT_TIMEOUT)
-        .map_err(|e| format!("{e} (the client exited {status}; did it call updateReports?)"))?;
+        .wait(grace)
+        .map_err(|e| format!("{e} (the client ended with {status}; did it call updateReports?)"))?;
     Ok(Some(expected))
 }
 
 /// A child process that is killed when dropped, so no run leaves a server behind.
 struct Peer {
     child: Child,
-    log: PathBuf,
+    name: &'static str,
 }
 
 impl Peer {
-    fn spawn(command: &[String], log: &Path) -> Result<Self, String> {
+    fn spawn(command: &[String], name: &'static str, log: &Path) -> Result<Self, String> {
         let (program, args) = command.split_first().ok_or("empty command")?;
         let mut built = Command::new(program);
         built.args(args);
-        Self::spawn_command(built, log)
+        Self::spawn_command(built, name, log)
     }
 
-    fn spawn_command(mut command: Command, log: &Path) -> Result<Self, String> {
+    fn spawn_command(mut command: Command, name: &'static str, log: &Path) -> Result<Self, String> {
         let file = std::fs::File::create(log)
             .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let errors = file
@@ -461,11 +449,8 @@ impl Peer {
             .stdout(file)
             .stderr(errors)
             .spawn()
-            .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
-        Ok(Self {
-            child,
-            log: log.to_path_buf(),
-        })
+            .map_err(|e| format!("cannot start {name} ({:?}): {e}", command.get_program()))?;
+        Ok(Self { child, name })
     }
 
     fn exited(&mut self) -> bool {
@@ -483,15 +468,14 @@ impl Peer {
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
-                    "{} exited ({status}) before listening on port {port}; see {}",
-                    self.name(),
-                    self.log.display()
+                    "{} exited ({status}) before listening on port {port}",
+                    self.name
                 ));
             }
             if Instant::now() > deadline {
                 return Err(format!(
                     "{} did not listen on port {port} within {}s",
-                    self.name(),
+                    self.name,
                     LISTEN_TIMEOUT.as_secs()
                 ));
             }
@@ -510,21 +494,14 @@ impl Peer {
                     let _ = self.child.wait();
                     return Err(format!(
                         "{} did not finish within {}s and was stopped",
-                        self.name(),
+                        self.name,
                         timeout.as_secs()
                     ));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-                Err(e) => return Err(format!("waiting for {} failed: {e}", self.name())),
+                Err(e) => return Err(format!("waiting for {} failed: {e}", self.name)),
             }
         }
-    }
-
-    fn name(&self) -> String {
-        self.log.file_stem().map_or_else(
-            || "process".into(),
-            |stem| stem.to_string_lossy().into_owned(),
-        )
     }
 }
 
@@ -750,7 +727,8 @@ fn case_sort_key(id: &str) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Options, parse_case_count, summarise_text};
+    use super::{Options, parse_case_count, plan, summarise_text};
+    use std::path::Path;
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_string()).collect()
@@ -766,6 +744,54 @@ mod tests {
         assert!(options.selection(true).is_empty());
         let options = Options::parse(&args(&["--cases", "1.*, 9.7.1,"])).unwrap();
         assert_eq!(options.selection(true), args(&["-i", "1.*", "-i", "9.7.1"]));
+    }
+
+    #[test]
+    fn plan_runs_every_runtime_then_the_client() {
+        let names = |list: &[&str]| {
+            let options = Options::parse(&args(list)).unwrap();
+            let runs = plan(&options, Path::new(".")).unwrap();
+            runs.into_iter().map(|run| run.name).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&["--wsd", "wsd"]),
+            [
+                "server-tokio",
+                "server-async-std",
+                "server-smol",
+                "client-tokio"
+            ]
+        );
+        assert_eq!(
+            names(&["--wsd", "wsd", "--runtime", "smol", "--deflate"]),
+            [
+                "server-smol",
+                "server-smol-deflate",
+                "client-smol",
+                "client-smol-deflate"
+            ]
+        );
+        assert_eq!(
+            names(&["--server-cmd", "x {port}", "--client-cmd", "y {url}"]),
+            ["server-cmd", "client-cmd"]
+        );
+        let options = Options::parse(&args(&["--wsd", "w", "--client-only", "--deflate"])).unwrap();
+        let runs = plan(&options, Path::new(".")).unwrap();
+        assert_eq!(
+            runs[1].command,
+            args(&[
+                "w",
+                "autobahn-client",
+                "--server",
+                "{url}",
+                "--agent",
+                "wsd",
+                "--runtime",
+                "tokio",
+                "--deflate"
+            ])
+        );
+        assert!(runs[1].selection.is_empty());
     }
 
     #[test]
