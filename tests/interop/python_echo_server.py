@@ -2,11 +2,11 @@
 
 Run (from the workspace root, after `.ci/run` or `cargo xtask autobahn` made `.venv`):
 
-    .venv/bin/python tests/interop/python_echo_server.py PORT
+    .venv/bin/python tests/interop/python_echo_server.py PORT [--deflate]
 
 It listens on 127.0.0.1:PORT, prints `listening` on stdout once it accepts
 connections, and echoes every message back with its type (text stays text, binary
-stays binary). It also stands in for `wsd serve` to prove the Autobahn harness:
+stays binary), with permessage-deflate only when given `--deflate`. It also stands in for `wsd serve` to prove the Autobahn harness:
 
     cargo xtask autobahn --server-cmd '.venv/bin/python tests/interop/python_echo_server.py {port}'
 """
@@ -31,12 +31,22 @@ async def echo(websocket):
 
 
 async def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: python_echo_server.py PORT")
-    port = int(sys.argv[1])
-    # No compression: the harness runs permessage-deflate cases only with --deflate.
+    args = sys.argv[1:]
+    deflate = "--deflate" in args
+    if deflate:
+        args.remove("--deflate")
+    if len(args) != 1:
+        sys.exit("usage: python_echo_server.py PORT [--deflate]")
+    port = int(args[0])
+    # Compression off by default, as `wsd serve` without --deflate.
+    compression = "deflate" if deflate else None
     async with serve(
-        echo, "127.0.0.1", port, max_size=MAX_SIZE, compression=None, ping_interval=None
+        echo,
+        "127.0.0.1",
+        port,
+        max_size=MAX_SIZE,
+        compression=compression,
+        ping_interval=None,
     ) as server:
         print("listening", flush=True)
         await server.serve_forever()
