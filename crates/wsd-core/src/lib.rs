@@ -66,6 +66,9 @@
 mod connection;
 mod error;
 mod event;
+// Async glue for runtime adapters (feature `io`).
+#[cfg(feature = "io")]
+pub mod io;
 mod message;
 mod options;
 mod timer;

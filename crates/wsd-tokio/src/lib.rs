@@ -1,7 +1,298 @@
-//! WebSocket over any tokio stream.
+//! WebSocket over any tokio stream, driven by the sans-I/O `wsd-core` connection.
 //!
-//! This crate will wrap any `tokio::io::AsyncRead + AsyncWrite` stream into a
-//! `WebSocket` that is a `Stream` of messages and a `Sink` of messages, driven by
-//! the sans-I/O `wsd-core` connection.
+//! [`accept`] and [`client`] run the opening handshake over any
+//! `tokio::io::AsyncRead + AsyncWrite` stream (TCP, TLS, Unix sockets, in-memory
+//! pipes) and return a [`WebSocket`], which is a `Stream` of received [`Message`]s
+//! and a `Sink` of messages to send. [`connect`] does DNS, TCP (with `TCP_NODELAY`)
+//! and, with the `rustls` feature, TLS for `wss://` URLs.
+//!
+//! All protocol work happens in [`wsd_core::Connection`]; the I/O loop is the shared
+//! [`wsd_core::io`] glue, and this crate only supplies tokio's streams and timers.
+//!
+//! # Example: an echo server
+//!
+//! ```no_run
+//! use tokio::net::TcpListener;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = TcpListener::bind("127.0.0.1:9001").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     tokio::spawn(async move {
+//!         let Ok(mut ws) = wsd_tokio::accept(stream).await else { return };
+//!         while let Some(Ok(message)) = ws.next_message().await {
+//!             if message.is_close() {
+//!                 break;
+//!             }
+//!             if ws.send(message).await.is_err() {
+//!                 break;
+//!             }
+//!         }
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! # Example: a client
+//!
+//! ```no_run
+//! use wsd_tokio::{CloseCode, Message};
+//!
+//! # async fn run() -> Result<(), wsd_tokio::Error> {
+//! let mut ws = wsd_tokio::connect("ws://127.0.0.1:9001/").await?;
+//! ws.send(Message::text("hello")).await?;
+//! if let Some(reply) = ws.next_message().await {
+//!     println!("{:?}", reply?);
+//! }
+//! ws.close(CloseCode::NORMAL, "bye").await?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, ready};
+use std::io::{self, IoSlice};
+use std::time::Instant;
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wsd_core::io as glue;
+
+pub use wsd_core::io::{CloseFrame, Config, Decision, Error, Message, RequestHook, ServerConfig};
+pub use wsd_core::{Bytes, CloseCode, Options, Request, Utf8Bytes};
+
+mod stream;
+pub use stream::MaybeTlsStream;
+
+/// A tokio stream as the glue's transport.
+struct Io<S>(S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> glue::Transport for Io<S> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        ready!(Pin::new(&mut self.0).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// tokio's clock and sleep; the sleep is allocated only while a deadline exists.
+#[derive(Default)]
+struct Timer(Option<Pin<Box<tokio::time::Sleep>>>);
+
+impl glue::Timer for Timer {
+    fn now(&self) -> Instant {
+        // tokio's clock, so tests with paused time see the same instants.
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn poll_deadline(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> Poll<()> {
+        let Some(deadline) = deadline.map(tokio::time::Instant::from_std) else {
+            self.0 = None;
+            return Poll::Pending;
+        };
+        let sleep = self
+            .0
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        sleep.as_mut().poll(cx)
+    }
+}
+
+/// A WebSocket over the tokio stream `S`: a `Stream` of received messages and a
+/// `Sink` of messages to send.
+///
+/// Received items are `Ok(Text | Binary | Ping | Pong)` (pings are answered
+/// automatically), then `Ok(Message::Close(..))` once when the closing handshake
+/// completes, or `Err(Error::Protocol(..))` when the peer broke the protocol (the
+/// close frame has been sent), and then the stream ends.
+///
+/// Sending queues the message and writes in batches: [`send`](Self::send) writes at
+/// once unless more received messages are waiting to be answered; polling the stream
+/// or flushing writes the rest.
+///
+/// ```no_run
+/// # async fn run(stream: tokio::net::TcpStream) -> Result<(), wsd_tokio::Error> {
+/// let mut ws = wsd_tokio::accept(stream).await?;
+/// while let Some(message) = ws.next_message().await {
+///     match message? {
+///         wsd_tokio::Message::Close(_) => break,
+///         message => ws.send(message).await?,
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct WebSocket<S>(glue::WebSocket<Io<S>, Timer>);
+
+impl<S> fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("state", &self.0.connection().state())
+            .field("protocol", &self.0.protocol())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Queues `message` and writes it unless more received input waits to be
+    /// answered. Waits while the output queue is full (backpressure).
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.0.send(message).await
+    }
+
+    /// Writes and flushes everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.0.flush().await
+    }
+
+    /// The next received message; `None` once the stream ended.
+    pub async fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        self.0.next_message().await
+    }
+
+    /// Sends a close frame, waits for the peer's (at most `Options::close_timeout`;
+    /// messages arriving meanwhile are dropped) and shuts the transport down.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.0.close(code, reason).await
+    }
+}
+
+impl<S> WebSocket<S> {
+    /// The negotiated subprotocol.
+    pub fn protocol(&self) -> Option<&str> {
+        self.0.protocol()
+    }
+
+    /// The negotiated extensions.
+    pub fn extensions(&self) -> Vec<String> {
+        self.0.extensions()
+    }
+
+    /// Servers: the HTTP request that opened the WebSocket.
+    pub fn request(&self) -> Option<&Request> {
+        self.0.request()
+    }
+
+    /// Clients: the HTTP status of the handshake response.
+    pub fn response_status(&self) -> Option<u16> {
+        self.0.response_status()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.0.get_ref().0
+    }
+
+    /// The sans-I/O connection underneath (state, buffered amounts).
+    pub fn connection(&self) -> &wsd_core::Connection {
+        self.0.connection()
+    }
+
+    /// The buffer sizes in use.
+    pub fn config(&self) -> Config {
+        self.0.config()
+    }
+
+    /// Changes the buffer sizes (read size, write batching, backpressure bound).
+    pub fn set_config(&mut self, config: Config) {
+        self.0.set_config(config);
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_next(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.0).poll_ready(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        Pin::new(&mut self.0).start_send(item)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+/// Runs the server handshake on `stream`, accepting any valid WebSocket request.
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebSocket<S>, Error> {
+    accept_with(stream, ServerConfig::default()).await
+}
+
+/// Runs the server handshake on `stream` with `config`. A
+/// [`Decision::Respond`] writes the HTTP answer, shuts down and returns
+/// [`Error::Responded`].
+pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    config: ServerConfig,
+) -> Result<WebSocket<S>, Error> {
+    glue::accept_with(Io(stream), Timer::default(), config)
+        .await
+        .map(WebSocket)
+}
+
+/// Runs the client handshake for `url` over `stream`, which is already connected to
+/// the server (wrapped in TLS by the caller for `wss://`).
+pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
+    url: &str,
+    stream: S,
+    options: Options,
+) -> Result<WebSocket<S>, Error> {
+    glue::client(url, Io(stream), Timer::default(), options)
+        .await
+        .map(WebSocket)
+}
+
+/// Connects to a `ws://` URL (or `wss://` with the `rustls` feature) with default
+/// options.
+pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    connect_with(url, Options::default()).await
+}
+
+/// Connects to a `ws://` URL (or `wss://` with the `rustls` feature): DNS, TCP with
+/// `TCP_NODELAY` (the driver batches writes itself), TLS, then the handshake.
+pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let (host, port, tls) = glue::parse_target(url)?;
+    let stream = stream::connect(&host, port, tls).await?;
+    client(url, stream, options).await
+}

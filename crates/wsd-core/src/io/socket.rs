@@ -1,0 +1,427 @@
+//! [`WebSocket`]: the driver loop over a [`Transport`] and a [`Timer`].
+
+use core::future::poll_fn;
+use core::pin::Pin;
+use core::task::{Context, Poll, ready};
+use std::io;
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+
+use super::{CloseFrame, Config, Error, Message, Timer, Transport};
+use crate::{CloseCode, Connection, Event, Request, Usage};
+
+/// How long, and how much, to read after shutting down writing before giving up on
+/// the peer's end of the connection.
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+const DRAIN_BYTES: usize = 64 * 1024;
+
+/// Where the stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Events flow.
+    Running,
+    /// The connection ended: writing the last output (the close frame).
+    Flushing,
+    /// Shutting the write side down.
+    ShuttingDown,
+    /// Reading until the peer's end (bounded).
+    Draining,
+    /// The stream has ended.
+    Done,
+}
+
+/// A WebSocket over a transport `T` with a runtime timer `Z`: a `Stream` of received
+/// [`Message`]s and a `Sink` of messages to send.
+///
+/// The runtime adapters wrap this type; see the module documentation for how reads,
+/// writes and the end of the connection are scheduled. Items after the handshake:
+///
+/// - `Ok(Message::Text | Binary | Ping | Pong)` as they arrive (pings are answered);
+/// - `Ok(Message::Close(..))` once when the closing handshake completes (or 1006 when
+///   the transport ended or the close timeout fired), after which the stream ends;
+/// - `Err(Error::Protocol(..))` when the peer broke the protocol: the close frame has
+///   been written, and the stream ends;
+/// - `Err(Error::Io(..))` when the transport failed, and the stream ends.
+#[derive(Debug)]
+pub struct WebSocket<T, Z> {
+    conn: Connection,
+    io: T,
+    timer: Z,
+    config: Config,
+    /// Bounds writing the last output once the connection ended.
+    close_timeout: Option<Duration>,
+    /// Empty while idle: allocated for a read, dropped when a read would block.
+    read_buf: Vec<u8>,
+    phase: Phase,
+    read_eof: bool,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
+    /// The item to yield when the ending completes.
+    last: Option<Result<Message, Error>>,
+    /// The deadline of the ending's current step.
+    linger: Option<Instant>,
+    drained: usize,
+}
+
+impl<T, Z> WebSocket<T, Z> {
+    /// Wraps a connection (usually still in its handshake).
+    pub(crate) fn new(conn: Connection, io: T, timer: Z, close_timeout: Option<Duration>) -> Self {
+        Self {
+            conn,
+            io,
+            timer,
+            config: Config::default(),
+            close_timeout,
+            read_buf: Vec::new(),
+            phase: Phase::Running,
+            read_eof: false,
+            unflushed: false,
+            last: None,
+            linger: None,
+            drained: 0,
+        }
+    }
+
+    // ----- getters -------------------------------------------------------------
+
+    /// The negotiated subprotocol.
+    pub fn protocol(&self) -> Option<&str> {
+        self.conn.protocol()
+    }
+
+    /// The negotiated extensions, in order.
+    pub fn extensions(&self) -> Vec<String> {
+        self.conn.extensions().map(str::to_owned).collect()
+    }
+
+    /// Servers: the HTTP request.
+    pub fn request(&self) -> Option<&Request> {
+        self.conn.request()
+    }
+
+    /// Clients: the HTTP status of the handshake response (101).
+    pub fn response_status(&self) -> Option<u16> {
+        self.conn.status()
+    }
+
+    /// The sans-I/O connection underneath.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    /// The transport, mutably (reading or writing it directly breaks the stream).
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.io
+    }
+
+    /// The buffer sizes in use.
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// Changes the buffer sizes.
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+}
+
+impl<T: Transport, Z: Timer> WebSocket<T, Z> {
+    // ----- async conveniences --------------------------------------------------
+
+    /// Queues a message; writes at once unless more received input is waiting to be
+    /// handed out (then the answer is batched with the next ones and written when the
+    /// stream is polled, or by [`flush`](Self::flush)). Waits while the output queue
+    /// is full.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
+        self.start_send_inner(message)?;
+        if self.conn.buffered_input() == 0 && self.phase == Phase::Running {
+            // Nothing left to answer: write now, without waiting for it to finish.
+            let waker = futures_noop_context();
+            let mut cx = Context::from_waker(&waker);
+            if let Poll::Ready(Err(e)) = self.poll_write_out(&mut cx) {
+                return Err(Error::Io(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes and flushes everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_write_out(cx))
+            .await
+            .map_err(Error::Io)
+    }
+
+    /// The next message; `None` once the stream ended.
+    pub async fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.poll_next_inner(cx)).await
+    }
+
+    /// The closing handshake: sends a close frame with `code` and `reason`, waits for
+    /// the peer's (messages arriving meanwhile are dropped; at most
+    /// `Options::close_timeout`), and shuts the transport down. Does nothing more if
+    /// the connection is already closing or closed.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        match self.conn.close(code, reason) {
+            Ok(()) | Err(crate::Error::Usage(Usage::Closed)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        poll_fn(|cx| self.poll_close_inner(cx)).await
+    }
+
+    // ----- the loop ------------------------------------------------------------
+
+    /// The next event from the connection, reading, writing and firing the timer as
+    /// needed.
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Event>> {
+        loop {
+            if let Some(event) = self.conn.poll_event() {
+                return Poll::Ready(Ok(event));
+            }
+            let deadline = self.conn.poll_timeout(self.timer.now());
+            if self.timer.poll_deadline(cx, deadline).is_ready() {
+                self.conn.handle_timeout(self.timer.now());
+                continue;
+            }
+            // About to wait for input: send what the events produced first.
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                return Poll::Ready(Err(e));
+            }
+            if self.read_eof {
+                // The connection turns EOF into an event; this is only reached if
+                // it is waiting for a command (a server before `start`).
+                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+            }
+            match ready!(self.poll_read(cx)) {
+                Ok(0) => {
+                    self.read_eof = true;
+                    self.conn.handle_eof();
+                }
+                Ok(n) => self.conn.handle_input(&self.read_buf[..n]),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read_buf.is_empty() {
+            self.read_buf = vec![0; self.config.read_buffer_size.max(1)];
+        }
+        let result = self.io.poll_read(cx, &mut self.read_buf);
+        if result.is_pending() {
+            // Idle: the connection keeps any partial frame; we keep nothing.
+            self.read_buf = Vec::new();
+        }
+        result
+    }
+
+    /// Writes all pending output and flushes; `Ready(Ok)` when everything is out.
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.conn.pending_output().is_empty() {
+            let n = ready!(self.io.poll_write(cx, self.conn.pending_output()))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.consume_output(n);
+            self.unflushed = true;
+        }
+        if self.unflushed {
+            ready!(self.io.poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The stream's poll.
+    fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.phase != Phase::Running {
+                return self.poll_end(cx);
+            }
+            let event = match ready!(self.poll_event(cx)) {
+                Ok(event) => event,
+                Err(e) => {
+                    // Nothing can be said over a broken transport.
+                    self.end_now();
+                    return Poll::Ready(Some(Err(Error::Io(e))));
+                }
+            };
+            let message = match event {
+                Event::Message(message) => message.into(),
+                Event::Ping(payload) => Message::Ping(payload),
+                Event::Pong { payload, .. } => Message::Pong(payload),
+                Event::Error(e) => {
+                    self.begin_end(Err(e.into()));
+                    continue;
+                }
+                Event::Close { code, reason } => {
+                    let frame =
+                        (code != CloseCode::NO_STATUS).then_some(CloseFrame { code, reason });
+                    self.begin_end(Ok(Message::Close(frame)));
+                    continue;
+                }
+                _ => continue,
+            };
+            return Poll::Ready(Some(Ok(message)));
+        }
+    }
+
+    /// The connection ended (the `Close` event, or the `Error` right before it).
+    fn begin_end(&mut self, last: Result<Message, Error>) {
+        // An error is followed by its `Close`; report the error, not the close.
+        while self.conn.poll_event().is_some() {}
+        self.begin_handshake_end();
+        self.last = Some(last);
+    }
+
+    /// The handshake failed: write the answer and shut down, with nothing to yield.
+    pub(crate) fn begin_handshake_end(&mut self) {
+        self.last = None;
+        self.phase = Phase::Flushing;
+        self.linger = self.close_timeout.map(|t| self.timer.now() + t);
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    fn end_now(&mut self) {
+        self.phase = Phase::Done;
+        self.read_buf = Vec::new();
+        self.linger = None;
+    }
+
+    /// Flush, shut down, drain, then yield the last item and end.
+    pub(crate) fn poll_end(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            let step = match self.phase {
+                Phase::Running | Phase::Done => {
+                    self.end_now();
+                    return Poll::Ready(self.last.take());
+                }
+                Phase::Flushing => self.poll_write_out(cx).map(|_| ()),
+                Phase::ShuttingDown => self.io.poll_shutdown(cx).map(|_| ()),
+                Phase::Draining => self.poll_drain(cx),
+            };
+            // A step that fails gives up on the rest of the goodbye, not the item.
+            let expired = step.is_pending() && self.timer.poll_deadline(cx, self.linger).is_ready();
+            if step.is_pending() && !expired {
+                return Poll::Pending;
+            }
+            self.phase = match self.phase {
+                Phase::Flushing if step.is_ready() => Phase::ShuttingDown,
+                Phase::ShuttingDown if step.is_ready() && !self.read_eof => {
+                    self.linger = Some(self.timer.now() + DRAIN_TIME);
+                    Phase::Draining
+                }
+                _ => Phase::Done,
+            };
+        }
+    }
+
+    /// Reads and discards until EOF or `DRAIN_BYTES`; `Ready` when done.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        while self.drained < DRAIN_BYTES {
+            match ready!(self.poll_read(cx)) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.drained += n,
+            }
+        }
+        Poll::Ready(())
+    }
+
+    fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.phase == Phase::Done {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        if self.conn.buffered_amount() >= self.config.write_buffer_size {
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                return Poll::Ready(Err(Error::Io(e)));
+            }
+        }
+        if self.conn.buffered_amount() > self.config.max_write_buffer_size {
+            // `poll_write_out` is pending, so the transport will wake us.
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send_inner(&mut self, message: Message) -> Result<(), Error> {
+        let result = match message {
+            Message::Text(text) => self.conn.send(crate::Message::Text(text)),
+            Message::Binary(data) => self.conn.send(crate::Message::Binary(data)),
+            Message::Ping(payload) => self.conn.ping(&payload).map(drop),
+            Message::Pong(payload) => self.conn.pong(&payload),
+            Message::Close(frame) => {
+                let (code, reason) =
+                    frame.map_or((CloseCode::NORMAL, String::new()), |f| (f.code, f.reason));
+                match self.conn.close(code, &reason) {
+                    // Closing twice is harmless: an echo loop may send the close back.
+                    Err(crate::Error::Usage(Usage::Closed)) => Ok(()),
+                    other => other,
+                }
+            }
+        };
+        result.map_err(Error::from)
+    }
+
+    fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.phase == Phase::Running && self.conn.state() == crate::ReadyState::Open {
+            // Sink::close without a close message: a normal closure.
+            let _ = self.conn.close(CloseCode::NORMAL, "");
+        }
+        loop {
+            match ready!(self.poll_next_inner(cx)) {
+                None => return Poll::Ready(Ok(())),
+                Some(Err(Error::Io(e))) => return Poll::Ready(Err(Error::Io(e))),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// A context whose waker does nothing, for a write attempt nobody waits on.
+fn futures_noop_context() -> core::task::Waker {
+    core::task::Waker::noop().clone()
+}
+
+impl<T: Transport, Z: Timer> Stream for WebSocket<T, Z> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_inner(cx)
+    }
+}
+
+impl<T: Transport, Z: Timer> Sink<Message> for WebSocket<T, Z> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_ready_inner(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.get_mut().start_send_inner(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_write_out(cx).map_err(Error::Io)
+    }
+
+    /// Sends a close frame (1000) unless one was sent, waits for the peer's (dropping
+    /// messages that arrive meanwhile) and shuts the transport down.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_close_inner(cx)
+    }
+}
