@@ -1,0 +1,42 @@
+//! An echo server: `cargo run -p wsd-async-std --example echo_server [ADDR]`.
+
+use async_std::net::TcpListener;
+use async_std::task::block_on;
+use wsd_async_std::{Error, Message};
+
+fn main() -> std::io::Result<()> {
+    block_on(serve())
+}
+
+async fn serve() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let listener = TcpListener::bind(&addr).await?;
+    println!("listening on ws://{addr}");
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        // The driver batches its own writes; Nagle would only delay them.
+        stream.set_nodelay(true)?;
+        async_std::task::spawn(async move {
+            let mut ws = match wsd_async_std::accept(stream).await {
+                Ok(ws) => ws,
+                Err(Error::Responded) => return,
+                Err(e) => return eprintln!("{peer}: handshake failed: {e}"),
+            };
+            while let Some(item) = ws.next_message().await {
+                match item {
+                    Ok(Message::Close(_)) => break,
+                    // Pings are answered by the driver already.
+                    Ok(Message::Ping(_) | Message::Pong(_)) => {}
+                    Ok(message) => {
+                        if let Err(e) = ws.send(message).await {
+                            return eprintln!("{peer}: {e}");
+                        }
+                    }
+                    Err(e) => return eprintln!("{peer}: {e}"),
+                }
+            }
+        });
+    }
+}
