@@ -1,0 +1,187 @@
+//! Interop with WebSocket stacks nobody here wrote: python `websockets` and node `ws`
+//! (and node `websocket-driver`, the library wsd ports) as clients of a wsd server
+//! and as servers for the wsd client.
+//!
+//! The peers live in `tests/interop/`; `bash .ci/run` installs them (a python venv in
+//! `.venv` at the workspace root, `npm ci` in `tests/interop`). Without them these
+//! tests fail and say how to install them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use wsd_tokio::{CloseCode, Message, Options};
+
+const SIXTEEN_MIB: usize = 16 << 20;
+/// Upper bound for one peer script's whole run.
+const PEER_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace root")
+        .to_path_buf()
+}
+
+fn python() -> PathBuf {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "the interop peers are not installed: run `bash .ci/run` (or create .venv with \
+         tests/interop/requirements.txt and run `npm ci` in tests/interop)"
+    );
+    python
+}
+
+fn node_peer(script: &str) -> (PathBuf, PathBuf) {
+    let modules = root().join("tests/interop/node_modules");
+    assert!(
+        modules.exists(),
+        "the node peers are not installed: run `npm ci` in tests/interop (or `bash .ci/run`)"
+    );
+    (
+        PathBuf::from("node"),
+        root().join("tests/interop").join(script),
+    )
+}
+
+fn python_peer(script: &str) -> (PathBuf, PathBuf) {
+    (python(), root().join("tests/interop").join(script))
+}
+
+/// A wsd echo server on a free port; returns its URL.
+async fn wsd_echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = wsd_tokio::accept(stream).await else {
+                    return;
+                };
+                while let Some(Ok(message)) = ws.next_message().await {
+                    match message {
+                        Message::Text(_) | Message::Binary(_) => {
+                            if ws.send(message).await.is_err() {
+                                break;
+                            }
+                        }
+                        Message::Close(_) => break,
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Runs a peer client script against `url`; panics with its output unless it exits 0.
+async fn run_peer_client((program, script): (PathBuf, PathBuf), url: &str) {
+    let run = Command::new(program)
+        .arg(&script)
+        .arg(url)
+        .current_dir(root())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(PEER_TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| panic!("{} did not finish in time", script.display()))
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{} against wsd failed:\nstdout: {}\nstderr: {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Starts a peer echo server on a free port and waits for its `listening` line.
+async fn start_peer_server((program, script): (PathBuf, PathBuf)) -> (Child, String) {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(program)
+        .arg(&script)
+        .arg(port.to_string())
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("listening") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "{} never said listening", script.display());
+    (child, format!("ws://127.0.0.1:{port}/"))
+}
+
+/// The wsd client's side of the scripted exchange against an echo server.
+async fn wsd_client_exchange(url: &str) {
+    let mut options = Options::default();
+    options.max_length = 64 << 20;
+    let mut ws = wsd_tokio::connect_with(url, options).await.unwrap();
+    let big: Vec<u8> = (0..SIXTEEN_MIB).map(|i| (i % 253) as u8).collect();
+    let sent = [
+        Message::text("hello from wsd"),
+        Message::text("κόσμε — unicode"),
+        Message::binary(vec![0u8, 1, 2, 255]),
+        Message::binary(big),
+    ];
+    for message in &sent {
+        ws.send(message.clone()).await.unwrap();
+    }
+    for expected in &sent {
+        let echoed = tokio::time::timeout(PEER_TIMEOUT, ws.next_message())
+            .await
+            .expect("echo in time")
+            .expect("an echo, not the end")
+            .expect("no error");
+        assert_eq!(echoed.as_bytes().len(), expected.as_bytes().len());
+        assert!(echoed == *expected, "echo differs");
+    }
+    ws.close(CloseCode::NORMAL, "done").await.unwrap();
+}
+
+#[tokio::test]
+async fn python_websockets_client_talks_to_wsd_server() {
+    let url = wsd_echo_server().await;
+    run_peer_client(python_peer("python_client.py"), &url).await;
+}
+
+#[tokio::test]
+async fn node_ws_client_talks_to_wsd_server() {
+    let url = wsd_echo_server().await;
+    run_peer_client(node_peer("node_ws_client.js"), &url).await;
+}
+
+#[tokio::test]
+async fn wsd_client_talks_to_python_websockets_server() {
+    let (_server, url) = start_peer_server(python_peer("python_echo_server.py")).await;
+    wsd_client_exchange(&url).await;
+}
+
+#[tokio::test]
+async fn wsd_client_talks_to_node_ws_server() {
+    let (_server, url) = start_peer_server(node_peer("node_ws_echo_server.js")).await;
+    wsd_client_exchange(&url).await;
+}
+
+#[tokio::test]
+async fn wsd_client_talks_to_the_seed_websocket_driver_server() {
+    let (_server, url) = start_peer_server(node_peer("node_driver_echo_server.js")).await;
+    wsd_client_exchange(&url).await;
+}
