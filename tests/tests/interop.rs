@@ -63,14 +63,9 @@ async fn wsd_echo_server() -> String {
                     return;
                 };
                 while let Some(Ok(message)) = ws.next_message().await {
-                    match message {
-                        Message::Text(_) | Message::Binary(_) => {
-                            if ws.send(message).await.is_err() {
-                                break;
-                            }
-                        }
-                        Message::Close(_) => break,
-                        _ => {}
+                    let is_data = matches!(message, Message::Text(_) | Message::Binary(_));
+                    if is_data && ws.send(message).await.is_err() {
+                        break;
                     }
                 }
             });
