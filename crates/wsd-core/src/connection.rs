@@ -256,6 +256,15 @@ impl Connection {
             rng: None,
             hixie: None,
         };
+        let mut header_error = None;
+        for (name, value) in &connection.options.headers {
+            if let Err(e) = connection.headers.set(name, value) {
+                header_error.get_or_insert(e);
+            }
+        }
+        if let Some(e) = header_error {
+            connection.fail_before_open(Error::Usage(Usage::InvalidHeader(e)), None);
+        }
         if let Some(e) = registry_error {
             // Two extensions with one name in the options: a programming error we
             // cannot return from a constructor, so the connection fails at once.

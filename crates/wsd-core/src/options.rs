@@ -48,6 +48,10 @@ pub struct Options {
     pub mask_seed: Option<u64>,
     /// Extensions to negotiate, in order (the seed's `addExtension`).
     pub extensions: Vec<Arc<dyn Extension>>,
+    /// Extra headers for the handshake request (clients) or the 101 response
+    /// (servers), as [`Connection::set_header`](crate::Connection::set_header) would
+    /// set them. A name or value with CR, LF or NUL fails the connection at once.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Options {
@@ -68,6 +72,7 @@ impl Default for Options {
             allow_drafts: false,
             mask_seed: None,
             extensions: Vec::new(),
+            headers: Vec::new(),
         }
     }
 }

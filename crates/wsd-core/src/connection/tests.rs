@@ -933,3 +933,22 @@ fn hixie_text_over_max_length_fails_with_1009() {
         })
     ));
 }
+
+#[test]
+fn headers_from_the_options_go_into_the_handshake() {
+    let mut client_options = options();
+    client_options.headers = vec![("User-Agent".into(), "wsd-options".into())];
+    let mut client = Connection::client("ws://example.com/", client_options).unwrap();
+    client.start().unwrap();
+    let request = String::from_utf8(client.poll_transmit_vec()).unwrap();
+    assert!(request.contains("User-Agent: wsd-options\r\n"), "{request}");
+
+    let mut bad = options();
+    bad.headers = vec![("X-Evil".into(), "a\r\nInjected: yes".into())];
+    let mut client = Connection::client("ws://example.com/", bad).unwrap();
+    let evs = events(&mut client);
+    assert!(matches!(
+        evs[0],
+        Event::Error(Error::Usage(Usage::InvalidHeader(_)))
+    ));
+}
