@@ -1,11 +1,58 @@
-//! The `wsd` command: demo echo server, client and Autobahn conformance driver.
+//! The `wsd` command: a demo echo server, a stdin/stdout client and the Autobahn
+//! TestSuite client driver, on any of the three runtime adapters.
 //!
-//! The subcommands (`serve`, `connect`, `autobahn-client`) arrive with the
-//! runtime adapters.
+//! ```text
+//! wsd serve [--addr 127.0.0.1:8080] [--runtime tokio|async-std|smol] [--max-length BYTES] [--protocol P]...
+//! wsd connect URL [--protocol P]... [--header 'Name: value']... [--runtime R]
+//! wsd autobahn-client [--server ws://127.0.0.1:9001] [--runtime R] [--agent wsd]
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-fn main() {
-    eprintln!(
-        "wsd: the serve, connect and autobahn-client commands arrive with the runtime adapters"
-    );
-    std::process::exit(2);
+mod args;
+mod autobahn;
+mod render;
+mod route;
+mod runtime;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command, Runtime};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("wsd: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => match args.runtime {
+            Runtime::Tokio => runtime::tokio::serve(&args),
+            Runtime::AsyncStd => runtime::async_std::serve(&args),
+            Runtime::Smol => runtime::smol::serve(&args),
+        },
+        Command::Connect(args) => {
+            let lines = render::spawn_line_reader(std::io::BufReader::new(std::io::stdin()));
+            match args.runtime {
+                Runtime::Tokio => runtime::tokio::block_on(runtime::tokio::connect(&args, lines)),
+                Runtime::AsyncStd => {
+                    runtime::async_std::block_on(runtime::async_std::connect(&args, lines))
+                }
+                Runtime::Smol => runtime::smol::block_on(runtime::smol::connect(&args, lines)),
+            }
+        }
+        Command::AutobahnClient(args) => match args.runtime {
+            Runtime::Tokio => runtime::tokio::block_on(runtime::tokio::autobahn(&args)),
+            Runtime::AsyncStd => runtime::async_std::block_on(runtime::async_std::autobahn(&args)),
+            Runtime::Smol => runtime::smol::block_on(runtime::smol::autobahn(&args)),
+        },
+    }
 }

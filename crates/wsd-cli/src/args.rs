@@ -1,0 +1,286 @@
+//! The command line, parsed with clap's derive API.
+//!
+//! Every option that shapes a connection ends up in one place per command
+//! ([`ServeArgs::options`], [`ConnectArgs::options`], [`AutobahnArgs::options`]), so
+//! flags such as `--deflate` or `--allow-drafts` are added by declaring the field
+//! here and setting the matching `wsd_core::Options` field there.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use wsd_core::Options;
+
+/// The `wsd` command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wsd",
+    version,
+    about = "WebSocket echo server, client and Autobahn TestSuite driver, built on wsd",
+    long_about = "WebSocket echo server, client and Autobahn TestSuite driver, built on wsd.\n\n\
+                  Try `wsd serve`, then open the printed address in a browser."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run an echo server that also serves a demo page at `/`.
+    ///
+    /// Every text and binary message is sent back unchanged. A plain `GET /` gets a
+    /// small HTML page that connects back over WebSocket; other plain requests get
+    /// 404 (405 for methods other than GET).
+    Serve(ServeArgs),
+    /// Connect to a WebSocket server and bridge it to stdin and stdout.
+    ///
+    /// Each line read from stdin is sent as a text message (without its line
+    /// ending). Each message received is printed on stdout: text as is, followed by a
+    /// newline; binary as `<binary N bytes: HEX>` with the payload in lowercase hex.
+    /// At the end of stdin the connection is closed with code 1000 and wsd waits for
+    /// the server's close frame. The exit status is 0 after a normal close (1000,
+    /// 1001 or no code) and 1 otherwise, with the reason on stderr.
+    Connect(ConnectArgs),
+    /// Run the Autobahn TestSuite client protocol against a fuzzing server.
+    ///
+    /// Asks `/getCaseCount`, runs `/runCase?case=N&agent=AGENT` for every case
+    /// (echoing every text and binary message until the server closes), then asks
+    /// `/updateReports?agent=AGENT` so the server writes its report.
+    AutobahnClient(AutobahnArgs),
+}
+
+/// The async runtime that drives the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Runtime {
+    /// tokio, on a current-thread runtime.
+    Tokio,
+    /// async-std.
+    AsyncStd,
+    /// smol, on a single-threaded local executor.
+    Smol,
+}
+
+/// `wsd serve`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub(crate) addr: SocketAddr,
+    /// The async runtime to use.
+    #[arg(long, value_enum, default_value_t = Runtime::Tokio)]
+    pub(crate) runtime: Runtime,
+    /// The largest message accepted, in bytes; bigger ones close the connection
+    /// with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = Options::DEFAULT_MAX_LENGTH)]
+    pub(crate) max_length: usize,
+    /// A subprotocol to accept (repeatable); the first one in the client's order that
+    /// is listed here is chosen.
+    #[arg(long = "protocol", value_name = "P")]
+    pub(crate) protocols: Vec<String>,
+}
+
+impl ServeArgs {
+    /// The driver options for every connection.
+    pub(crate) fn options(&self) -> Options {
+        let mut options = Options::default();
+        options.max_length = self.max_length;
+        options.protocols.clone_from(&self.protocols);
+        options
+    }
+}
+
+/// `wsd connect`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConnectArgs {
+    /// The server's URL, `ws://host[:port][/path]`.
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+    /// A subprotocol to offer (repeatable), in order of preference.
+    #[arg(long = "protocol", value_name = "P")]
+    pub(crate) protocols: Vec<String>,
+    /// An extra header for the handshake request (repeatable), as `Name: value`.
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    pub(crate) headers: Vec<(String, String)>,
+    /// The async runtime to use.
+    #[arg(long, value_enum, default_value_t = Runtime::Tokio)]
+    pub(crate) runtime: Runtime,
+}
+
+impl ConnectArgs {
+    /// The driver options for the connection.
+    pub(crate) fn options(&self) -> Options {
+        let mut options = Options::default();
+        options.protocols.clone_from(&self.protocols);
+        options
+    }
+}
+
+/// `wsd autobahn-client`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct AutobahnArgs {
+    /// The fuzzing server's base URL.
+    #[arg(long, default_value = "ws://127.0.0.1:9001", value_name = "URL")]
+    pub(crate) server: String,
+    /// The async runtime to use.
+    #[arg(long, value_enum, default_value_t = Runtime::Tokio)]
+    pub(crate) runtime: Runtime,
+    /// The agent name the results are filed under.
+    #[arg(long, default_value = "wsd")]
+    pub(crate) agent: String,
+}
+
+impl AutobahnArgs {
+    /// The driver options for every case. The default `max_length` (64 MiB) is above
+    /// the suite's largest message (16 MiB in group 9).
+    pub(crate) fn options(&self) -> Options {
+        Options::default()
+    }
+}
+
+/// Parses `Name: value` (spaces around the value are trimmed).
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}` is not of the form 'Name: value'"))?;
+    let name = name.trim();
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(format!(
+            "`{text}` has no valid header name before the colon"
+        ));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("wsd").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_has_embedded_defaults() {
+        let Command::Serve(serve) = parse(&["serve"]).unwrap().command else {
+            panic!("not serve");
+        };
+        assert_eq!(serve.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(serve.runtime, Runtime::Tokio);
+        assert_eq!(serve.max_length, Options::DEFAULT_MAX_LENGTH);
+        assert!(serve.protocols.is_empty());
+    }
+
+    #[test]
+    fn serve_takes_every_flag_and_builds_options() {
+        let cli = parse(&[
+            "serve",
+            "--addr",
+            "0.0.0.0:9001",
+            "--runtime",
+            "async-std",
+            "--max-length",
+            "1024",
+            "--protocol",
+            "chat",
+            "--protocol",
+            "superchat",
+        ])
+        .unwrap();
+        let Command::Serve(serve) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(serve.addr.port(), 9001);
+        assert_eq!(serve.runtime, Runtime::AsyncStd);
+        let options = serve.options();
+        assert_eq!(options.max_length, 1024);
+        assert_eq!(options.protocols, ["chat", "superchat"]);
+    }
+
+    #[test]
+    fn serve_rejects_bad_values() {
+        assert!(parse(&["serve", "--addr", "localhost"]).is_err());
+        assert!(parse(&["serve", "--runtime", "glommio"]).is_err());
+        assert!(parse(&["serve", "--max-length", "-1"]).is_err());
+        assert!(parse(&["serve", "--bogus"]).is_err());
+    }
+
+    #[test]
+    fn connect_takes_url_protocols_and_headers() {
+        let cli = parse(&[
+            "connect",
+            "ws://example.com/chat",
+            "--protocol",
+            "chat",
+            "--header",
+            "Authorization: Bearer  x ",
+            "--header",
+            "X-Empty:",
+            "--runtime",
+            "smol",
+        ])
+        .unwrap();
+        let Command::Connect(connect) = cli.command else {
+            panic!("not connect");
+        };
+        assert_eq!(connect.url, "ws://example.com/chat");
+        assert_eq!(connect.runtime, Runtime::Smol);
+        assert_eq!(connect.options().protocols, ["chat"]);
+        assert_eq!(
+            connect.headers,
+            [
+                ("Authorization".to_string(), "Bearer  x".to_string()),
+                ("X-Empty".to_string(), String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn connect_needs_a_url_and_well_formed_headers() {
+        assert!(parse(&["connect"]).is_err());
+        assert!(parse(&["connect", "ws://a", "--header", "no colon"]).is_err());
+        assert!(parse(&["connect", "ws://a", "--header", ": value"]).is_err());
+        assert!(parse(&["connect", "ws://a", "--header", "Two words: v"]).is_err());
+    }
+
+    #[test]
+    fn autobahn_client_defaults_and_flags() {
+        let Command::AutobahnClient(auto) = parse(&["autobahn-client"]).unwrap().command else {
+            panic!("not autobahn-client");
+        };
+        assert_eq!(auto.server, "ws://127.0.0.1:9001");
+        assert_eq!(auto.agent, "wsd");
+        assert_eq!(auto.runtime, Runtime::Tokio);
+        assert!(auto.options().max_length >= 16 << 20);
+
+        let cli = parse(&[
+            "autobahn-client",
+            "--server",
+            "ws://127.0.0.1:5000",
+            "--runtime",
+            "smol",
+            "--agent",
+            "x",
+        ])
+        .unwrap();
+        let Command::AutobahnClient(auto) = cli.command else {
+            panic!("not autobahn-client");
+        };
+        assert_eq!(
+            (auto.server.as_str(), auto.runtime, auto.agent.as_str()),
+            ("ws://127.0.0.1:5000", Runtime::Smol, "x")
+        );
+    }
+
+    #[test]
+    fn a_subcommand_is_required() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["listen"]).is_err());
+    }
+}

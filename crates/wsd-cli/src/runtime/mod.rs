@@ -1,0 +1,375 @@
+//! The commands on each runtime.
+//!
+//! The three adapters expose the same API under different types, so the sessions
+//! (echo, connect, the Autobahn loop) are written once, in [`adapter_sessions!`], and
+//! expanded in each runtime's module next to what differs: the executor, the
+//! listener, spawning and sleeping.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+/// The line `wsd serve` prints once it listens (the end-to-end tests read it to
+/// learn the port when started with port 0).
+pub(crate) fn announce(addr: SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "wsd: listening on ws://{addr} (open http://{addr}/ in a browser)"
+    );
+    let _ = out.flush();
+}
+
+/// The error for a listener that cannot be opened.
+pub(crate) fn bind_error(addr: SocketAddr, error: &std::io::Error) -> String {
+    format!("cannot listen on {addr}: {error}")
+}
+
+/// Logs a failed `accept`. Such failures (out of file descriptors, a connection
+/// reset before it was accepted) are transient; the caller pauses and goes on.
+pub(crate) fn log_accept_error(error: &std::io::Error) {
+    eprintln!("wsd: accept failed: {error}; retrying");
+}
+
+/// Logs the end of one connection that went wrong. Peers that break the protocol
+/// are routine for a public server (and the whole point of the Autobahn suite), so
+/// this is one line and never stops the server.
+pub(crate) fn log_connection_error(peer: SocketAddr, error: &str) {
+    eprintln!("wsd: {peer}: {error}");
+}
+
+/// How long to pause after a failed `accept`, so a persistent failure (EMFILE) does
+/// not spin.
+pub(crate) const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A connection's task, handed to the runtime's spawn.
+pub(crate) type Task = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Expands the runtime-independent sessions for one adapter crate. The runtime
+/// supplies its TCP types (`$tcp` with `$tcp::connect(&str)`, `$listener` with
+/// `$listener::bind(SocketAddr)`) and `$sleep(Duration)`.
+macro_rules! adapter_sessions {
+    ($adapter:ident, $tcp:ident, $listener:ident, $sleep:path) => {
+        use $adapter::{CloseFrame, Decision, Error as WsError, Message, ServerConfig, WebSocket};
+
+        use crate::args::{AutobahnArgs, ConnectArgs, ServeArgs};
+        use crate::route::{Route, route};
+        use crate::runtime::{
+            ACCEPT_BACKOFF, ConnectError, Task, announce, bind_error, log_accept_error,
+            log_connection_error,
+        };
+        use wsd_core::{CloseCode, Options};
+
+        /// `wsd serve`: listens, then accepts forever, handing each connection's
+        /// task to `spawn`.
+        pub(crate) async fn serve_with(
+            args: &ServeArgs,
+            mut spawn: impl FnMut(Task),
+        ) -> Result<(), String> {
+            let listener = $listener::bind(args.addr)
+                .await
+                .map_err(|error| bind_error(args.addr, &error))?;
+            announce(listener.local_addr().unwrap_or(args.addr));
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let options = args.options();
+                        spawn(Box::pin(async move {
+                            if let Err(error) = serve_connection(stream, options).await {
+                                log_connection_error(peer, &error);
+                            }
+                        }));
+                    }
+                    Err(error) => {
+                        log_accept_error(&error);
+                        let _ = $sleep(ACCEPT_BACKOFF).await;
+                    }
+                }
+            }
+        }
+
+        /// Serves one accepted connection: the handshake (or a plain HTTP answer),
+        /// then echo until the peer closes.
+        async fn serve_connection(stream: $tcp, options: Options) -> Result<(), String> {
+            let mut config = ServerConfig::default();
+            config.options = options;
+            config.on_request = Some(Box::new(|request: &wsd_core::Request| {
+                match route(request) {
+                    Route::Upgrade => Decision::Accept,
+                    Route::Respond {
+                        status,
+                        headers,
+                        body,
+                    } => Decision::Respond {
+                        status,
+                        headers,
+                        body,
+                    },
+                }
+            }));
+            let mut ws = match $adapter::accept_with(stream, config).await {
+                Ok(ws) => ws,
+                // A plain HTTP request answered with the page or a 404: done.
+                Err(WsError::Responded) => return Ok(()),
+                Err(error) => return Err(format!("handshake failed: {error}")),
+            };
+            echo(&mut ws).await
+        }
+
+        /// Sends every text and binary message back until the connection ends.
+        /// Pings are answered and the close is echoed by the driver.
+        async fn echo(ws: &mut WebSocket<$tcp>) -> Result<(), String> {
+            while let Some(item) = ws.next_message().await {
+                let message = item.map_err(|error| error.to_string())?;
+                if !matches!(message, Message::Text(_) | Message::Binary(_)) {
+                    continue;
+                }
+                match ws.send(message).await {
+                    Ok(()) => {}
+                    // The peer started closing after its message: there is no one to
+                    // echo to, and reading on completes the closing handshake.
+                    Err(WsError::Closed) => {}
+                    Err(error) => return Err(error.to_string()),
+                }
+            }
+            Ok(())
+        }
+
+        /// Opens a client connection: TCP with TCP_NODELAY, then the handshake.
+        async fn open_client(
+            url: &str,
+            options: Options,
+            headers: &[(String, String)],
+        ) -> Result<WebSocket<$tcp>, ConnectError> {
+            let authority = crate::runtime::authority(url).map_err(ConnectError::Url)?;
+            let stream = $tcp::connect(authority.as_str())
+                .await
+                .map_err(|error| ConnectError::Tcp(authority.clone(), error))?;
+            // Small messages (the Autobahn echo, typed lines) must not wait for
+            // Nagle's algorithm.
+            let _ = stream.set_nodelay(true);
+            if let Some((name, _)) = headers.first() {
+                // The adapters' `client` takes no extra headers yet; refusing is
+                // better than silently sending a request without them.
+                return Err(ConnectError::Unsupported(format!(
+                    "--header {name}: custom handshake headers are not supported by the runtime adapters yet"
+                )));
+            }
+            $adapter::client(url, stream, options)
+                .await
+                .map_err(|error| ConnectError::Handshake(error.to_string()))
+        }
+
+        /// `wsd connect`: stdin lines out as text, messages in on stdout.
+        pub(crate) async fn connect(
+            args: &ConnectArgs,
+            lines: async_channel::Receiver<std::io::Result<String>>,
+        ) -> Result<(), String> {
+            use futures_util::future::{Either, select};
+            use std::io::Write as _;
+
+            let mut ws = open_client(&args.url, args.options(), &args.headers)
+                .await
+                .map_err(|error| error.to_string())?;
+            let mut stdin_open = true;
+            let mut stdin_error = None;
+            loop {
+                // Wait for a message, and for a line while stdin is open. The
+                // futures are dropped before acting, which `next_message` allows:
+                // its progress lives in the WebSocket.
+                let event = if stdin_open {
+                    let message = std::pin::pin!(ws.next_message());
+                    let line = std::pin::pin!(lines.recv());
+                    match select(message, line).await {
+                        Either::Left((message, _)) => Either::Left(message),
+                        Either::Right((line, _)) => Either::Right(line),
+                    }
+                } else {
+                    Either::Left(ws.next_message().await)
+                };
+                match event {
+                    Either::Right(Ok(Ok(line))) => {
+                        if let Err(error) = ws.send(Message::Text(line.into())).await {
+                            // The server closed: stop sending, read its close.
+                            if !matches!(error, WsError::Closed) {
+                                return Err(format!("sending failed: {error}"));
+                            }
+                            stdin_open = false;
+                        }
+                    }
+                    Either::Right(end) => {
+                        // End of stdin (or an unreadable stdin): start the closing
+                        // handshake with 1000 and read on, printing the echoes still
+                        // on their way, until the server's close frame ends the
+                        // stream. (`WebSocket::close` would drop those echoes.)
+                        if let Ok(Err(error)) = end {
+                            stdin_error = Some(error);
+                        }
+                        stdin_open = false;
+                        let close = Message::Close(Some(CloseFrame {
+                            code: CloseCode::NORMAL,
+                            reason: String::new(),
+                        }));
+                        match ws.send(close).await {
+                            Ok(()) | Err(WsError::Closed) => {}
+                            Err(error) => return Err(format!("closing failed: {error}")),
+                        }
+                    }
+                    Either::Left(None) => break,
+                    Either::Left(Some(Err(error))) => {
+                        return Err(format!("connection failed: {error}"));
+                    }
+                    Either::Left(Some(Ok(message))) => {
+                        let mut out = std::io::stdout().lock();
+                        let written = match message {
+                            Message::Text(text) => writeln!(out, "{}", text.as_str()),
+                            Message::Binary(data) => {
+                                writeln!(out, "{}", crate::render::binary_line(&data))
+                            }
+                            Message::Close(Some(frame)) => {
+                                if !crate::render::is_normal_close(frame.code) {
+                                    let _ = out.flush();
+                                    return Err(format!(
+                                        "the server closed the connection with {}{}",
+                                        frame.code,
+                                        crate::render::reason_suffix(&frame.reason)
+                                    ));
+                                }
+                                Ok(())
+                            }
+                            _ => Ok(()),
+                        };
+                        // stdout gone (a closed pipe): nothing left to print to.
+                        written
+                            .and_then(|()| out.flush())
+                            .map_err(|error| format!("cannot write to stdout: {error}"))?;
+                    }
+                }
+            }
+            match stdin_error {
+                Some(error) => Err(format!("cannot read stdin: {error}")),
+                None => Ok(()),
+            }
+        }
+
+        /// `wsd autobahn-client`: every case of the fuzzing server, then the report.
+        pub(crate) async fn autobahn(args: &AutobahnArgs) -> Result<(), String> {
+            use crate::autobahn::{case_count_url, case_url, parse_case_count, update_reports_url};
+
+            let count_url = case_count_url(&args.server);
+            let mut ws = open_client(&count_url, args.options(), &[])
+                .await
+                .map_err(|error| format!("{count_url}: {error}"))?;
+            let mut count = None;
+            while let Some(item) = ws.next_message().await {
+                match item {
+                    Ok(Message::Text(text)) if count.is_none() => {
+                        count = Some(parse_case_count(text.as_str())?);
+                    }
+                    Ok(_) => {}
+                    Err(error) => return Err(format!("{count_url}: {error}")),
+                }
+            }
+            let count = count.ok_or_else(|| format!("{count_url}: closed without a case count"))?;
+            eprintln!("wsd: {count} cases");
+
+            for case in 1..=count {
+                let url = case_url(&args.server, case, &args.agent);
+                // A case that fails is the suite's to judge; it never stops the run.
+                let outcome = match open_client(&url, args.options(), &[]).await {
+                    Ok(mut ws) => echo(&mut ws).await,
+                    Err(error) => Err(error.to_string()),
+                };
+                if let Err(error) = outcome {
+                    eprintln!("wsd: case {case}: {error}");
+                }
+            }
+
+            let url = update_reports_url(&args.server, &args.agent);
+            let mut ws = open_client(&url, args.options(), &[])
+                .await
+                .map_err(|error| format!("{url}: {error}"))?;
+            // The server closes once the report is written.
+            while let Some(item) = ws.next_message().await {
+                item.map_err(|error| format!("{url}: {error}"))?;
+            }
+            eprintln!("wsd: reports updated");
+            Ok(())
+        }
+    };
+}
+
+/// Why a client connection could not be opened.
+#[derive(Debug)]
+pub(crate) enum ConnectError {
+    /// The URL is unusable.
+    Url(String),
+    /// The TCP connection failed.
+    Tcp(String, std::io::Error),
+    /// The WebSocket handshake failed.
+    Handshake(String),
+    /// An option the adapters cannot honour yet.
+    Unsupported(String),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Url(error) => f.write_str(error),
+            Self::Tcp(authority, error) => write!(f, "cannot connect to {authority}: {error}"),
+            Self::Handshake(error) => write!(f, "handshake failed: {error}"),
+            Self::Unsupported(error) => f.write_str(error),
+        }
+    }
+}
+
+/// The `host:port` to open a TCP connection to for a `ws://` URL (port 80 when not
+/// given). `wss://` is refused with a clear message: there is no TLS in wsd yet.
+pub(crate) fn authority(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|error| format!("invalid URL {url:?}: {error}"))?;
+    match parsed.scheme() {
+        "ws" => {}
+        "wss" => return Err(format!("{url}: wss:// (TLS) is not supported by wsd")),
+        other => return Err(format!("{url}: the scheme must be ws://, not {other}://")),
+    }
+    let host = match parsed.host() {
+        Some(url::Host::Domain(domain)) => domain.to_string(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        // Bracketed, as `host:port` for IPv6 needs.
+        Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+        None => return Err(format!("{url}: no host")),
+    };
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    Ok(format!("{host}:{port}"))
+}
+
+// After the macro: the modules see it by textual scope.
+pub(crate) mod async_std;
+pub(crate) mod smol;
+pub(crate) mod tokio;
+
+#[cfg(test)]
+mod tests {
+    use super::authority;
+
+    #[test]
+    fn authority_defaults_the_port_and_brackets_ipv6() {
+        assert_eq!(
+            authority("ws://example.com/chat").unwrap(),
+            "example.com:80"
+        );
+        assert_eq!(authority("ws://127.0.0.1:9001").unwrap(), "127.0.0.1:9001");
+        assert_eq!(authority("ws://[::1]:8080/").unwrap(), "[::1]:8080");
+    }
+
+    #[test]
+    fn authority_refuses_other_schemes_and_garbage() {
+        assert!(authority("wss://example.com").unwrap_err().contains("TLS"));
+        assert!(
+            authority("http://example.com")
+                .unwrap_err()
+                .contains("ws://")
+        );
+        assert!(authority("not a url").is_err());
+    }
+}

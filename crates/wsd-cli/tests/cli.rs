@@ -1,0 +1,226 @@
+//! End to end: the built `wsd` binary, on every runtime, against real sockets.
+//!
+//! `wsd serve` is started on port 0 and the port is read from the line it prints;
+//! the checks are plain HTTP (the page, a 404), a `wsd_tokio` client echoing text and
+//! binary, and `wsd connect` fed stdin lines. Every wait has a deadline so a hang
+//! fails the test instead of stalling CI.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WSD: &str = env!("CARGO_BIN_EXE_wsd");
+const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A running `wsd serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(runtime: &str) -> Self {
+        let mut child = Command::new(WSD)
+            .args(["serve", "--addr", "127.0.0.1:0", "--runtime", runtime])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("wsd serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("wsd serve prints its address");
+        // wsd: listening on ws://127.0.0.1:PORT (open http://127.0.0.1:PORT/ in a browser)
+        let addr = line
+            .strip_prefix("wsd: listening on ws://")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from wsd serve: {line:?}"));
+        assert!(
+            line.trim_end()
+                .ends_with(&format!("(open http://{addr}/ in a browser)")),
+            "{line:?}"
+        );
+        Self { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One plain HTTP/1.1 request; returns the whole response (the server closes).
+fn http_get(addr: SocketAddr, target: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("reads the response");
+    response
+}
+
+/// Runs `wsd` with `stdin` fed in, killing it at the deadline.
+fn run_wsd(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(WSD)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsd starts");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    // Closing stdin is the end of input wsd connect waits for.
+    drop(input);
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "wsd {args:?} did not exit within {DEADLINE:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn serve_answers_the_page_and_404_on_every_runtime() {
+    for runtime in RUNTIMES {
+        let server = Server::start(runtime);
+        let page = http_get(server.addr, "/");
+        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{runtime}: {page}");
+        assert!(page.contains("text/html"), "{runtime}: {page}");
+        assert!(page.contains("<!DOCTYPE html>"), "{runtime}");
+        let missing = http_get(server.addr, "/missing");
+        assert!(missing.starts_with("HTTP/1.1 404"), "{runtime}: {missing}");
+    }
+}
+
+#[test]
+fn serve_echoes_text_and_binary_on_every_runtime() {
+    use wsd_tokio::{Bytes, CloseCode, Message, Options};
+
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for runtime in RUNTIMES {
+        let server = Server::start(runtime);
+        let url = format!("ws://{}/", server.addr);
+        executor.block_on(async {
+            let connecting = wsd_tokio::connect_with(&url, Options::default());
+            let mut ws = tokio::time::timeout(DEADLINE, connecting)
+                .await
+                .expect("handshake in time")
+                .expect("handshake succeeds");
+            let binary = Bytes::from_static(&[0, 1, 2, 0xfe, 0xff]);
+            ws.send(Message::Text("héllo".into())).await.unwrap();
+            ws.send(Message::Binary(binary.clone())).await.unwrap();
+            let mut received = Vec::new();
+            while received.len() < 2 {
+                let next = tokio::time::timeout(DEADLINE, ws.next_message()).await;
+                match next.expect("echo in time") {
+                    Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                        received.push(message);
+                    }
+                    Some(Ok(_)) => {}
+                    other => panic!("{runtime}: connection ended early: {other:?}"),
+                }
+            }
+            assert!(
+                matches!(&received[0], Message::Text(t) if t.as_str() == "héllo"),
+                "{runtime}: {received:?}"
+            );
+            assert!(
+                matches!(&received[1], Message::Binary(b) if *b == binary),
+                "{runtime}: {received:?}"
+            );
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+        });
+    }
+}
+
+#[test]
+fn connect_sends_lines_and_prints_echoes_on_every_runtime() {
+    let server = Server::start("tokio");
+    let url = format!("ws://{}/", server.addr);
+    for runtime in RUNTIMES {
+        let output = run_wsd(
+            &["connect", &url, "--runtime", runtime],
+            "one\ntwo words\r\n\nlast",
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{runtime}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "one\ntwo words\n\nlast\n",
+            "{runtime}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn connect_fails_clearly_when_the_handshake_is_refused() {
+    // A server that answers every request with 404.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    for runtime in RUNTIMES {
+        let url = format!("ws://{addr}/chat");
+        let output = run_wsd(&["connect", &url, "--runtime", runtime], "never sent\n");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{runtime}: exited 0");
+        assert!(
+            stderr.starts_with("wsd: handshake failed: "),
+            "{runtime}: {stderr}"
+        );
+        assert!(stderr.contains("404"), "{runtime}: {stderr}");
+        assert!(output.stdout.is_empty(), "{runtime}");
+    }
+}
+
+#[test]
+fn connect_reports_an_unreachable_server() {
+    // Bind then drop: the port is (very likely) closed now.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("ws://{addr}/");
+    let output = run_wsd(&["connect", &url], "");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("cannot connect to {addr}")),
+        "{stderr}"
+    );
+}
