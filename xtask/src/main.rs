@@ -7,6 +7,7 @@
 
 mod autobahn;
 mod ci;
+mod fuzz;
 mod json;
 mod util;
 
@@ -21,9 +22,10 @@ fn main() -> ExitCode {
     let result = match task {
         "ci" => ci::run(rest),
         "autobahn" => autobahn::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)\n  fuzz      the libFuzzer targets in fuzz/, 30 s each (`cargo xtask fuzz --help`)"
             );
             Ok(())
         }
