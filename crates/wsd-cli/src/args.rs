@@ -112,6 +112,7 @@ impl ConnectArgs {
     pub(crate) fn options(&self) -> Options {
         let mut options = Options::default();
         options.protocols.clone_from(&self.protocols);
+        options.headers.clone_from(&self.headers);
         options
     }
 }
@@ -233,7 +234,7 @@ mod tests {
         assert_eq!(connect.runtime, Runtime::Smol);
         assert_eq!(connect.options().protocols, ["chat"]);
         assert_eq!(
-            connect.headers,
+            connect.options().headers,
             [
                 ("Authorization".to_string(), "Bearer  x".to_string()),
                 ("X-Empty".to_string(), String::new()),

@@ -178,9 +178,10 @@ fn connect_sends_lines_and_prints_echoes_on_every_runtime() {
 
 #[test]
 fn connect_fails_clearly_when_the_handshake_is_refused() {
-    // A server that answers every request with 404.
+    // A server that answers every request with 404, and passes the request heads on.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (heads, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -192,11 +193,22 @@ fn connect_fails_clearly_when_the_handshake_is_refused() {
             let _ = stream.write_all(
                 b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             );
+            let _ = heads.send(String::from_utf8_lossy(&head).into_owned());
         }
     });
     for runtime in RUNTIMES {
         let url = format!("ws://{addr}/chat");
-        let output = run_wsd(&["connect", &url, "--runtime", runtime], "never sent\n");
+        let output = run_wsd(
+            &[
+                "connect",
+                &url,
+                "--runtime",
+                runtime,
+                "--header",
+                "X-Wsd-Test: yes",
+            ],
+            "never sent\n",
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{runtime}: exited 0");
         assert!(
@@ -205,6 +217,17 @@ fn connect_fails_clearly_when_the_handshake_is_refused() {
         );
         assert!(stderr.contains("404"), "{runtime}: {stderr}");
         assert!(output.stdout.is_empty(), "{runtime}");
+        let head = received
+            .recv_timeout(DEADLINE)
+            .expect("the request arrived");
+        assert!(
+            head.starts_with("GET /chat HTTP/1.1\r\n"),
+            "{runtime}: {head}"
+        );
+        assert!(
+            head.contains("\r\nX-Wsd-Test: yes\r\n"),
+            "{runtime}: {head}"
+        );
     }
 }
 

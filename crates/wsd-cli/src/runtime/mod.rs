@@ -136,11 +136,7 @@ macro_rules! adapter_sessions {
         }
 
         /// Opens a client connection: TCP with TCP_NODELAY, then the handshake.
-        async fn open_client(
-            url: &str,
-            options: Options,
-            headers: &[(String, String)],
-        ) -> Result<WebSocket<$tcp>, ConnectError> {
+        async fn open_client(url: &str, options: Options) -> Result<WebSocket<$tcp>, ConnectError> {
             let authority = crate::runtime::authority(url).map_err(ConnectError::Url)?;
             let stream = $tcp::connect(authority.as_str())
                 .await
@@ -148,13 +144,6 @@ macro_rules! adapter_sessions {
             // Small messages (the Autobahn echo, typed lines) must not wait for
             // Nagle's algorithm.
             let _ = stream.set_nodelay(true);
-            if let Some((name, _)) = headers.first() {
-                // The adapters' `client` takes no extra headers yet; refusing is
-                // better than silently sending a request without them.
-                return Err(ConnectError::Unsupported(format!(
-                    "--header {name}: custom handshake headers are not supported by the runtime adapters yet"
-                )));
-            }
             $adapter::client(url, stream, options)
                 .await
                 .map_err(|error| ConnectError::Handshake(error.to_string()))
@@ -168,7 +157,7 @@ macro_rules! adapter_sessions {
             use futures_util::future::{Either, select};
             use std::io::Write as _;
 
-            let mut ws = open_client(&args.url, args.options(), &args.headers)
+            let mut ws = open_client(&args.url, args.options())
                 .await
                 .map_err(|error| error.to_string())?;
             let mut stdin_open = true;
@@ -257,7 +246,7 @@ macro_rules! adapter_sessions {
             use crate::autobahn::{case_count_url, case_url, parse_case_count, update_reports_url};
 
             let count_url = case_count_url(&args.server);
-            let mut ws = open_client(&count_url, args.options(), &[])
+            let mut ws = open_client(&count_url, args.options())
                 .await
                 .map_err(|error| format!("{count_url}: {error}"))?;
             let mut count = None;
@@ -276,7 +265,7 @@ macro_rules! adapter_sessions {
             for case in 1..=count {
                 let url = case_url(&args.server, case, &args.agent);
                 // A case that fails is the suite's to judge; it never stops the run.
-                let outcome = match open_client(&url, args.options(), &[]).await {
+                let outcome = match open_client(&url, args.options()).await {
                     Ok(mut ws) => echo(&mut ws).await,
                     Err(error) => Err(error.to_string()),
                 };
@@ -286,7 +275,7 @@ macro_rules! adapter_sessions {
             }
 
             let url = update_reports_url(&args.server, &args.agent);
-            let mut ws = open_client(&url, args.options(), &[])
+            let mut ws = open_client(&url, args.options())
                 .await
                 .map_err(|error| format!("{url}: {error}"))?;
             // The server closes once the report is written.
@@ -308,8 +297,6 @@ pub(crate) enum ConnectError {
     Tcp(String, std::io::Error),
     /// The WebSocket handshake failed.
     Handshake(String),
-    /// An option the adapters cannot honour yet.
-    Unsupported(String),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -318,7 +305,6 @@ impl std::fmt::Display for ConnectError {
             Self::Url(error) => f.write_str(error),
             Self::Tcp(authority, error) => write!(f, "cannot connect to {authority}: {error}"),
             Self::Handshake(error) => write!(f, "handshake failed: {error}"),
-            Self::Unsupported(error) => f.write_str(error),
         }
     }
 }
