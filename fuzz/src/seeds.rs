@@ -117,8 +117,11 @@ fn handshake_request() -> Vec<Vec<u8>> {
 }
 
 fn handshake_response() -> Vec<Vec<u8>> {
-    use base64_free::encode_key;
-    let accept = wsd_handshake::server::accept_key(&encode_key(&CLIENT_KEY));
+    let url = url::Url::parse("ws://example.com/chat").expect("a valid URL");
+    let options = wsd_handshake::ClientOptions::default();
+    let handshake =
+        wsd_handshake::ClientHandshake::new(&url, CLIENT_KEY, options).expect("a valid handshake");
+    let accept = handshake.expected_accept();
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
@@ -140,26 +143,6 @@ fn handshake_response() -> Vec<Vec<u8>> {
             .raw(b"HTTP/1.0 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
             .finish(),
     ]
-}
-
-/// Base64 of the 16 key bytes, spelled out so the seeds need no base64 crate.
-mod base64_free {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub(super) fn encode_key(bytes: &[u8; 16]) -> String {
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n =
-                chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
-            for i in 0..=chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            }
-        }
-        while out.len() % 4 != 0 {
-            out.push('=');
-        }
-        out
-    }
 }
 
 fn extensions_header() -> Vec<Vec<u8>> {
