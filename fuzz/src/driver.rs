@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use wsd_core::{CloseCode, Connection, Event, Message, Options};
 use wsd_deflate::PerMessageDeflate;
+use wsd_handshake::{Limits, Request, Status, server};
 
 use crate::{Reader, Writer};
 
@@ -106,6 +107,17 @@ impl Config {
     }
 }
 
+/// `Sec-WebSocket-Extensions` answers a server may give to the client's offer; some
+/// are wrong on purpose.
+pub const EXTENSION_ANSWERS: [Option<&str>; 6] = [
+    None,
+    Some("permessage-deflate"),
+    Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+    Some("permessage-deflate; server_max_window_bits=9; client_max_window_bits=8"),
+    Some("permessage-deflate; client_max_window_bits=16"),
+    Some("x-unknown"),
+];
+
 /// One scripted step. The selector byte is taken modulo 16, and inputs get several
 /// selectors so that most steps feed bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +190,8 @@ pub struct Harness {
     now: Instant,
     opened: bool,
     got_request: bool,
+    /// Messages received.
+    messages: usize,
     closed: bool,
     /// Bytes given to `handle_input`, and payload bytes given to commands.
     bytes_in: usize,
@@ -199,12 +213,47 @@ impl Harness {
             now: Instant::now(),
             opened: false,
             got_request: false,
+            messages: 0,
             closed: false,
             bytes_in: 0,
             steps: 0,
             bytes_out: 0,
             output: Vec::new(),
         }
+    }
+
+    /// Clients: starts, and with [`FLAG_VALID_101`] feeds the server's 101 for the key
+    /// the client sent (read back from its request), with the subprotocol if
+    /// [`FLAG_PROTOCOL`] and one of [`EXTENSION_ANSWERS`], so that the scripted bytes
+    /// reach the frame parser.
+    pub fn start_client(&mut self) {
+        self.conn.start().expect("a fresh client starts");
+        self.input(&[]);
+        if !self.config.has(FLAG_VALID_101) {
+            return;
+        }
+        let Ok(Status::Complete((request, _))) = Request::parse(&self.output, &Limits::default())
+        else {
+            panic!("the client's request does not parse: {:?}", self.output);
+        };
+        let key = request
+            .headers
+            .get("Sec-WebSocket-Key")
+            .expect("the client sends a key");
+        let mut response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n",
+            server::accept_key(&key)
+        );
+        if self.config.has(FLAG_PROTOCOL) {
+            response.push_str("Sec-WebSocket-Protocol: chat\r\n");
+        }
+        let variant = usize::from(self.config.response_variant) % EXTENSION_ANSWERS.len();
+        if let Some(answer) = EXTENSION_ANSWERS[variant] {
+            response.push_str(&format!("Sec-WebSocket-Extensions: {answer}\r\n"));
+        }
+        response.push_str("\r\n");
+        self.input(response.as_bytes());
     }
 
     /// Feeds `bytes` as one input step.
@@ -307,6 +356,7 @@ impl Harness {
                 }
                 Event::Message(message) => {
                     assert!(self.opened, "a message before Open");
+                    self.messages += 1;
                     assert!(
                         message.len() <= self.max_length,
                         "a message of {} bytes over max_length {}",
@@ -361,5 +411,15 @@ impl Harness {
     /// True once the Close event has been seen.
     pub fn closed(&self) -> bool {
         self.closed
+    }
+
+    /// True once the Open event has been seen.
+    pub fn opened(&self) -> bool {
+        self.opened
+    }
+
+    /// How many messages arrived.
+    pub fn messages(&self) -> usize {
+        self.messages
     }
 }

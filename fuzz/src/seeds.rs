@@ -239,7 +239,12 @@ fn driver_client() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
 
     let mut w = Writer::new();
-    config(FLAG_VALID_101 | FLAG_PROTOCOL | FLAG_ECHO).write(&mut w);
+    // No extension answer: this client offers none.
+    let plain_config = Config {
+        response_variant: 0,
+        ..config(FLAG_VALID_101 | FLAG_PROTOCOL | FLAG_ECHO)
+    };
+    plain_config.write(&mut w);
     w.input(&plain(OpCode::Text, b"Hello"))
         .input(&plain(OpCode::Ping, b"p"));
     w.op(Op::SendBinary)
@@ -295,4 +300,47 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("driver_client", driver_client()),
         ("driver_pair", structured()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use wsd_core::Connection;
+
+    use crate::Reader;
+    use crate::driver::{Config, Harness};
+
+    fn run(seed: &[u8], client: bool) -> Harness {
+        let mut r = Reader::new(seed);
+        let config = Config::read(&mut r);
+        let conn = if client {
+            Connection::client("ws://example.com/chat", config.options()).unwrap()
+        } else {
+            Connection::server(config.options())
+        };
+        let mut harness = Harness::new(conn, config);
+        if client {
+            harness.start_client();
+        }
+        harness.run(&mut r);
+        harness
+    }
+
+    /// The server seeds get past the handshake and deliver messages, so the fuzzer
+    /// starts from open connections rather than rediscovering HTTP.
+    #[test]
+    fn server_seeds_open_and_deliver_messages() {
+        let seeds = super::driver_server();
+        for seed in &seeds[..3] {
+            let harness = run(seed, false);
+            assert!(harness.opened() && harness.messages() >= 1 && harness.closed());
+        }
+    }
+
+    #[test]
+    fn client_seeds_open_and_deliver_messages() {
+        for seed in &super::driver_client()[..2] {
+            let harness = run(seed, true);
+            assert!(harness.opened() && harness.messages() >= 1 && harness.closed());
+        }
+    }
 }
