@@ -78,6 +78,13 @@ pub(crate) struct ServeArgs {
     /// is listed here is chosen.
     #[arg(long = "protocol", value_name = "P")]
     pub(crate) protocols: Vec<String>,
+    /// Negotiate permessage-deflate (RFC 7692) with clients that offer it.
+    #[arg(long)]
+    pub(crate) deflate: bool,
+    /// Also accept the legacy Hixie-75 and Hixie-76 drafts (unmasked, unsafe on the
+    /// open web; off by default).
+    #[arg(long)]
+    pub(crate) allow_drafts: bool,
 }
 
 impl ServeArgs {
@@ -86,8 +93,19 @@ impl ServeArgs {
         let mut options = Options::default();
         options.max_length = self.max_length;
         options.protocols.clone_from(&self.protocols);
-        options
+        options.allow_drafts = self.allow_drafts;
+        with_deflate(options, self.deflate)
     }
+}
+
+/// Adds permessage-deflate with its default configuration when `on`.
+fn with_deflate(mut options: Options, on: bool) -> Options {
+    if on {
+        options
+            .extensions
+            .push(std::sync::Arc::new(wsd_deflate::PerMessageDeflate::new()));
+    }
+    options
 }
 
 /// `wsd connect`.
@@ -105,6 +123,9 @@ pub(crate) struct ConnectArgs {
     /// The async runtime to use.
     #[arg(long, value_enum, default_value_t = Runtime::Tokio)]
     pub(crate) runtime: Runtime,
+    /// Offer permessage-deflate (RFC 7692).
+    #[arg(long)]
+    pub(crate) deflate: bool,
 }
 
 impl ConnectArgs {
@@ -113,7 +134,7 @@ impl ConnectArgs {
         let mut options = Options::default();
         options.protocols.clone_from(&self.protocols);
         options.headers.clone_from(&self.headers);
-        options
+        with_deflate(options, self.deflate)
     }
 }
 
@@ -129,13 +150,16 @@ pub(crate) struct AutobahnArgs {
     /// The agent name the results are filed under.
     #[arg(long, default_value = "wsd")]
     pub(crate) agent: String,
+    /// Offer permessage-deflate in every case (for groups 12 and 13).
+    #[arg(long)]
+    pub(crate) deflate: bool,
 }
 
 impl AutobahnArgs {
     /// The driver options for every case. The default `max_length` (64 MiB) is above
     /// the suite's largest message (16 MiB in group 9).
     pub(crate) fn options(&self) -> Options {
-        Options::default()
+        with_deflate(Options::default(), self.deflate)
     }
 }
 
@@ -202,6 +226,33 @@ mod tests {
         let options = serve.options();
         assert_eq!(options.max_length, 1024);
         assert_eq!(options.protocols, ["chat", "superchat"]);
+        assert!(!options.allow_drafts && options.extensions.is_empty());
+    }
+
+    #[test]
+    fn deflate_and_drafts_flags_reach_the_options() {
+        let Command::Serve(serve) = parse(&["serve", "--deflate", "--allow-drafts"])
+            .unwrap()
+            .command
+        else {
+            panic!("not serve");
+        };
+        let options = serve.options();
+        assert!(options.allow_drafts);
+        assert_eq!(options.extensions.len(), 1);
+        assert_eq!(options.extensions[0].name(), "permessage-deflate");
+        let Command::Connect(connect) =
+            parse(&["connect", "ws://x/", "--deflate"]).unwrap().command
+        else {
+            panic!("not connect");
+        };
+        assert_eq!(connect.options().extensions.len(), 1);
+        let Command::AutobahnClient(auto) =
+            parse(&["autobahn-client", "--deflate"]).unwrap().command
+        else {
+            panic!("not autobahn-client");
+        };
+        assert_eq!(auto.options().extensions.len(), 1);
     }
 
     #[test]
@@ -259,6 +310,7 @@ mod tests {
         assert_eq!(auto.agent, "wsd");
         assert_eq!(auto.runtime, Runtime::Tokio);
         assert!(auto.options().max_length >= 16 << 20);
+        assert!(auto.options().extensions.is_empty());
 
         let cli = parse(&[
             "autobahn-client",
