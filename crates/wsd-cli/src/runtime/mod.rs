@@ -1,7 +1,7 @@
 //! The commands on each runtime.
 //!
 //! The three adapters expose the same API under different types, so the sessions
-//! (echo, connect, the Autobahn loop) are written once, in [`adapter_sessions!`], and
+//! (echo, connect, the Autobahn loop) are written once, in `adapter_sessions!`, and
 //! expanded in each runtime's module next to what differs: the executor, the
 //! listener, spawning and sleeping.
 
