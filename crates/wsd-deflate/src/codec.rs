@@ -78,9 +78,10 @@ impl DeflateSession {
                 if status == Status::StreamEnd {
                     // The sender ended its stream with a BFINAL block (RFC 7692
                     // section 7.2.3.4). What follows is padding at most (zlib
-                    // ignores it too); the next message starts a new stream.
+                    // ignores it too); the next message starts a new stream. The
+                    // block may have filled the look-ahead byte: check the limit.
                     self.decompressor = None;
-                    return Ok(());
+                    return within(out, max_length);
                 }
                 let room_left = out.len() < out.capacity();
                 if rest.is_empty() && room_left {
@@ -91,7 +92,7 @@ impl DeflateSession {
                 }
             }
         }
-        Ok(())
+        within(out, max_length)
     }
 
     fn deflate(&mut self, input: &[u8]) -> Result<Vec<u8>, ExtensionError> {
@@ -175,6 +176,17 @@ impl Session for DeflateSession {
             rsv: message.rsv | Rsv::RSV1,
             data: result?.into(),
         })
+    }
+}
+
+/// `Ok` when `out` holds at most `max_length` bytes, else the 1009 error.
+fn within(out: &[u8], max_length: usize) -> Result<(), ExtensionError> {
+    if out.len() > max_length {
+        Err(ExtensionError::too_big(format!(
+            "message inflates past {max_length} bytes"
+        )))
+    } else {
+        Ok(())
     }
 }
 
@@ -302,6 +314,21 @@ mod tests {
                 assert_eq!(message.data, text, "takeover {takeover}, length {len}");
             }
         }
+    }
+
+    #[test]
+    fn a_final_block_one_byte_past_max_length_is_too_big() {
+        // Found by the deflate_inflate fuzz target: "Hello" in one stored block with
+        // BFINAL set ends the stream exactly on the look-ahead byte.
+        let stored_final = [0x01, 0x05, 0x00, 0xFA, 0xFF, b'H', b'e', b'l', b'l', b'o'];
+        let (_, mut receiver) = pair(true);
+        let error = receiver.decode(compressed(&stored_final), 4).unwrap_err();
+        assert_eq!(error.close_code(), CloseCode::MESSAGE_TOO_BIG);
+        let (_, mut receiver) = pair(true);
+        assert_eq!(
+            receiver.decode(compressed(&stored_final), 5).unwrap().data,
+            "Hello"
+        );
     }
 
     #[test]
