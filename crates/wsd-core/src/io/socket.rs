@@ -191,9 +191,17 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                 self.conn.handle_timeout(self.timer.now());
                 continue;
             }
-            // About to wait for input: send what the events produced first.
-            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
-                return Poll::Ready(Err(e));
+            // About to wait for input: send what the events produced first. While
+            // the peer is not reading and our output is over its bound, stop reading
+            // too: otherwise a ping flood would grow the pongs without limit.
+            match self.poll_write_out(cx) {
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending
+                    if self.conn.buffered_amount() > self.config.max_write_buffer_size =>
+                {
+                    return Poll::Pending;
+                }
+                _ => {}
             }
             if self.read_eof {
                 // The connection turns EOF into an event; this is only reached if

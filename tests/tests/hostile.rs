@@ -1,0 +1,154 @@
+//! Hostile peers over real sockets: each test asserts a clear outcome, bounded memory
+//! and no panic. (Protocol-level hostility without sockets is tested in wsd-core and
+//! wsd-frame; this file covers what needs the adapter's I/O loop.)
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wsd_frame::{OpCode, Rsv, encode_frame};
+use wsd_tokio::Message;
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// Reads until the end of the 101 response head.
+async fn read_head(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+}
+
+#[tokio::test]
+async fn a_ping_flood_from_a_peer_that_never_reads_keeps_our_output_bounded() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = wsd_tokio::accept(stream).await.unwrap();
+        let bound = ws.config().max_write_buffer_size + ws.config().read_buffer_size;
+        let (mut pings, mut most_buffered) = (0u64, 0usize);
+        // The application keeps polling; the peer never reads our pongs.
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_secs(2), ws.next_message()).await
+        {
+            if matches!(message, Message::Ping(_)) {
+                pings += 1;
+            }
+            most_buffered = most_buffered.max(ws.connection().buffered_amount());
+        }
+        (pings, most_buffered, bound)
+    });
+
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(REQUEST).await.unwrap();
+    read_head(&mut client).await;
+    let mut ping = Vec::new();
+    encode_frame(
+        true,
+        OpCode::Ping,
+        Rsv::NONE,
+        &[0x55; 125],
+        Some([1, 2, 3, 4]),
+        &mut ping,
+    );
+    let burst: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 1000)
+        .collect();
+    // Write until the server stops reading (our writes block) or 64 MiB went out.
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        for _ in 0..500 {
+            client.write_all(&burst).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+    let (pings, most_buffered, bound) = server.await.unwrap();
+    assert!(pings > 1000, "the flood reached the server ({pings} pings)");
+    assert!(
+        most_buffered <= bound,
+        "queued pongs reached {most_buffered} bytes, over the {bound}-byte bound"
+    );
+}
+
+#[tokio::test]
+async fn a_frame_announcing_2_pow_63_bytes_is_refused_with_1009_before_any_payload() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = wsd_tokio::accept(stream).await.unwrap();
+        ws.next_message().await
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(REQUEST).await.unwrap();
+    read_head(&mut client).await;
+    // Binary, masked, 64-bit length 2^63 - 1, mask key, and no payload at all.
+    client
+        .write_all(&[
+            0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4,
+        ])
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut reply))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    assert_eq!(
+        &reply[..4],
+        &[0x88, reply[1], 0x03, 0xF1],
+        "close frame with 1009"
+    );
+    let last = server.await.unwrap();
+    assert!(matches!(last, Some(Err(_))), "{last:?}");
+}
+
+#[tokio::test]
+async fn a_reset_mid_frame_ends_the_stream_once_without_a_panic() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = wsd_tokio::accept(stream).await.unwrap();
+        let mut items = Vec::new();
+        while let Some(item) = ws.next_message().await {
+            items.push(item.is_ok());
+        }
+        items
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(REQUEST).await.unwrap();
+    read_head(&mut client).await;
+    let mut frame = Vec::new();
+    encode_frame(
+        true,
+        OpCode::Binary,
+        Rsv::NONE,
+        &[7; 1000],
+        Some([9, 9, 9, 9]),
+        &mut frame,
+    );
+    client.write_all(&frame[..500]).await.unwrap();
+    // SO_LINGER 0 makes close send a reset.
+    client.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(client);
+    let items = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    // No message came out of the half frame; at most one item reports the end.
+    assert!(items.len() <= 1, "{items:?}");
+}
