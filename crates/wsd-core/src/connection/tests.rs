@@ -952,3 +952,82 @@ fn headers_from_the_options_go_into_the_handshake() {
         Event::Error(Error::Usage(Usage::InvalidHeader(_)))
     ));
 }
+
+// ----- hostile peers ---------------------------------------------------------------
+
+#[test]
+fn a_message_of_a_million_one_byte_fragments_arrives_whole_with_bounded_buffers() {
+    let mut server = open_server();
+    let count = 1_000_000;
+    let mut wire = masked(OpCode::Binary, false, &[0]);
+    let fragment = masked(OpCode::Continuation, false, &[1]);
+    for _ in 1..count - 1 {
+        wire.extend_from_slice(&fragment);
+    }
+    wire.extend(masked(OpCode::Continuation, true, &[2]));
+    // Fed in 64 KiB reads, as an adapter would.
+    let mut received = Vec::new();
+    for piece in wire.chunks(64 * 1024) {
+        server.handle_input(piece);
+        received.extend(events(&mut server));
+        assert!(server.buffered_input() < 64 * 1024);
+    }
+    let [Event::Message(Message::Binary(data))] = &received[..] else {
+        panic!("{} events", received.len())
+    };
+    assert_eq!(data.len(), count);
+    assert_eq!((data[0], data[1], data[count - 1]), (0, 1, 2));
+}
+
+#[test]
+fn a_message_just_over_max_length_across_fragments_fails_with_1009() {
+    let mut options = options();
+    options.max_length = 1000;
+    let mut server = Connection::server(options);
+    server.handle_input(REQUEST);
+    server.start().unwrap();
+    let mut wire = Vec::new();
+    for _ in 0..10 {
+        wire.extend(masked(OpCode::Continuation, false, &[0; 100]));
+    }
+    wire[0] = 0x02; // the first fragment opens a binary message
+    wire.extend(masked(OpCode::Continuation, true, &[0; 1]));
+    server.handle_input(&wire);
+    let evs = events(&mut server);
+    assert!(matches!(
+        evs.last(),
+        Some(Event::Close {
+            code: CloseCode::MESSAGE_TOO_BIG,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_close_frame_instead_of_a_handshake_is_a_bad_request() {
+    let mut server = Connection::server(options());
+    server.handle_input(&masked(OpCode::Close, true, &[0x03, 0xE8]));
+    server.handle_input(b"\r\n\r\n");
+    let evs = events(&mut server);
+    assert!(
+        matches!(evs[0], Event::Error(Error::Handshake(_))),
+        "{evs:?}"
+    );
+    let response = String::from_utf8_lossy(&server.poll_transmit_vec()).into_owned();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+}
+
+#[test]
+fn a_client_that_receives_a_close_frame_before_the_101_fails_the_handshake() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.start().unwrap();
+    client.poll_transmit_vec();
+    client.handle_input(&plain(OpCode::Close, &[0x03, 0xE8]));
+    client.handle_input(b"\r\n\r\n");
+    let evs = events(&mut client);
+    assert!(
+        matches!(evs[0], Event::Error(Error::Handshake(_))),
+        "{evs:?}"
+    );
+    assert!(client.poll_transmit_vec().is_empty());
+}
