@@ -69,6 +69,8 @@
 //! proxy accepts any 2xx and keeps the bytes after its response, IPv6 authorities get brackets, and
 //! list headers are split in linear time.
 #![forbid(unsafe_code)]
+// Nothing derived from network input may panic: no unwrap or expect outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod client;
