@@ -154,3 +154,54 @@ async fn a_reset_mid_frame_ends_the_stream_once_without_a_panic() {
     // No message came out of the half frame; at most one item reports the end.
     assert!(items.len() <= 1, "{items:?}");
 }
+
+#[tokio::test]
+async fn a_slowloris_handshake_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut config = wsd_tokio::ServerConfig::default();
+        config.options.handshake_timeout = Some(Duration::from_millis(800));
+        let started = std::time::Instant::now();
+        let result = wsd_tokio::accept_with(stream, config).await;
+        (result.map(|_| ()), started.elapsed())
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    // One byte every 100 ms: the whole request would take about 15 s.
+    for byte in REQUEST.iter().take(30) {
+        if client.write_all(std::slice::from_ref(byte)).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (result, elapsed) = server.await.unwrap();
+    assert!(
+        matches!(result, Err(wsd_tokio::Error::HandshakeTimeout)),
+        "{result:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "gave up after {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_mid_handshake_is_an_error_not_a_hang() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        wsd_tokio::accept(stream).await.map(|_| ())
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(&REQUEST[..20]).await.unwrap();
+    #[allow(deprecated)] // zero linger: close sends a reset, and does not block
+    client.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(client);
+    let result = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the handshake gives up at once")
+        .unwrap();
+    assert!(result.is_err());
+}
