@@ -26,6 +26,14 @@
 //! 7692, none repeated, the flags bare, window sizes decimal 8 to 15 (a bare
 //! `client_max_window_bits` only in an offer).
 //!
+//! **Several offers.** [`PerMessageDeflate::with_alternative`] adds configurations:
+//! a client offers one `permessage-deflate` for each, in order of preference
+//! (RFC 7692 section 5), and accepts a response that fits any of them. The response
+//! does not name the offer it answers, so the client keeps the strictest promise of
+//! the offers it fits: `client_no_context_takeover` in a fitting offer binds it even
+//! when the server does not echo it (section 7.1.1.2). A server answers the client's
+//! offers in order, each with the first configuration that accepts it.
+//!
 //! **Window size 8.** zlib (and zlib-rs) cannot make raw deflate streams with a
 //! 256-byte window, so a negotiated 8 is used as 9, as every zlib-based
 //! implementation does. Peers built on zlib decode such streams, since their own

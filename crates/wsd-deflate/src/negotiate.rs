@@ -140,6 +140,14 @@ impl DeflateConfig {
 
     /// Checks the configuration and makes the extension to register.
     pub fn build(self) -> Result<PerMessageDeflate, DeflateError> {
+        self.check()?;
+        Ok(PerMessageDeflate {
+            config: self,
+            alternatives: Vec::new(),
+        })
+    }
+
+    fn check(&self) -> Result<(), DeflateError> {
         if self.level > 9 {
             return Err(DeflateError::InvalidLevel(self.level));
         }
@@ -153,70 +161,33 @@ impl DeflateConfig {
                 return Err(DeflateError::InvalidWindowBits { option, bits });
             }
         }
-        Ok(PerMessageDeflate { config: self })
+        Ok(())
     }
-}
 
-/// A [`DeflateConfig`] that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DeflateError {
-    /// The level is not 0-9.
-    InvalidLevel(u32),
-    /// A window size is not 8-15.
-    InvalidWindowBits {
-        /// The builder method.
-        option: &'static str,
-        /// The value given.
-        bits: u8,
-    },
-}
-
-impl fmt::Display for DeflateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidLevel(level) => write!(f, "compression level {level} is not 0-9"),
-            Self::InvalidWindowBits { option, bits } => write!(f, "{option} {bits} is not 8-15"),
+    /// Client side: this configuration's offer.
+    fn offer(&self) -> Params {
+        let config = self;
+        let mut offer = Params::new();
+        if config.no_context_takeover {
+            offer = offer.with_flag(CLIENT_NO_CONTEXT_TAKEOVER);
         }
-    }
-}
-
-impl std::error::Error for DeflateError {}
-
-/// The permessage-deflate extension, to register with
-/// [`Extensions::add`](wsd_extensions::Extensions::add). It owns RSV1.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PerMessageDeflate {
-    config: DeflateConfig,
-}
-
-impl Default for PerMessageDeflate {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl PerMessageDeflate {
-    /// The extension with [`DeflateConfig::new`].
-    pub const fn new() -> Self {
-        Self {
-            config: DeflateConfig::new(),
+        offer = match config.max_window_bits {
+            Some(bits) => offer.with_value(CLIENT_MAX_WINDOW_BITS, &bits.to_string()),
+            None => offer.with_flag(CLIENT_MAX_WINDOW_BITS),
+        };
+        if config.request_no_context_takeover {
+            offer = offer.with_flag(SERVER_NO_CONTEXT_TAKEOVER);
         }
-    }
-
-    /// The configuration in use.
-    pub const fn config(&self) -> &DeflateConfig {
-        &self.config
-    }
-
-    fn session(&self, agreed: Agreed) -> Box<dyn Session> {
-        Box::new(DeflateSession::new(self.config.level, agreed))
+        if let Some(bits) = config.request_max_window_bits {
+            offer = offer.with_value(SERVER_MAX_WINDOW_BITS, &bits.to_string());
+        }
+        offer
     }
 
     /// Server side: the response to one offer, or why it is unacceptable.
     fn answer(&self, offer: &Params) -> Result<(Params, Agreed), String> {
         let offered = Parsed::from_params(offer, Side::Offer)?;
-        let config = &self.config;
+        let config = self;
         if offered.server_no_context_takeover && !config.accept_no_context_takeover {
             return Err(format!("{SERVER_NO_CONTEXT_TAKEOVER} is not accepted"));
         }
@@ -270,10 +241,12 @@ impl PerMessageDeflate {
         Ok((response, agreed))
     }
 
-    /// Client side: what the server's response means, or why it is unacceptable.
-    fn activate(&self, response: &Params) -> Result<Agreed, String> {
-        let answered = Parsed::from_params(response, Side::Response)?;
-        let config = &self.config;
+    /// Client side: what the server's response means if it answers this
+    /// configuration's offer, or why it cannot (RFC 7692 section 7.1: a requested
+    /// `server_no_context_takeover` must be granted, a requested
+    /// `server_max_window_bits` met, an offered `client_max_window_bits=N` not exceeded).
+    fn activate(&self, answered: &Parsed) -> Result<Agreed, String> {
+        let config = self;
         // A response always carries a value here (Side::Response checks it).
         let client_bits = answered.client_max_window_bits.flatten();
         if let (Some(limit), Some(bits)) = (config.max_window_bits, client_bits) {
@@ -318,6 +291,149 @@ impl PerMessageDeflate {
     }
 }
 
+/// A [`DeflateConfig`] that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeflateError {
+    /// The level is not 0-9.
+    InvalidLevel(u32),
+    /// A window size is not 8-15.
+    InvalidWindowBits {
+        /// The builder method.
+        option: &'static str,
+        /// The value given.
+        bits: u8,
+    },
+}
+
+impl fmt::Display for DeflateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidLevel(level) => write!(f, "compression level {level} is not 0-9"),
+            Self::InvalidWindowBits { option, bits } => write!(f, "{option} {bits} is not 8-15"),
+        }
+    }
+}
+
+impl std::error::Error for DeflateError {}
+
+/// The permessage-deflate extension, to register with
+/// [`Extensions::add`](wsd_extensions::Extensions::add). It owns RSV1.
+///
+/// It holds one [`DeflateConfig`] or, with [`with_alternative`](Self::with_alternative),
+/// several: a client then offers one `permessage-deflate` per configuration, in
+/// order of preference (RFC 7692 section 5), and a server answers each of the
+/// client's offers in turn with the first configuration that accepts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerMessageDeflate {
+    config: DeflateConfig,
+    alternatives: Vec<DeflateConfig>,
+}
+
+impl Default for PerMessageDeflate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PerMessageDeflate {
+    /// The extension with [`DeflateConfig::new`].
+    pub const fn new() -> Self {
+        Self {
+            config: DeflateConfig::new(),
+            alternatives: Vec::new(),
+        }
+    }
+
+    /// Adds `alternative` after the configurations already held, as a less preferred
+    /// offer. The server's response does not say which offer it accepted, so a client
+    /// takes the response against every offer it fits and keeps the strictest terms
+    /// for its own compressor: if any fitting offer carried
+    /// `client_no_context_takeover`, or a smaller `client_max_window_bits`, that
+    /// promise holds (section 7.1.1.2: the server may rely on it without echoing it).
+    /// The compression level is that of the first fitting configuration.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use wsd_deflate::{DeflateConfig, PerMessageDeflate};
+    /// # use wsd_extensions::Extensions;
+    /// let deflate = PerMessageDeflate::new()
+    ///     .with_alternative(DeflateConfig::new().no_context_takeover(true))
+    ///     .unwrap();
+    /// let mut client = Extensions::new();
+    /// client.add(Arc::new(deflate)).unwrap();
+    /// assert_eq!(
+    ///     client.client_offer_header().as_deref(),
+    ///     Some("permessage-deflate; client_max_window_bits, \
+    ///           permessage-deflate; client_no_context_takeover; client_max_window_bits")
+    /// );
+    /// ```
+    pub fn with_alternative(mut self, alternative: DeflateConfig) -> Result<Self, DeflateError> {
+        alternative.check()?;
+        self.alternatives.push(alternative);
+        Ok(self)
+    }
+
+    /// The first (preferred) configuration.
+    pub const fn config(&self) -> &DeflateConfig {
+        &self.config
+    }
+
+    /// Every configuration in order of preference, the first being [`config`](Self::config).
+    pub fn configs(&self) -> impl Iterator<Item = &DeflateConfig> + '_ {
+        std::iter::once(&self.config).chain(&self.alternatives)
+    }
+
+    /// Server side: the first offer (client's order) some configuration accepts,
+    /// trying the configurations in order for each.
+    fn answer(&self, offers: &[Params]) -> Option<(Params, Box<dyn Session>)> {
+        offers.iter().find_map(|offer| {
+            self.configs().find_map(|config| {
+                let (params, agreed) = config.answer(offer).ok()?;
+                Some((params, session(config.level, agreed)))
+            })
+        })
+    }
+
+    /// Client side: the terms for `response`, strictest over the configurations whose
+    /// offer it fits; the reasons of each when it fits none.
+    fn activate(&self, response: &Params) -> Result<(u32, Agreed), String> {
+        let answered = Parsed::from_params(response, Side::Response)?;
+        let mut fitting: Option<(u32, Agreed)> = None;
+        let mut reasons = Vec::new();
+        for config in self.configs() {
+            match config.activate(&answered) {
+                Ok(agreed) => {
+                    fitting = Some(match fitting {
+                        None => (config.level, agreed),
+                        Some((level, earlier)) => (level, strictest(earlier, agreed)),
+                    });
+                }
+                Err(reason) => reasons.push(reason),
+            }
+        }
+        match fitting {
+            Some(terms) => Ok(terms),
+            None if reasons.len() == 1 => Err(reasons.remove(0)),
+            None => Err(format!("fits no offer ({})", reasons.join("; "))),
+        }
+    }
+}
+
+/// Both readings of one response: the peer's terms come from the response alone and
+/// so agree; for our own compressor the stricter promise wins.
+fn strictest(a: Agreed, b: Agreed) -> Agreed {
+    Agreed {
+        own_no_context_takeover: a.own_no_context_takeover || b.own_no_context_takeover,
+        own_window_bits: a.own_window_bits.min(b.own_window_bits),
+        ..a
+    }
+}
+
+fn session(level: u32, agreed: Agreed) -> Box<dyn Session> {
+    Box::new(DeflateSession::new(level, agreed))
+}
+
 impl Extension for PerMessageDeflate {
     fn name(&self) -> &str {
         NAME
@@ -328,27 +444,12 @@ impl Extension for PerMessageDeflate {
     }
 
     fn client_offers(&self) -> Vec<Params> {
-        let config = &self.config;
-        let mut offer = Params::new();
-        if config.no_context_takeover {
-            offer = offer.with_flag(CLIENT_NO_CONTEXT_TAKEOVER);
-        }
-        offer = match config.max_window_bits {
-            Some(bits) => offer.with_value(CLIENT_MAX_WINDOW_BITS, &bits.to_string()),
-            None => offer.with_flag(CLIENT_MAX_WINDOW_BITS),
-        };
-        if config.request_no_context_takeover {
-            offer = offer.with_flag(SERVER_NO_CONTEXT_TAKEOVER);
-        }
-        if let Some(bits) = config.request_max_window_bits {
-            offer = offer.with_value(SERVER_MAX_WINDOW_BITS, &bits.to_string());
-        }
-        vec![offer]
+        self.configs().map(DeflateConfig::offer).collect()
     }
 
     fn client_activate(&self, response: &Params) -> Result<Box<dyn Session>, NegotiationError> {
         match self.activate(response) {
-            Ok(agreed) => Ok(self.session(agreed)),
+            Ok((level, agreed)) => Ok(session(level, agreed)),
             Err(reason) => Err(NegotiationError::rejected(NAME, response, reason)),
         }
     }
@@ -358,10 +459,7 @@ impl Extension for PerMessageDeflate {
         &self,
         offers: &[Params],
     ) -> Result<Option<(Params, Box<dyn Session>)>, NegotiationError> {
-        Ok(offers
-            .iter()
-            .find_map(|offer| self.answer(offer).ok())
-            .map(|(params, agreed)| (params, self.session(agreed))))
+        Ok(self.answer(offers))
     }
 }
 
@@ -566,7 +664,7 @@ mod tests {
             ),
         ];
         for (config, offer, response, expected) in table {
-            let (answer, agreed) = deflate(config)
+            let (answer, agreed) = config
                 .answer(&params(offer))
                 .unwrap_or_else(|e| panic!("{offer}: {e}"));
             assert_eq!(
@@ -645,7 +743,7 @@ mod tests {
         ];
         for (config, offer, reason) in table {
             assert_eq!(
-                deflate(config).answer(&params(offer)).unwrap_err(),
+                config.answer(&params(offer)).unwrap_err(),
                 reason,
                 "{offer}"
             );
@@ -718,7 +816,7 @@ mod tests {
             let agreed = deflate(config)
                 .activate(&params(response))
                 .unwrap_or_else(|e| panic!("{response}: {e}"));
-            assert_eq!(terms(agreed), expected, "{config:?} / {response}");
+            assert_eq!(terms(agreed.1), expected, "{config:?} / {response}");
         }
     }
 
@@ -774,6 +872,174 @@ mod tests {
                 reason,
                 "{response}"
             );
+        }
+    }
+
+    /// The offer `wsd autobahn-client --deflate` makes: context takeover preferred,
+    /// without it as the alternative.
+    fn with_fallback() -> PerMessageDeflate {
+        PerMessageDeflate::new()
+            .with_alternative(DeflateConfig::new().no_context_takeover(true))
+            .unwrap()
+    }
+
+    #[test]
+    fn alternatives_are_offered_in_order_and_checked_when_added() {
+        let offers: Vec<String> = with_fallback()
+            .client_offers()
+            .iter()
+            .map(Params::to_string)
+            .collect();
+        assert_eq!(
+            offers,
+            [
+                "client_max_window_bits",
+                "client_no_context_takeover; client_max_window_bits"
+            ]
+        );
+        assert_eq!(
+            PerMessageDeflate::new().with_alternative(DeflateConfig::new().max_window_bits(16)),
+            Err(DeflateError::InvalidWindowBits {
+                option: "max_window_bits",
+                bits: 16
+            })
+        );
+        assert_eq!(with_fallback().configs().count(), 2);
+    }
+
+    #[test]
+    fn client_reads_a_response_against_the_offers_it_fits_keeping_the_strictest_promise() {
+        let c = DeflateConfig::new;
+        let strict = c()
+            .request_no_context_takeover(true)
+            .max_window_bits(10)
+            .level(1);
+        let lenient = c().level(9);
+        let both = strict.build().unwrap().with_alternative(lenient).unwrap();
+        let table = [
+            // Fits only the lenient offer: its terms and level.
+            ("", (9, DEFAULT)),
+            ("client_max_window_bits=12", (9, (false, 12, false, 15))),
+            // Fits both: the first one's level, the smaller own window.
+            ("server_no_context_takeover", (1, (false, 10, true, 15))),
+            (
+                "server_no_context_takeover; client_max_window_bits=9",
+                (1, (false, 9, true, 15)),
+            ),
+        ];
+        for (response, (level, expected)) in table {
+            let (got_level, agreed) = both
+                .activate(&params(response))
+                .unwrap_or_else(|e| panic!("{response}: {e}"));
+            assert_eq!((got_level, terms(agreed)), (level, expected), "{response}");
+        }
+        // A plain answer fits both the plain offer and the one promising no context
+        // takeover; the server may hold the client to that promise.
+        for response in ["", "client_max_window_bits=9"] {
+            let (_, agreed) = with_fallback().activate(&params(response)).unwrap();
+            assert!(agreed.own_no_context_takeover, "{response}");
+        }
+    }
+
+    #[test]
+    fn client_rejects_a_response_that_fits_none_of_its_offers_giving_each_reason() {
+        let both = DeflateConfig::new()
+            .request_no_context_takeover(true)
+            .build()
+            .unwrap()
+            .with_alternative(DeflateConfig::new().max_window_bits(10))
+            .unwrap();
+        assert_eq!(
+            both.activate(&params("client_max_window_bits=12"))
+                .unwrap_err(),
+            "fits no offer (server_no_context_takeover was requested but not granted; \
+             client_max_window_bits=12 exceeds the offered 10)"
+        );
+        // Malformed parameters fail before any offer is consulted.
+        assert_eq!(
+            both.activate(&params("x")).unwrap_err(),
+            "unknown parameter x"
+        );
+    }
+
+    #[test]
+    fn server_answers_the_first_offer_some_configuration_accepts() {
+        // The preferred configuration refuses server_no_context_takeover; the
+        // alternative takes it.
+        let server = DeflateConfig::new()
+            .accept_no_context_takeover(false)
+            .build()
+            .unwrap()
+            .with_alternative(DeflateConfig::new().request_max_window_bits(9))
+            .unwrap();
+        let offers = [
+            params("server_max_window_bits=99"),
+            params("server_no_context_takeover; client_max_window_bits"),
+            params(""),
+        ];
+        let (response, _) = server.answer(&offers).unwrap();
+        assert_eq!(
+            response.to_string(),
+            "server_no_context_takeover; client_max_window_bits=9"
+        );
+        // An offer both accept goes to the preferred configuration.
+        let (response, _) = server.answer(&[params("client_max_window_bits")]).unwrap();
+        assert_eq!(response.to_string(), "");
+    }
+
+    #[test]
+    fn autobahn_13_server_choices_all_work_with_the_fallback_offer() {
+        // Each of the fuzzing server's 13.x choices, made on the header the client
+        // sends, then a few messages both ways.
+        let client = {
+            let mut extensions = Extensions::new();
+            extensions.add(Arc::new(with_fallback())).unwrap();
+            extensions
+        };
+        let offer = client.client_offer_header().unwrap();
+        assert_eq!(
+            offer,
+            "permessage-deflate; client_max_window_bits, \
+             permessage-deflate; client_no_context_takeover; client_max_window_bits"
+        );
+        let responses = [
+            "",
+            "client_no_context_takeover",
+            "client_max_window_bits=9",
+            "client_max_window_bits=15",
+            "client_no_context_takeover; client_max_window_bits=9",
+            "client_no_context_takeover; client_max_window_bits=15",
+        ];
+        for response in responses {
+            let server_config = match response {
+                "" => DeflateConfig::new(),
+                "client_no_context_takeover" => {
+                    DeflateConfig::new().request_no_context_takeover(true)
+                }
+                _ => DeflateConfig::new()
+                    .request_no_context_takeover(response.contains("no_context"))
+                    .request_max_window_bits(if response.ends_with("=9") { 9 } else { 15 }),
+            };
+            let header = if response.is_empty() {
+                NAME.to_owned()
+            } else {
+                format!("{NAME}; {response}")
+            };
+            let mut client_pipe = client.client_activate(Some(&header)).unwrap();
+            let (_, mut server_pipe) = registry(server_config)
+                .server_negotiate(Some(&offer))
+                .unwrap();
+            for round in 0..3 {
+                let text = format!("{round} {}", "json data ".repeat(300));
+                let sent = client_pipe
+                    .encode(Message::new(OpCode::Text, text.clone()))
+                    .unwrap();
+                assert_eq!(server_pipe.decode(sent, 1 << 20).unwrap().data, text);
+                let sent = server_pipe
+                    .encode(Message::new(OpCode::Binary, text.clone()))
+                    .unwrap();
+                assert_eq!(client_pipe.decode(sent, 1 << 20).unwrap().data, text);
+            }
         }
     }
 
