@@ -1,0 +1,216 @@
+//! The demo page in a real browser: headless Chromium, driven by `browser_demo.js`
+//! through playwright-core, loads the page from `wsd serve`, waits for the open
+//! state, echoes text and binary through the page's form and button, and reads the
+//! negotiated protocol and extensions. One server runs plain, one with `--deflate`
+//! and `--protocol chat`, so both answers of the negotiation are checked.
+//!
+//! Needs `chromium` on PATH (or `CHROMIUM=/path/to/chrome`) and `npm ci` in
+//! `tests/interop`; `.ci/run` installs both. Either missing fails the test with the
+//! command that fixes it, because a browser test that skips itself proves nothing.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WSD: &str = env!("CARGO_BIN_EXE_wsd");
+/// Chromium start-up plus two pages takes a few seconds; this only stops a hang.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// A `wsd serve` on a free port, killed when dropped.
+struct Serve {
+    child: Child,
+    page: String,
+}
+
+impl Serve {
+    fn start(flags: &[&str]) -> Self {
+        let mut child = Command::new(WSD)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("wsd serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("wsd serve prints its address");
+        // "... (open http://127.0.0.1:PORT/ in a browser)": the URL to load.
+        let page = line
+            .split_once("(open ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .filter(|url| url.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no page URL in the first line of wsd serve: {line:?}"))
+            .to_owned();
+        Self { child, page }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `$CHROMIUM`, else the first `chromium` on PATH.
+fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("chromium"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "chromium is not on PATH: install it (`apt-get install chromium`, as .ci/run \
+                 does) or set CHROMIUM to a Chrome/Chromium binary"
+            )
+        })
+}
+
+/// `tests/interop/node_modules`, checked to hold playwright-core.
+fn node_modules() -> PathBuf {
+    let modules = workspace_root().join("tests/interop/node_modules");
+    assert!(
+        modules.join("playwright-core/package.json").is_file(),
+        "playwright-core is not installed: run `npm ci` in tests/interop (as .ci/run does)"
+    );
+    modules
+}
+
+/// Runs the driver script on `pages`; returns, per page, the fields it printed.
+fn drive(pages: &[&str]) -> Vec<HashMap<String, String>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser_demo.js");
+    let mut child = Command::new("node")
+        .arg(script)
+        .arg(chromium())
+        .args(pages)
+        .env("NODE_PATH", node_modules())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("node does not start ({error}): install nodejs"));
+    // Read both pipes on threads so a chatty child cannot block on a full pipe
+    // while this thread watches the deadline.
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits for node") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "browser_demo.js still running after {DEADLINE:?}; stderr:\n{}",
+                stderr.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(
+        status.success(),
+        "browser_demo.js failed ({status}):\n{stderr}\nstdout:\n{stdout}"
+    );
+    eprintln!(
+        "browser: {} pages in {:.1?}",
+        pages.len(),
+        started.elapsed()
+    );
+    let mut seen = vec![HashMap::new(); pages.len()];
+    for line in stdout.lines() {
+        let mut parts = line.splitn(3, '\t');
+        let (Some(index), Some(field), Some(value)) = (parts.next(), parts.next(), parts.next())
+        else {
+            panic!("unexpected line from browser_demo.js: {line:?}");
+        };
+        let index: usize = index.parse().expect("a page index");
+        seen[index].insert(field.to_owned(), value.to_owned());
+    }
+    seen
+}
+
+/// The checks every page must pass, whatever was negotiated.
+fn assert_echoes(seen: &HashMap<String, String>) {
+    let field = |name: &str| {
+        seen.get(name)
+            .unwrap_or_else(|| panic!("browser_demo.js did not report {name}: {seen:?}"))
+            .as_str()
+    };
+    let page = field("pageUrl");
+    assert_eq!(field("state"), "open", "{page}");
+    // The page connects back to the host it came from.
+    let expected_ws = page
+        .replacen("http://", "ws://", 1)
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(field("url"), expected_ws, "{page}");
+    assert_eq!(field("textEcho"), field("textSent"), "{page}: text echo");
+    let sent = field("binarySent");
+    assert_eq!(
+        sent.split(' ').count(),
+        8,
+        "{page}: 8 bytes as hex: {sent:?}"
+    );
+    assert!(
+        sent.split(' ')
+            .all(|byte| byte.len() == 2 && u8::from_str_radix(byte, 16).is_ok()),
+        "{page}: {sent:?}"
+    );
+    assert_eq!(field("binaryEcho"), sent, "{page}: binary echo");
+    assert_eq!(field("echoes"), "2", "{page}");
+    assert!(
+        field("rtt").ends_with(" ms"),
+        "{page}: rtt {:?}",
+        field("rtt")
+    );
+    assert_eq!(field("consoleErrors"), "", "{page}: console errors");
+}
+
+#[test]
+fn demo_page_echoes_in_chromium_with_and_without_deflate() {
+    let plain = Serve::start(&[]);
+    let deflate = Serve::start(&["--deflate", "--protocol", "chat"]);
+    // The page offers the subprotocols in its query; the server picks the one it has.
+    let deflate_page = format!("{}?protocol=superchat&protocol=chat", deflate.page);
+    let seen = drive(&[&plain.page, &deflate_page]);
+
+    assert_echoes(&seen[0]);
+    assert_eq!(
+        seen[0]["extensions"], "",
+        "no --deflate: nothing negotiated"
+    );
+    assert_eq!(seen[0]["extensionsShown"], "none");
+    assert_eq!(seen[0]["protocol"], "none");
+
+    assert_echoes(&seen[1]);
+    let extensions = &seen[1]["extensions"];
+    assert!(
+        extensions.starts_with("permessage-deflate"),
+        "--deflate: Chromium reports {extensions:?}"
+    );
+    assert_eq!(&seen[1]["extensionsShown"], extensions);
+    assert_eq!(seen[1]["protocol"], "chat");
+}
