@@ -63,7 +63,9 @@ fn workspace_root() -> PathBuf {
 /// `$CHROMIUM`, else the first `chromium` on PATH.
 fn chromium() -> PathBuf {
     if let Some(path) = std::env::var_os("CHROMIUM") {
-        return PathBuf::from(path);
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "CHROMIUM={} is not a file", path.display());
+        return path;
     }
     std::env::var_os("PATH")
         .iter()
