@@ -292,7 +292,73 @@ pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
 /// Connects to a `ws://` URL (or `wss://` with the `rustls` feature): DNS, TCP with
 /// `TCP_NODELAY` (the driver batches writes itself), TLS, then the handshake.
 pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    let (host, port, tls) = glue::parse_target(url)?;
-    let stream = stream::connect(&host, port, tls).await?;
-    client(url, stream, options).await
+    connect_inner(url, None, options, stream::TlsChoice::default()).await
+}
+
+/// Connects to `url` through the HTTP proxy `proxy` (for example
+/// `http://user:pass@proxy.example:3128`): TCP to the proxy, a `CONNECT` request
+/// (with `Proxy-Authorization: Basic` when the proxy URL has userinfo), then, inside
+/// the tunnel, TLS for `wss://` (feature `rustls`) and the WebSocket handshake.
+///
+/// A proxy that answers with anything but 2xx fails with [`Error::ProxyRefused`],
+/// which carries its status and headers:
+///
+/// ```no_run
+/// # async fn run() {
+/// let options = wsd_tokio::Options::default();
+/// match wsd_tokio::connect_via_proxy("ws://example.com/", "http://proxy:3128", options).await {
+///     Ok(ws) => drop(ws),
+///     Err(wsd_tokio::Error::ProxyRefused(answer)) if answer.status == 407 => {
+///         eprintln!("the proxy wants credentials: {:?}", answer.headers.get("proxy-authenticate"));
+///     }
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// # }
+/// ```
+pub async fn connect_via_proxy(
+    url: &str,
+    proxy: &str,
+    options: Options,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    connect_inner(url, Some(proxy), options, stream::TlsChoice::default()).await
+}
+
+/// [`connect_with`] with the caller's TLS configuration for `wss://` (its roots,
+/// client certificates, ALPN), instead of one trusting the webpki roots.
+/// `proxy`, when given, is used as in [`connect_via_proxy`].
+#[cfg(feature = "rustls")]
+pub async fn connect_with_tls(
+    url: &str,
+    proxy: Option<&str>,
+    options: Options,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let choice = stream::TlsChoice { config: Some(tls) };
+    connect_inner(url, proxy, options, choice).await
+}
+
+/// Runs the `CONNECT` exchange for `url` through the HTTP proxy `proxy` on `stream`
+/// (connected to the proxy), then the client handshake in the tunnel. `ws://` only:
+/// for `wss://`, use [`connect_via_proxy`], which starts TLS inside the tunnel.
+pub async fn client_via_proxy<S: AsyncRead + AsyncWrite + Unpin>(
+    url: &str,
+    proxy: &str,
+    stream: S,
+    options: Options,
+) -> Result<WebSocket<S>, Error> {
+    glue::client_via_proxy(url, proxy, Io(stream), Timer::default(), options)
+        .await
+        .map(WebSocket)
+}
+
+async fn connect_inner(
+    url: &str,
+    proxy: Option<&str>,
+    options: Options,
+    tls: stream::TlsChoice,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let (stream, input) = stream::open(url, proxy, &options, tls).await?;
+    glue::client_with_input(url, Io(stream), Timer::default(), options, &input)
+        .await
+        .map(WebSocket)
 }

@@ -7,7 +7,9 @@ use std::io;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::Error;
+use wsd_core::io as glue;
+
+use crate::{Error, Io, Options, Timer};
 
 /// A TCP stream, or (feature `rustls`) a TLS stream over TCP.
 #[derive(Debug)]
@@ -85,9 +87,27 @@ impl AsyncWrite for MaybeTlsStream {
     }
 }
 
-/// DNS, TCP with `TCP_NODELAY` (the driver batches its own writes, so Nagle would
-/// only add latency), then TLS for `wss://`.
-pub(crate) async fn connect(host: &str, port: u16, tls: bool) -> Result<MaybeTlsStream, Error> {
+/// The TLS client configuration for `wss://`: the caller's, or (`None`) one trusting
+/// the webpki roots.
+#[derive(Default)]
+pub(crate) struct TlsChoice {
+    #[cfg(feature = "rustls")]
+    pub(crate) config: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+/// Opens the stream for `url`: DNS, TCP with `TCP_NODELAY` (the driver batches its
+/// own writes, so Nagle would only add latency), the `CONNECT` tunnel when `proxy`
+/// is given, then TLS for `wss://`. Returns the stream and the bytes the proxy sent
+/// after its answer (input for the WebSocket client).
+pub(crate) async fn open(
+    url: &str,
+    proxy: Option<&str>,
+    options: &Options,
+    tls_choice: TlsChoice,
+) -> Result<(MaybeTlsStream, Vec<u8>), Error> {
+    let (host, port, tls) = glue::parse_target(url)?;
+    #[cfg(not(feature = "rustls"))]
+    let _ = tls_choice;
     #[cfg(not(feature = "rustls"))]
     if tls {
         return Err(Error::Tls(
@@ -96,36 +116,61 @@ pub(crate) async fn connect(host: &str, port: u16, tls: bool) -> Result<MaybeTls
                 .into(),
         ));
     }
-    let tcp = TcpStream::connect((host, port)).await?;
+    let (tcp, input) = match proxy {
+        Some(proxy) => {
+            let (proxy_host, proxy_port) = glue::proxy_target(proxy)?;
+            let mut tcp = TcpStream::connect((proxy_host.as_str(), proxy_port)).await?;
+            tcp.set_nodelay(true)?;
+            let input = glue::proxy_connect(
+                &mut Io(&mut tcp),
+                &mut Timer::default(),
+                url,
+                proxy,
+                options,
+            )
+            .await?;
+            (tcp, input)
+        }
+        None => (TcpStream::connect((host.as_str(), port)).await?, Vec::new()),
+    };
     tcp.set_nodelay(true)?;
     if !tls {
-        return Ok(MaybeTlsStream::Plain(tcp));
+        return Ok((MaybeTlsStream::Plain(tcp), input));
     }
     #[cfg(feature = "rustls")]
     {
         use std::sync::{Arc, OnceLock};
-        static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-        let config = CONFIG.get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            Arc::new(
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                // The ring provider supports the safe defaults; the fallback is never taken.
-                .unwrap_or_else(|_| rustls::ClientConfig::builder())
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-            )
+        if !input.is_empty() {
+            // A TLS server speaks only after the ClientHello: these bytes cannot be
+            // part of the tunnel to it.
+            return Err(Error::Tls(
+                "the proxy sent data before the TLS handshake began".into(),
+            ));
+        }
+        static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+        let config = tls_choice.config.unwrap_or_else(|| {
+            Arc::clone(DEFAULT.get_or_init(|| {
+                let roots = rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                Arc::new(
+                    rustls::ClientConfig::builder_with_provider(Arc::new(
+                        rustls::crypto::ring::default_provider(),
+                    ))
+                    .with_safe_default_protocol_versions()
+                    // The ring provider supports the safe defaults; the fallback is never taken.
+                    .unwrap_or_else(|_| rustls::ClientConfig::builder())
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+                )
+            }))
         });
-        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| Error::Tls(format!("{host}: {e}")))?;
-        let stream = tokio_rustls::TlsConnector::from(Arc::clone(config))
+        let stream = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await?;
-        Ok(MaybeTlsStream::Rustls(Box::new(stream)))
+        Ok((MaybeTlsStream::Rustls(Box::new(stream)), input))
     }
     #[cfg(not(feature = "rustls"))]
     unreachable!("wss:// returned above without the rustls feature")

@@ -65,11 +65,28 @@ pub async fn client<T: Transport, Z: Timer>(
     timer: Z,
     options: Options,
 ) -> Result<WebSocket<T, Z>, Error> {
+    client_with_input(url, io, timer, options, &[]).await
+}
+
+/// [`client`] for a transport from which `input` was already read: the bytes a
+/// proxy sent after its `CONNECT` answer (see [`proxy_connect`](super::proxy_connect)).
+/// They are parsed as the start of the server's response, before anything read
+/// from `io`.
+pub async fn client_with_input<T: Transport, Z: Timer>(
+    url: &str,
+    io: T,
+    timer: Z,
+    options: Options,
+    input: &[u8],
+) -> Result<WebSocket<T, Z>, Error> {
     let close_timeout = options.close_timeout;
     let mut conn = Connection::client(url, options).map_err(|e| match e {
         crate::Error::Usage(crate::Usage::InvalidUrl(u)) => Error::Url(u),
         e => e.into(),
     })?;
+    // The connection only buffers input before its response is due, so the
+    // tunnel's first bytes can go in before `start` writes the request.
+    conn.handle_input(input);
     conn.start()?;
     let mut ws = WebSocket::new(conn, io, timer, close_timeout);
     let mut outcome = Outcome::default();

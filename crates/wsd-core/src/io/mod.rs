@@ -27,6 +27,7 @@
 //!   unread input and destroys the close frame.
 
 mod handshake;
+mod proxy;
 mod socket;
 
 use core::fmt;
@@ -38,7 +39,8 @@ use bytes::Bytes;
 
 use crate::{CloseCode, Options, Request, Usage, Utf8Bytes};
 
-pub use handshake::{accept_with, client, parse_target};
+pub use handshake::{accept_with, client, client_with_input, parse_target};
+pub use proxy::{client_via_proxy, proxy_connect, proxy_target};
 pub use socket::WebSocket;
 
 /// A non-blocking byte stream, as the adapters' runtimes provide: the four poll
@@ -205,6 +207,10 @@ pub enum Error {
     Url(String),
     /// TLS is not available or could not be set up.
     Tls(String),
+    /// The HTTP proxy refused the `CONNECT` request: its whole answer head, with the
+    /// status (407: credentials missing or wrong; 403: destination not allowed) and
+    /// headers (`Proxy-Authenticate`, ...).
+    ProxyRefused(Box<crate::Response>),
 }
 
 impl fmt::Display for Error {
@@ -218,6 +224,11 @@ impl fmt::Display for Error {
             Self::Usage(u) => fmt::Display::fmt(u, f),
             Self::Url(e) => write!(f, "invalid WebSocket URL: {e}"),
             Self::Tls(e) => write!(f, "TLS: {e}"),
+            Self::ProxyRefused(r) => write!(
+                f,
+                "the proxy refused the CONNECT request: {} {}",
+                r.status, r.reason
+            ),
         }
     }
 }
