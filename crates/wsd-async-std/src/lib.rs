@@ -308,3 +308,36 @@ pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<TcpSt
     stream.set_nodelay(true)?;
     client(url, stream, options).await
 }
+
+/// Connects to a `ws://` URL through the HTTP proxy `proxy` (for example
+/// `http://user:pass@proxy.example:3128`): TCP to the proxy, a `CONNECT` request
+/// (with `Proxy-Authorization: Basic` when the proxy URL has userinfo), then the
+/// handshake inside the tunnel. A proxy answering anything but 2xx fails with
+/// [`Error::ProxyRefused`], which carries its status and headers. `wss://` is
+/// refused with [`Error::Tls`]: run [`wsd_core::io::proxy_connect`] on your own
+/// stream, wrap it in TLS, and call [`client`].
+pub async fn connect_via_proxy(
+    url: &str,
+    proxy: &str,
+    options: Options,
+) -> Result<WebSocket<TcpStream>, Error> {
+    glue::parse_target(url)?;
+    let (host, port) = glue::proxy_target(proxy)?;
+    let stream = TcpStream::connect((host.as_str(), port)).await?;
+    stream.set_nodelay(true)?;
+    client_via_proxy(url, proxy, stream, options).await
+}
+
+/// Runs the `CONNECT` exchange for the `ws://` URL `url` through the HTTP proxy
+/// `proxy` on `stream` (connected to the proxy), then the client handshake in the
+/// tunnel.
+pub async fn client_via_proxy<S: AsyncRead + AsyncWrite + Unpin>(
+    url: &str,
+    proxy: &str,
+    stream: S,
+    options: Options,
+) -> Result<WebSocket<S>, Error> {
+    glue::client_via_proxy(url, proxy, Io(stream), Timer::default(), options)
+        .await
+        .map(WebSocket)
+}

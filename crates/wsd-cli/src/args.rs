@@ -126,6 +126,10 @@ pub(crate) struct ConnectArgs {
     /// Offer permessage-deflate (RFC 7692).
     #[arg(long)]
     pub(crate) deflate: bool,
+    /// Tunnel through this HTTP proxy with CONNECT, as `http://[user:pass@]host:port`
+    /// (the userinfo becomes `Proxy-Authorization: Basic`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
 }
 
 impl ConnectArgs {

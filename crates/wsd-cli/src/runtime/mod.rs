@@ -135,18 +135,32 @@ macro_rules! adapter_sessions {
             Ok(())
         }
 
-        /// Opens a client connection: TCP with TCP_NODELAY, then the handshake.
-        async fn open_client(url: &str, options: Options) -> Result<WebSocket<$tcp>, ConnectError> {
+        /// Opens a client connection: TCP with TCP_NODELAY (to the proxy when one is
+        /// given, then the CONNECT tunnel), then the handshake.
+        async fn open_client(
+            url: &str,
+            proxy: Option<&str>,
+            options: Options,
+        ) -> Result<WebSocket<$tcp>, ConnectError> {
             let authority = crate::runtime::authority(url).map_err(ConnectError::Url)?;
-            let stream = $tcp::connect(authority.as_str())
+            let dial = match proxy {
+                Some(proxy) => crate::runtime::proxy_authority(proxy).map_err(ConnectError::Url)?,
+                None => authority,
+            };
+            let stream = $tcp::connect(dial.as_str())
                 .await
-                .map_err(|error| ConnectError::Tcp(authority.clone(), error))?;
+                .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
             // Small messages (the Autobahn echo, typed lines) must not wait for
             // Nagle's algorithm.
             let _ = stream.set_nodelay(true);
-            $adapter::client(url, stream, options)
-                .await
-                .map_err(|error| ConnectError::Handshake(error.to_string()))
+            let opened = match proxy {
+                Some(proxy) => $adapter::client_via_proxy(url, proxy, stream, options).await,
+                None => $adapter::client(url, stream, options).await,
+            };
+            opened.map_err(|error| match error {
+                WsError::ProxyRefused(_) => ConnectError::Proxy(error.to_string()),
+                error => ConnectError::Handshake(error.to_string()),
+            })
         }
 
         /// `wsd connect`: stdin lines out as text, messages in on stdout.
@@ -157,7 +171,7 @@ macro_rules! adapter_sessions {
             use futures_util::future::{Either, select};
             use std::io::Write as _;
 
-            let mut ws = open_client(&args.url, args.options())
+            let mut ws = open_client(&args.url, args.proxy.as_deref(), args.options())
                 .await
                 .map_err(|error| error.to_string())?;
             let mut stdin_open = true;
@@ -246,7 +260,7 @@ macro_rules! adapter_sessions {
             use crate::autobahn::{case_count_url, case_url, parse_case_count, update_reports_url};
 
             let count_url = case_count_url(&args.server);
-            let mut ws = open_client(&count_url, args.options())
+            let mut ws = open_client(&count_url, None, args.options())
                 .await
                 .map_err(|error| format!("{count_url}: {error}"))?;
             let mut count = None;
@@ -265,7 +279,7 @@ macro_rules! adapter_sessions {
             for case in 1..=count {
                 let url = case_url(&args.server, case, &args.agent);
                 // A case that fails is the suite's to judge; it never stops the run.
-                let outcome = match open_client(&url, args.options()).await {
+                let outcome = match open_client(&url, None, args.options()).await {
                     Ok(mut ws) => echo(&mut ws).await,
                     Err(error) => Err(error.to_string()),
                 };
@@ -275,7 +289,7 @@ macro_rules! adapter_sessions {
             }
 
             let url = update_reports_url(&args.server, &args.agent);
-            let mut ws = open_client(&url, args.options())
+            let mut ws = open_client(&url, None, args.options())
                 .await
                 .map_err(|error| format!("{url}: {error}"))?;
             // The server closes once the report is written.
@@ -297,6 +311,8 @@ pub(crate) enum ConnectError {
     Tcp(String, std::io::Error),
     /// The WebSocket handshake failed.
     Handshake(String),
+    /// The HTTP proxy refused the tunnel.
+    Proxy(String),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -305,6 +321,7 @@ impl std::fmt::Display for ConnectError {
             Self::Url(error) => f.write_str(error),
             Self::Tcp(authority, error) => write!(f, "cannot connect to {authority}: {error}"),
             Self::Handshake(error) => write!(f, "handshake failed: {error}"),
+            Self::Proxy(error) => f.write_str(error),
         }
     }
 }
@@ -327,6 +344,17 @@ pub(crate) fn authority(url: &str) -> Result<String, String> {
     };
     let port = parsed.port_or_known_default().unwrap_or(80);
     Ok(format!("{host}:{port}"))
+}
+
+/// The `host:port` to open a TCP connection to for an `http://` proxy URL (port 80
+/// when not given).
+pub(crate) fn proxy_authority(proxy: &str) -> Result<String, String> {
+    let (host, port) = wsd_core::io::proxy_target(proxy).map_err(|error| error.to_string())?;
+    Ok(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
 }
 
 // After the macro: the modules see it by textual scope.

@@ -1,0 +1,207 @@
+//! End to end: `wsd connect --proxy` through a real `tinyproxy`, and the legacy
+//! drafts spoken over raw TCP to `wsd serve --allow-drafts`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WSD: &str = env!("CARGO_BIN_EXE_wsd");
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `wsd serve` on a free port with `extra` flags; returns the process and its port.
+fn serve(extra: &[&str]) -> (Running, u16) {
+    let mut child = Command::new(WSD)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wsd serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split("ws://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (Running(child), port)
+}
+
+/// Connects with a read deadline.
+fn tcp(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream
+}
+
+/// Reads exactly `n` bytes.
+fn read_n(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    stream.read_exact(&mut buf).unwrap();
+    buf
+}
+
+/// Reads an HTTP head up to its blank line, byte by byte (the body follows).
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.extend(read_n(stream, 1));
+    }
+    String::from_utf8(head).unwrap()
+}
+
+const HIXIE_75: &str = "GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
+    Host: example.com\r\nOrigin: http://example.com\r\n\r\n";
+
+#[test]
+fn allow_drafts_speaks_hixie_76_with_the_drafts_worked_example() {
+    let (_server, port) = serve(&["--allow-drafts"]);
+    let mut stream = tcp(port);
+    stream
+        .write_all(
+            b"GET /demo HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\nUpgrade: WebSocket\r\n\
+              Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nOrigin: http://example.com\r\n\r\n^n:ds[4U",
+        )
+        .unwrap();
+    let head = read_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Location: ws://example.com/demo"),
+        "{head}"
+    );
+    assert_eq!(read_n(&mut stream, 16), b"8jKS'y:G*Co,Wxa-");
+
+    stream.write_all(b"\x00hello\xff").unwrap();
+    assert_eq!(read_n(&mut stream, 7), b"\x00hello\xff");
+    // The Hixie-76 closing handshake: 0xFF 0x00 answered in kind, then the end.
+    stream.write_all(b"\xff\x00").unwrap();
+    assert_eq!(read_n(&mut stream, 2), b"\xff\x00");
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn allow_drafts_speaks_hixie_75_and_plain_serve_refuses_it() {
+    let (_server, port) = serve(&["--allow-drafts"]);
+    let mut stream = tcp(port);
+    stream.write_all(HIXIE_75.as_bytes()).unwrap();
+    let head = read_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(
+        head.contains("WebSocket-Location: ws://example.com/demo"),
+        "{head}"
+    );
+    stream.write_all(b"\x00one\xff\x00two\xff").unwrap();
+    assert_eq!(read_n(&mut stream, 10), b"\x00one\xff\x00two\xff");
+    drop(stream);
+
+    let (_server, port) = serve(&[]);
+    let mut stream = tcp(port);
+    stream.write_all(HIXIE_75.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+}
+
+/// `tinyproxy` in the foreground on a free port, allowing CONNECT to `allowed_port`
+/// with basic auth `user:pass`. The directory holds its configuration.
+fn tinyproxy(dir: &std::path::Path, allowed_port: u16) -> (Running, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = dir.join("tinyproxy.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\nLogLevel Critical\n\
+             ConnectPort {allowed_port}\nBasicAuth user pass\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("tinyproxy")
+        .args(["-d", "-c"])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tinyproxy is installed (`.ci/run` installs it)");
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < DEADLINE, "tinyproxy did not listen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (Running(child), port)
+}
+
+/// `wsd connect` with `args`, stdin `input`; returns (success, stdout, stderr).
+fn connect(args: &[&str], input: &str) -> (bool, String, String) {
+    let mut child = Command::new(WSD)
+        .arg("connect")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < DEADLINE, "wsd connect {args:?} hangs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn connect_tunnels_through_an_authenticating_proxy() {
+    let (_server, port) = serve(&[]);
+    let dir = std::env::temp_dir().join(format!("wsd-cli-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_proxy, proxy_port) = tinyproxy(&dir, port);
+    let url = format!("ws://127.0.0.1:{port}/");
+
+    for runtime in ["tokio", "async-std", "smol"] {
+        let proxy = format!("http://user:pass@127.0.0.1:{proxy_port}");
+        let (ok, stdout, stderr) = connect(
+            &[&url, "--proxy", &proxy, "--runtime", runtime],
+            "one\ntwo\n",
+        );
+        assert!(ok, "{runtime}: {stderr}");
+        assert_eq!(stdout, "one\ntwo\n", "{runtime}: {stderr}");
+    }
+
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let (ok, _, stderr) = connect(&[&url, "--proxy", &proxy], "");
+    assert!(!ok);
+    assert!(stderr.contains("407"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
