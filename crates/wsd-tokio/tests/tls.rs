@@ -1,0 +1,98 @@
+//! `wss://` end to end: a tokio-rustls server with a self-signed certificate in
+//! front of `wsd_tokio::accept`, and `connect_with_tls` trusting that certificate.
+#![cfg(feature = "rustls")]
+
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+use wsd_tokio::{CloseCode, CloseFrame, Error, Message, Options};
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS echo server for `localhost`; returns its port, its certificate, and a task
+/// yielding the close frame it received.
+async fn tls_echo_server() -> (
+    u16,
+    CertificateDer<'static>,
+    tokio::task::JoinHandle<Option<CloseFrame>>,
+) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            // A client that refuses the certificate ends the TLS handshake: next.
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            let mut ws = wsd_tokio::accept(tls).await.unwrap();
+            while let Some(item) = ws.next_message().await {
+                match item.unwrap() {
+                    Message::Close(frame) => {
+                        assert!(ws.next_message().await.is_none());
+                        return frame;
+                    }
+                    message => ws.send(message).await.unwrap(),
+                }
+            }
+            panic!("the stream ended without a close");
+        }
+    });
+    (port, cert, server)
+}
+
+#[tokio::test]
+async fn wss_echo_round_trip_and_clean_close_with_an_injected_tls_config() {
+    let (port, cert, server) = tls_echo_server().await;
+    let url = format!("wss://localhost:{port}/secure");
+
+    // The default configuration trusts the webpki roots only: refused.
+    let error = wsd_tokio::connect(&url).await.expect_err("untrusted");
+    assert!(matches!(error, Error::Io(_)), "{error}");
+    assert!(error.to_string().contains("certificate"), "{error}");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut ws = wsd_tokio::connect_with_tls(&url, None, Options::default(), Arc::new(config))
+        .await
+        .unwrap();
+    assert!(matches!(ws.get_ref(), wsd_tokio::MaybeTlsStream::Rustls(_)));
+    ws.send(Message::text("secret")).await.unwrap();
+    ws.send(Message::binary(vec![7u8; 70_000])).await.unwrap();
+    assert_eq!(
+        ws.next_message().await.unwrap().unwrap().as_text(),
+        Some("secret")
+    );
+    assert_eq!(
+        ws.next_message().await.unwrap().unwrap(),
+        Message::binary(vec![7u8; 70_000])
+    );
+    ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+    assert!(ws.next_message().await.is_none());
+
+    let frame = server.await.unwrap().expect("a close code");
+    assert_eq!(
+        (frame.code, frame.reason.as_str()),
+        (CloseCode::NORMAL, "bye")
+    );
+}
