@@ -6,6 +6,7 @@
 //! builds in seconds on a fresh machine.
 
 mod autobahn;
+mod bench;
 mod ci;
 mod fuzz;
 mod json;
@@ -22,10 +23,11 @@ fn main() -> ExitCode {
     let result = match task {
         "ci" => ci::run(rest),
         "autobahn" => autobahn::run(rest),
+        "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)\n  fuzz      the libFuzzer targets in fuzz/, 30 s each (`cargo xtask fuzz --help`)"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)\n  fuzz      the libFuzzer targets in fuzz/, 30 s each (`cargo xtask fuzz --help`)\n  bench     echo throughput and memory vs the peer servers (`cargo xtask bench --help`)"
             );
             Ok(())
         }

@@ -6,7 +6,9 @@ use futures_util::{StreamExt, TryStreamExt, future};
 
 fn main() {
     wsd_peers::serve(|stream| async move {
-        let Ok(ws) = tokio_tungstenite::accept_async(stream).await else { return };
+        let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+            return;
+        };
         let (write, read) = ws.split();
         let _ = read
             .try_filter(|m| future::ready(m.is_text() || m.is_binary()))
