@@ -51,15 +51,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::io::{self, IoSlice};
 use std::time::Instant;
 
-use futures_core::Stream;
-use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wsd_core::io as glue;
 
@@ -125,133 +122,32 @@ impl glue::Timer for Timer {
     }
 }
 
-/// A WebSocket over the tokio stream `S`: a `Stream` of received messages and a
-/// `Sink` of messages to send.
-///
-/// Received items are `Ok(Text | Binary | Ping | Pong)` (pings are answered
-/// automatically), then `Ok(Message::Close(..))` once when the closing handshake
-/// completes, or `Err(Error::Protocol(..))` when the peer broke the protocol (the
-/// close frame has been sent), and then the stream ends.
-///
-/// Sending queues the message and writes in batches: [`send`](Self::send) writes at
-/// once unless more received messages are waiting to be answered; polling the stream
-/// or flushing writes the rest.
-///
-/// ```no_run
-/// # async fn run(stream: tokio::net::TcpStream) -> Result<(), wsd_tokio::Error> {
-/// let mut ws = wsd_tokio::accept(stream).await?;
-/// while let Some(message) = ws.next_message().await {
-///     match message? {
-///         wsd_tokio::Message::Close(_) => break,
-///         message => ws.send(message).await?,
-///     }
-/// }
-/// # Ok(())
-/// # }
-/// ```
-pub struct WebSocket<S>(glue::WebSocket<Io<S>, Timer>);
-
-impl<S> fmt::Debug for WebSocket<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebSocket")
-            .field("state", &self.0.connection().state())
-            .field("protocol", &self.0.protocol())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
-    /// Queues `message` and writes it unless more received input waits to be
-    /// answered. Waits while the output queue is full (backpressure).
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.0.send(message).await
-    }
-
-    /// Writes and flushes everything queued.
-    pub async fn flush(&mut self) -> Result<(), Error> {
-        self.0.flush().await
-    }
-
-    /// The next received message; `None` once the stream ended.
-    pub async fn next_message(&mut self) -> Option<Result<Message, Error>> {
-        self.0.next_message().await
-    }
-
-    /// Sends a close frame, waits for the peer's (at most `Options::close_timeout`;
-    /// messages arriving meanwhile are dropped) and shuts the transport down.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.0.close(code, reason).await
-    }
-}
-
-impl<S> WebSocket<S> {
-    /// The negotiated subprotocol.
-    pub fn protocol(&self) -> Option<&str> {
-        self.0.protocol()
-    }
-
-    /// The negotiated extensions.
-    pub fn extensions(&self) -> Vec<String> {
-        self.0.extensions()
-    }
-
-    /// Servers: the HTTP request that opened the WebSocket.
-    pub fn request(&self) -> Option<&Request> {
-        self.0.request()
-    }
-
-    /// Clients: the HTTP status of the handshake response.
-    pub fn response_status(&self) -> Option<u16> {
-        self.0.response_status()
-    }
-
-    /// The underlying stream.
-    pub fn get_ref(&self) -> &S {
-        &self.0.get_ref().0
-    }
-
-    /// The sans-I/O connection underneath (state, buffered amounts).
-    pub fn connection(&self) -> &wsd_core::Connection {
-        self.0.connection()
-    }
-
-    /// The buffer sizes in use.
-    pub fn config(&self) -> Config {
-        self.0.config()
-    }
-
-    /// Changes the buffer sizes (read size, write batching, backpressure bound).
-    pub fn set_config(&mut self, config: Config) {
-        self.0.set_config(config);
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.0).poll_next(cx)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
-    type Error = Error;
-
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.0).poll_ready(cx)
-    }
-
-    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        Pin::new(&mut self.0).start_send(item)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.0).poll_close(cx)
-    }
+wsd_core::adapter_websocket! {
+    /// A WebSocket over the tokio stream `S`: a `Stream` of received messages and a
+    /// `Sink` of messages to send.
+    ///
+    /// Received items are `Ok(Text | Binary | Ping | Pong)` (pings are answered
+    /// automatically), then `Ok(Message::Close(..))` once when the closing handshake
+    /// completes, or `Err(Error::Protocol(..))` when the peer broke the protocol (the
+    /// close frame has been sent), and then the stream ends.
+    ///
+    /// Sending queues the message and writes in batches: [`send`](Self::send) writes at
+    /// once unless more received messages are waiting to be answered; polling the stream
+    /// or flushing writes the rest.
+    ///
+    /// ```no_run
+    /// # async fn run(stream: tokio::net::TcpStream) -> Result<(), wsd_tokio::Error> {
+    /// let mut ws = wsd_tokio::accept(stream).await?;
+    /// while let Some(message) = ws.next_message().await {
+    ///     match message? {
+    ///         wsd_tokio::Message::Close(_) => break,
+    ///         message => ws.send(message).await?,
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    bounds: AsyncRead + AsyncWrite + Unpin
 }
 
 /// Runs the server handshake on `stream`, accepting any valid WebSocket request.

@@ -26,6 +26,7 @@
 //!   and 64 KiB) before the stream ends, so the kernel never resets a connection with
 //!   unread input and destroys the close frame.
 
+mod adapter;
 mod handshake;
 mod proxy;
 mod socket;
@@ -42,6 +43,9 @@ use crate::{CloseCode, Options, Request, Usage, Utf8Bytes};
 pub use handshake::{accept_with, client, client_with_input, parse_target};
 pub use proxy::{client_via_proxy, proxy_connect, proxy_target};
 pub use socket::WebSocket;
+
+#[doc(hidden)]
+pub use adapter::__private;
 
 /// A non-blocking byte stream, as the adapters' runtimes provide: the four poll
 /// methods of `AsyncRead` + `AsyncWrite` with a plain `&mut [u8]` read buffer.
