@@ -57,7 +57,10 @@
 //! ```
 #![forbid(unsafe_code)]
 // Nothing derived from network input may panic: no unwrap or expect outside tests.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod codec;
