@@ -61,7 +61,11 @@ fn main() {
     // The counter must see this one allocation, or every zero below means nothing.
     let region = Region::new(GLOBAL);
     let probe = std::hint::black_box(vec![0u8; 4096]);
-    assert_eq!(region.change().allocations, 1, "counting allocator not active");
+    assert_eq!(
+        region.change().allocations,
+        1,
+        "counting allocator not active"
+    );
     drop(probe);
     println!(
         "{:>9} {:>9} {:>12} {:>14} {:>16}",

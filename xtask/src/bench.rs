@@ -218,10 +218,7 @@ fn build() -> Result<PathBuf, String> {
 /// Runs `program` pinned to `cpu` with a raised file-descriptor limit (5,000 idle
 /// connections need more than the usual 1,024).
 fn pinned(cpu: u32, program: &Path, args: &[String]) -> Command {
-    let mut script = format!("ulimit -n 65536 2>/dev/null; exec taskset -c {cpu} \"$0\"");
-    for i in 1..=args.len() {
-        script.push_str(&format!(" \"${i}\""));
-    }
+    let script = format!("ulimit -n 65536 2>/dev/null; exec taskset -c {cpu} \"$0\" \"$@\"");
     let mut command = Command::new("sh");
     command.arg("-c").arg(script).arg(program).args(args);
     command

@@ -174,9 +174,14 @@ async fn run(args: Args) -> Result<(), String> {
     let batch: Rc<[u8]> = wsd_bench::masked_frames(args.size, per_batch).into();
     let echoed = Rc::new(Cell::new(0u64));
     let failed: Rc<Cell<Option<String>>> = Rc::new(Cell::new(None));
-    let mut tasks = Vec::with_capacity(args.conns);
+    // Every handshake completes before any traffic starts, so a server that is slow to
+    // serve new connections while busy (no fairness between tasks) still gets measured.
+    let mut streams = Vec::with_capacity(args.conns);
     for _ in 0..args.conns {
-        let (stream, early) = connect(&args.addr).await?;
+        streams.push(connect(&args.addr).await?);
+    }
+    let mut tasks = Vec::with_capacity(args.conns);
+    for (stream, early) in streams {
         let (batch, echoed, failed) = (batch.clone(), echoed.clone(), failed.clone());
         let (mode, window) = (args.mode, args.window);
         tasks.push(tokio::task::spawn_local(async move {
