@@ -233,6 +233,8 @@ fn start_server(release: &Path, server: &Server, port: u16) -> Result<Child, Str
     let mut child = pinned(0, &release.join(server.bin), &args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
+        // wsd logs every connection the load generator resets; that is expected.
+        .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("starting {}: {e}", server.name))?;
     let deadline = Instant::now() + Duration::from_secs(10);
