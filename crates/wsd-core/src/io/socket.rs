@@ -63,7 +63,15 @@ pub struct WebSocket<T, Z> {
     /// The deadline of the ending's current step.
     linger: Option<Instant>,
     drained: usize,
+    /// Messages the stream may still yield before it yields to the executor.
+    budget: u32,
 }
+
+/// How many messages the stream yields in a row before it lets other tasks run.
+/// tokio has a cooperative budget of its own; smol and async-std do not, and a
+/// connection with a steady supply of input would otherwise never return `Pending`
+/// and starve every other task on its thread (new handshakes time out).
+const YIELD_EVERY: u32 = 128;
 
 impl<T, Z> WebSocket<T, Z> {
     /// Wraps a connection (usually still in its handshake).
@@ -81,6 +89,7 @@ impl<T, Z> WebSocket<T, Z> {
             last: None,
             linger: None,
             drained: 0,
+            budget: YIELD_EVERY,
         }
     }
 
@@ -250,6 +259,17 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
 
     /// The stream's poll.
     fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        if self.budget == 0 {
+            self.budget = YIELD_EVERY;
+            // Flush what the answers produced before stepping aside.
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                self.end_now();
+                return Poll::Ready(Some(Err(Error::Io(e))));
+            }
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.budget -= 1;
         loop {
             if self.phase != Phase::Running {
                 return self.poll_end(cx);
