@@ -3,20 +3,24 @@
 //
 // Run (after `npm ci` in tests/interop, which `.ci/run` does):
 //
-//     node tests/interop/node_ws_client.js ws://127.0.0.1:PORT/
+//     node tests/interop/node_ws_client.js ws://127.0.0.1:PORT/ [--deflate]
 //
 // The sequence: a text message, a binary message, a text message sent as three
 // fragments (`fin: false` on all but the last), and a 16 MiB binary message; each
 // echo must equal what was sent, with the same type. Then it closes with 1000 and
 // expects the server's close frame to answer with 1000. Exit status 0 means all of
-// that held; otherwise it prints `FAIL: <reason>` on stderr and exits 1.
+// that held; otherwise it prints `FAIL: <reason>` on stderr and exits 1. With
+// `--deflate` it offers permessage-deflate (`perMessageDeflate: true`, compressing
+// every message whatever its size) and fails unless the server accepted it.
 'use strict';
 
 const WebSocket = require('ws');
 
-const url = process.argv[2];
-if (!url || process.argv.length !== 3) {
-  console.error('usage: node_ws_client.js ws://HOST:PORT/PATH');
+const args = process.argv.slice(2);
+const deflate = args.includes('--deflate');
+const [url, ...rest] = args.filter((arg) => arg !== '--deflate');
+if (!url || rest.length !== 0) {
+  console.error('usage: node_ws_client.js ws://HOST:PORT/PATH [--deflate]');
   process.exit(2);
 }
 
@@ -48,12 +52,17 @@ const expected = [
 ];
 
 const timer = setTimeout(() => fail(`timed out after ${TIMEOUT_MS} ms`), TIMEOUT_MS);
-const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+// threshold 0: ws leaves messages under 1 KiB uncompressed by default.
+const perMessageDeflate = deflate ? { threshold: 0 } : false;
+const ws = new WebSocket(url, { perMessageDeflate, maxPayload: 64 * 1024 * 1024 });
 let received = 0;
 
 ws.on('error', (err) => fail(`connection error: ${err.message}`));
 
 ws.on('open', () => {
+  if (deflate && !ws.extensions.startsWith('permessage-deflate')) {
+    fail(`permessage-deflate was not negotiated (extensions: "${ws.extensions}")`);
+  }
   // Send one message at a time and wait for its echo, so a mismatch names its message.
   sendNext();
 });

@@ -2,11 +2,12 @@
 //
 // Run (after `npm ci` in tests/interop, which `.ci/run` does):
 //
-//     node tests/interop/node_ws_echo_server.js PORT
+//     node tests/interop/node_ws_echo_server.js PORT [--deflate]
 //
 // It listens on 127.0.0.1:PORT, prints `listening` on stdout once it accepts
 // connections, and echoes every message back with its type (text stays text,
-// binary stays binary). Compression is off, as in the Autobahn runs without --deflate.
+// binary stays binary). Compression is off, as in the Autobahn runs without --deflate;
+// `--deflate` turns permessage-deflate on (compressing every message whatever its size).
 'use strict';
 
 const { WebSocketServer } = require('ws');
@@ -14,9 +15,12 @@ const { WebSocketServer } = require('ws');
 // Autobahn's 9.x cases and the interop clients send messages up to 16 MiB.
 const MAX_PAYLOAD = 64 * 1024 * 1024;
 
-const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || process.argv.length !== 3) {
-  console.error('usage: node_ws_echo_server.js PORT');
+const args = process.argv.slice(2);
+const deflate = args.includes('--deflate');
+const [portArg, ...rest] = args.filter((arg) => arg !== '--deflate');
+const port = Number(portArg);
+if (!Number.isInteger(port) || rest.length !== 0) {
+  console.error('usage: node_ws_echo_server.js PORT [--deflate]');
   process.exit(2);
 }
 
@@ -24,7 +28,8 @@ const server = new WebSocketServer({
   host: '127.0.0.1',
   port,
   maxPayload: MAX_PAYLOAD,
-  perMessageDeflate: false,
+  // threshold 0: ws leaves messages under 1 KiB uncompressed by default.
+  perMessageDeflate: deflate ? { threshold: 0 } : false,
 });
 
 server.on('connection', (socket) => {

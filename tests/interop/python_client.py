@@ -3,16 +3,18 @@ returns every message of a scripted sequence unchanged and closes cleanly.
 
 Run (from the workspace root, with `.venv` made by `.ci/run` or `cargo xtask autobahn`):
 
-    .venv/bin/python tests/interop/python_client.py ws://127.0.0.1:PORT/
+    .venv/bin/python tests/interop/python_client.py ws://127.0.0.1:PORT/ [--deflate]
 
 The sequence: a text message, a binary message, a text message sent as three
 fragments (websockets fragments a message given as an iterable), and a 16 MiB
 binary message; each echo must equal what was sent, with the same type. Then it
 closes with 1000 and expects the server's close frame to answer with 1000. Exit
 status 0 means all of that held; otherwise it prints `FAIL: <reason>` on stderr
-and exits 1.
+and exits 1. With `--deflate` it offers permessage-deflate (websockets' default
+offer) and fails unless the server accepted it.
 """
 
+import argparse
 import asyncio
 import random
 import sys
@@ -32,7 +34,7 @@ def fail(reason):
     raise Failure(reason)
 
 
-async def exchange(url):
+async def exchange(url, deflate):
     fragments = ["fragmented ", "text with ünïcödé ", "in three frames"]
     # Seeded, so a failure reproduces; random-looking, so a shuffled byte shows.
     rng = random.Random(6455)
@@ -42,7 +44,11 @@ async def exchange(url):
         ("fragmented text", "".join(fragments), fragments),
         ("16 MiB binary", rng.randbytes(BIG), None),
     ]
-    async with connect(url, max_size=64 * 1024 * 1024, compression=None, ping_interval=None) as ws:
+    compression = "deflate" if deflate else None
+    async with connect(url, max_size=64 * 1024 * 1024, compression=compression, ping_interval=None) as ws:
+        negotiated = [extension.name for extension in ws.protocol.extensions]
+        if deflate and negotiated != ["permessage-deflate"]:
+            fail(f"permessage-deflate was not negotiated (extensions: {negotiated})")
         for name, message, parts in script:
             await ws.send(parts if parts is not None else message)
             try:
@@ -61,14 +67,16 @@ async def exchange(url):
             fail("the server did not answer the close frame")
         if close_rcvd.code != 1000:
             fail(f"the server closed with {close_rcvd.code}, expected 1000")
-    print(f"ok: {len(script)} echoes matched, closed with 1000", flush=True)
+    print(f"ok: {len(script)} echoes matched, closed with 1000, extensions {negotiated}", flush=True)
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: python_client.py ws://HOST:PORT/PATH")
+    parser = argparse.ArgumentParser(description="Scripted echo check of a WebSocket server.")
+    parser.add_argument("url", help="ws://HOST:PORT/PATH")
+    parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
+    args = parser.parse_args()
     try:
-        asyncio.run(asyncio.wait_for(exchange(sys.argv[1]), TIMEOUT))
+        asyncio.run(asyncio.wait_for(exchange(args.url, args.deflate), TIMEOUT))
         return
     except Failure as failure:
         reason = str(failure)

@@ -8,12 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-use wsd_tokio::{CloseCode, Message, Options};
+use wsd_deflate::PerMessageDeflate;
+use wsd_tokio::{CloseCode, Message, Options, ServerConfig};
 
 const SIXTEEN_MIB: usize = 16 << 20;
 /// Upper bound for one peer script's whole run.
@@ -52,16 +54,38 @@ fn python_peer(script: &str) -> (PathBuf, PathBuf) {
     (python(), root().join("tests/interop").join(script))
 }
 
-/// A wsd echo server on a free port; returns its URL.
-async fn wsd_echo_server() -> String {
+/// Options with permessage-deflate (default configuration) when `deflate`.
+fn options(deflate: bool) -> Options {
+    let mut options = Options::default();
+    options.max_length = 64 << 20;
+    if deflate {
+        options.extensions.push(Arc::new(PerMessageDeflate::new()));
+    }
+    options
+}
+
+/// The extensions each connection to a [`wsd_echo_server`] negotiated.
+type Negotiated = Arc<Mutex<Vec<Vec<String>>>>;
+
+/// A wsd echo server on a free port; returns its URL and what each connection
+/// negotiated.
+async fn wsd_echo_server(deflate: bool) -> (String, Negotiated) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let negotiated = Negotiated::default();
+    let record = Arc::clone(&negotiated);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            let record = Arc::clone(&record);
             tokio::spawn(async move {
-                let Ok(mut ws) = wsd_tokio::accept(stream).await else {
+                let config = ServerConfig {
+                    options: options(deflate),
+                    ..ServerConfig::default()
+                };
+                let Ok(mut ws) = wsd_tokio::accept_with(stream, config).await else {
                     return;
                 };
+                record.lock().unwrap().push(ws.extensions());
                 while let Some(Ok(message)) = ws.next_message().await {
                     let is_data = matches!(message, Message::Text(_) | Message::Binary(_));
                     if is_data && ws.send(message).await.is_err() {
@@ -71,14 +95,16 @@ async fn wsd_echo_server() -> String {
             });
         }
     });
-    url
+    (url, negotiated)
 }
 
-/// Runs a peer client script against `url`; panics with its output unless it exits 0.
-async fn run_peer_client((program, script): (PathBuf, PathBuf), url: &str) {
+/// Runs a peer client script against `url` (and `args`); panics with its output
+/// unless it exits 0.
+async fn run_peer_client((program, script): (PathBuf, PathBuf), url: &str, args: &[&str]) {
     let run = Command::new(program)
         .arg(&script)
         .arg(url)
+        .args(args)
         .current_dir(root())
         .kill_on_drop(true)
         .output();
@@ -95,8 +121,12 @@ async fn run_peer_client((program, script): (PathBuf, PathBuf), url: &str) {
     );
 }
 
-/// Starts a peer echo server on a free port and waits for its `listening` line.
-async fn start_peer_server((program, script): (PathBuf, PathBuf)) -> (Child, String) {
+/// Starts a peer echo server on a free port (with `args`) and waits for its
+/// `listening` line.
+async fn start_peer_server(
+    (program, script): (PathBuf, PathBuf),
+    args: &[&str],
+) -> (Child, String) {
     let port = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
@@ -104,6 +134,7 @@ async fn start_peer_server((program, script): (PathBuf, PathBuf)) -> (Child, Str
     let mut child = Command::new(program)
         .arg(&script)
         .arg(port.to_string())
+        .args(args)
         .current_dir(root())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -124,11 +155,18 @@ async fn start_peer_server((program, script): (PathBuf, PathBuf)) -> (Child, Str
     (child, format!("ws://127.0.0.1:{port}/"))
 }
 
-/// The wsd client's side of the scripted exchange against an echo server.
-async fn wsd_client_exchange(url: &str) {
-    let mut options = Options::default();
-    options.max_length = 64 << 20;
-    let mut ws = wsd_tokio::connect_with(url, options).await.unwrap();
+/// The wsd client's side of the scripted exchange against an echo server; with
+/// `deflate` it offers permessage-deflate and checks the server accepted it.
+async fn wsd_client_exchange(url: &str, deflate: bool) {
+    let mut ws = wsd_tokio::connect_with(url, options(deflate))
+        .await
+        .unwrap();
+    let expected: &[&str] = if deflate {
+        &["permessage-deflate"]
+    } else {
+        &[]
+    };
+    assert_eq!(ws.extensions(), expected);
     let big: Vec<u8> = (0..SIXTEEN_MIB).map(|i| (i % 253) as u8).collect();
     let sent = [
         Message::text("hello from wsd"),
@@ -153,30 +191,67 @@ async fn wsd_client_exchange(url: &str) {
 
 #[tokio::test]
 async fn python_websockets_client_talks_to_wsd_server() {
-    let url = wsd_echo_server().await;
-    run_peer_client(python_peer("python_client.py"), &url).await;
+    let (url, _) = wsd_echo_server(false).await;
+    run_peer_client(python_peer("python_client.py"), &url, &[]).await;
 }
 
 #[tokio::test]
 async fn node_ws_client_talks_to_wsd_server() {
-    let url = wsd_echo_server().await;
-    run_peer_client(node_peer("node_ws_client.js"), &url).await;
+    let (url, _) = wsd_echo_server(false).await;
+    run_peer_client(node_peer("node_ws_client.js"), &url, &[]).await;
 }
 
 #[tokio::test]
 async fn wsd_client_talks_to_python_websockets_server() {
-    let (_server, url) = start_peer_server(python_peer("python_echo_server.py")).await;
-    wsd_client_exchange(&url).await;
+    let (_server, url) = start_peer_server(python_peer("python_echo_server.py"), &[]).await;
+    wsd_client_exchange(&url, false).await;
 }
 
 #[tokio::test]
 async fn wsd_client_talks_to_node_ws_server() {
-    let (_server, url) = start_peer_server(node_peer("node_ws_echo_server.js")).await;
-    wsd_client_exchange(&url).await;
+    let (_server, url) = start_peer_server(node_peer("node_ws_echo_server.js"), &[]).await;
+    wsd_client_exchange(&url, false).await;
 }
 
 #[tokio::test]
 async fn wsd_client_talks_to_the_seed_websocket_driver_server() {
-    let (_server, url) = start_peer_server(node_peer("node_driver_echo_server.js")).await;
-    wsd_client_exchange(&url).await;
+    let (_server, url) = start_peer_server(node_peer("node_driver_echo_server.js"), &[]).await;
+    wsd_client_exchange(&url, false).await;
+}
+
+// permessage-deflate, both directions: each peer script fails unless its side
+// negotiated the extension, and the wsd side checks its own.
+
+/// Runs a peer client with `--deflate` against a deflating wsd server.
+async fn deflating_peer_client(peer: (PathBuf, PathBuf)) {
+    let (url, negotiated) = wsd_echo_server(true).await;
+    run_peer_client(peer, &url, &["--deflate"]).await;
+    assert_eq!(
+        *negotiated.lock().unwrap(),
+        [vec!["permessage-deflate".to_owned()]]
+    );
+}
+
+#[tokio::test]
+async fn python_websockets_client_talks_to_wsd_server_with_deflate() {
+    deflating_peer_client(python_peer("python_client.py")).await;
+}
+
+#[tokio::test]
+async fn node_ws_client_talks_to_wsd_server_with_deflate() {
+    deflating_peer_client(node_peer("node_ws_client.js")).await;
+}
+
+#[tokio::test]
+async fn wsd_client_talks_to_python_websockets_server_with_deflate() {
+    let peer = python_peer("python_echo_server.py");
+    let (_server, url) = start_peer_server(peer, &["--deflate"]).await;
+    wsd_client_exchange(&url, true).await;
+}
+
+#[tokio::test]
+async fn wsd_client_talks_to_node_ws_server_with_deflate() {
+    let peer = node_peer("node_ws_echo_server.js");
+    let (_server, url) = start_peer_server(peer, &["--deflate"]).await;
+    wsd_client_exchange(&url, true).await;
 }
