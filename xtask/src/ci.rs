@@ -69,6 +69,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let seconds = started.elapsed().as_secs_f64();
         println!("xtask: step autobahn: ok ({seconds:.1}s)");
     }
+    if AUTOBAHN_IN_CI && wanted("autobahn-deflate") {
+        // permessage-deflate on every server runtime and the client, on the cheap
+        // 96 of the 216 cases of groups 12 and 13 (about 4 minutes); `cargo xtask
+        // autobahn --deflate-only --cases '12.*,13.*'` runs all of them (about 20).
+        let started = std::time::Instant::now();
+        let cases = crate::autobahn::ci_deflate_cases();
+        crate::autobahn::run(&["--deflate-only".into(), "--cases".into(), cases])?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!("xtask: step autobahn-deflate: ok ({seconds:.1}s)");
+    }
     println!("xtask: ci: all steps passed");
     Ok(())
 }
