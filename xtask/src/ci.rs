@@ -71,7 +71,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     if AUTOBAHN_IN_CI && wanted("autobahn-deflate") {
         // permessage-deflate on every server runtime and the client, on the cheap
-        // 96 of the 216 cases of groups 12 and 13 (about 4 minutes); `cargo xtask
+        // 96 of the 216 cases of groups 12 and 13 (136 s here); `cargo xtask
         // autobahn --deflate-only --cases '12.*,13.*'` runs all of them (about 20).
         let started = std::time::Instant::now();
         let cases = crate::autobahn::ci_deflate_cases();
