@@ -205,3 +205,34 @@ async fn a_reset_mid_handshake_is_an_error_not_a_hang() {
         .unwrap();
     assert!(result.is_err());
 }
+
+#[tokio::test]
+async fn a_peer_vanishing_while_a_big_message_is_half_sent_is_reported_to_the_sender() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = wsd_tokio::accept(stream).await.unwrap();
+        // 64 MiB cannot fit in the socket buffers: the write is still under way
+        // when the peer resets the connection.
+        let sent = ws.send(Message::binary(vec![0u8; 64 << 20])).await;
+        let flushed = ws.flush().await;
+        (sent, flushed)
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(REQUEST).await.unwrap();
+    read_head(&mut client).await;
+    let mut some = vec![0u8; 64 * 1024];
+    client.read_exact(&mut some).await.unwrap();
+    #[allow(deprecated)] // zero linger: close sends a reset, and does not block
+    client.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(client);
+    let (sent, flushed) = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the sender hears about it rather than hanging")
+        .unwrap();
+    assert!(
+        sent.is_err() || flushed.is_err(),
+        "a message that never fully left was reported as sent"
+    );
+}

@@ -916,7 +916,8 @@ impl Connection {
     /// before are written before the close frame.
     ///
     /// Before the connection opened, nothing is written: the connection closes at
-    /// once with `code` and the queued messages are discarded (they were never sent).
+    /// once with `code`, and commands queued for the open are dropped; the `Close`
+    /// event's reason then says how many, so nothing is dropped silently.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         if !code.is_valid_on_wire() {
             return Err(Usage::InvalidCloseCode(code.0).into());
@@ -941,8 +942,8 @@ impl Connection {
             }
             Phase::Closing | Phase::Closed => Err(Usage::Closed.into()),
             _ => {
-                self.queued.clear();
-                self.finish(code, reason);
+                let reason = self.discard_queued(reason);
+                self.finish(code, &reason);
                 Ok(())
             }
         }
@@ -1199,12 +1200,23 @@ impl Connection {
             Error::HandshakeTimeout => CloseCode::ABNORMAL,
             _ => CloseCode::PROTOCOL_ERROR,
         };
-        let reason = error.to_string();
+        let reason = self.discard_queued(&error.to_string());
         if !self.close_emitted {
             self.events.push_back(Event::Error(error));
         }
-        self.queued.clear();
         self.finish(code, &reason);
+    }
+
+    /// Drops the commands queued for an open that will not happen; returns `reason`
+    /// with their count appended, for the `Close` event.
+    fn discard_queued(&mut self, reason: &str) -> String {
+        let dropped = self.queued.len();
+        self.queued.clear();
+        match dropped {
+            0 => reason.to_owned(),
+            1 => format!("{reason} (1 queued command was not sent)"),
+            n => format!("{reason} ({n} queued commands were not sent)"),
+        }
     }
 
     /// The transport ended without a close frame.

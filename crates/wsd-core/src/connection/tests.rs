@@ -593,7 +593,7 @@ fn close_before_start_writes_nothing_and_reports_the_code() {
         events(&mut client),
         [Event::Close {
             code: CloseCode::GOING_AWAY,
-            reason: "changed my mind".into()
+            reason: "changed my mind (1 queued command was not sent)".into()
         }]
     );
 }
@@ -1030,4 +1030,22 @@ fn a_client_that_receives_a_close_frame_before_the_101_fails_the_handshake() {
         "{evs:?}"
     );
     assert!(client.poll_transmit_vec().is_empty());
+}
+
+#[test]
+fn a_failed_handshake_reports_the_queued_messages_it_drops() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.send_text("one").unwrap();
+    client.send_text("two").unwrap();
+    client.start().unwrap();
+    client.poll_transmit_vec();
+    client.handle_input(b"HTTP/1.1 403 Forbidden\r\n\r\n");
+    let evs = events(&mut client);
+    let Some(Event::Close { reason, .. }) = evs.last() else {
+        panic!("{evs:?}")
+    };
+    assert!(
+        reason.ends_with("(2 queued commands were not sent)"),
+        "{reason}"
+    );
 }
