@@ -9,6 +9,36 @@
 //! All protocol work happens in [`wsd_core::Connection`]; the I/O loop is the shared
 //! [`wsd_core::io`] glue, and this crate only supplies tokio's streams and timers.
 //!
+//! # Example: a server and a client over an in-memory pipe
+//!
+//! ```
+//! use wsd_tokio::{CloseCode, Message, Options};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), wsd_tokio::Error> {
+//! let (server_end, client_end) = tokio::io::duplex(64 * 1024);
+//! let server = tokio::spawn(async move {
+//!     let mut ws = wsd_tokio::accept(server_end).await?;
+//!     while let Some(message) = ws.next_message().await {
+//!         let message = message?;
+//!         if message.is_close() {
+//!             break;
+//!         }
+//!         ws.send(message).await?;
+//!     }
+//!     Ok::<_, wsd_tokio::Error>(())
+//! });
+//!
+//! let mut ws = wsd_tokio::client("ws://localhost/", client_end, Options::default()).await?;
+//! ws.send(Message::text("hello")).await?;
+//! let echo = ws.next_message().await.expect("an echo")?;
+//! assert_eq!(echo.as_text(), Some("hello"));
+//! ws.close(CloseCode::NORMAL, "bye").await?;
+//! server.await.expect("the server task")?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Example: an echo server
 //!
 //! ```no_run
