@@ -236,3 +236,59 @@ async fn a_peer_vanishing_while_a_big_message_is_half_sent_is_reported_to_the_se
         "a message that never fully left was reported as sent"
     );
 }
+
+#[tokio::test]
+async fn a_ping_flood_while_the_application_is_not_reading_is_left_in_the_kernel() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = wsd_tokio::accept(stream).await.unwrap();
+        // The application does not poll for a while: nothing is read, parsed or
+        // answered, so nothing piles up in the connection.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let idle = (
+            ws.connection().buffered_input(),
+            ws.connection().buffered_amount(),
+        );
+        // Once it polls again, the pings are answered as usual.
+        let first = ws.next_message().await;
+        (
+            idle,
+            first.map(|m| m.map(|m| matches!(m, Message::Ping(_)))),
+        )
+    });
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(REQUEST).await.unwrap();
+    read_head(&mut client).await;
+    let mut ping = Vec::new();
+    encode_frame(
+        true,
+        OpCode::Ping,
+        Rsv::NONE,
+        &[0x55; 125],
+        Some([1, 2, 3, 4]),
+        &mut ping,
+    );
+    let burst: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 1000)
+        .collect();
+    let _ = tokio::time::timeout(Duration::from_millis(600), async {
+        loop {
+            client.write_all(&burst).await?;
+        }
+        #[allow(unreachable_code)]
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+    let ((input, output), first) = server.await.unwrap();
+    assert_eq!(
+        (input, output),
+        (0, 0),
+        "buffered while the application was away"
+    );
+    assert!(matches!(first, Some(Ok(true))), "{first:?}");
+}
