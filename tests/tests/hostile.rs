@@ -13,6 +13,15 @@ const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\n\r\n";
 
+/// A raw TCP client that has completed the opening handshake with the server at
+/// `addr`, ready to send hand-made frames.
+async fn open_raw_client(addr: std::net::SocketAddr) -> TcpStream {
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(REQUEST).await.unwrap();
+    read_head(&mut client).await;
+    client
+}
+
 /// Reads until the end of the 101 response head.
 async fn read_head(stream: &mut TcpStream) {
     let mut head = Vec::new();
@@ -49,9 +58,7 @@ async fn a_ping_flood_from_a_peer_that_never_reads_keeps_our_output_bounded() {
         (pings, most_buffered, bound)
     });
 
-    let mut client = TcpStream::connect(addr).await.unwrap();
-    client.write_all(REQUEST).await.unwrap();
-    read_head(&mut client).await;
+    let mut client = open_raw_client(addr).await;
     let mut ping = Vec::new();
     encode_frame(
         true,
@@ -92,9 +99,7 @@ async fn a_frame_announcing_2_pow_63_bytes_is_refused_with_1009_before_any_paylo
         let mut ws = wsd_tokio::accept(stream).await.unwrap();
         ws.next_message().await
     });
-    let mut client = TcpStream::connect(addr).await.unwrap();
-    client.write_all(REQUEST).await.unwrap();
-    read_head(&mut client).await;
+    let mut client = open_raw_client(addr).await;
     // Binary, masked, 64-bit length 2^63 - 1, mask key, and no payload at all.
     client
         .write_all(&[
@@ -129,9 +134,7 @@ async fn a_reset_mid_frame_ends_the_stream_once_without_a_panic() {
         }
         items
     });
-    let mut client = TcpStream::connect(addr).await.unwrap();
-    client.write_all(REQUEST).await.unwrap();
-    read_head(&mut client).await;
+    let mut client = open_raw_client(addr).await;
     let mut frame = Vec::new();
     encode_frame(
         true,
@@ -219,9 +222,7 @@ async fn a_peer_vanishing_while_a_big_message_is_half_sent_is_reported_to_the_se
         let flushed = ws.flush().await;
         (sent, flushed)
     });
-    let mut client = TcpStream::connect(addr).await.unwrap();
-    client.write_all(REQUEST).await.unwrap();
-    read_head(&mut client).await;
+    let mut client = open_raw_client(addr).await;
     let mut some = vec![0u8; 64 * 1024];
     client.read_exact(&mut some).await.unwrap();
     #[allow(deprecated)] // zero linger: close sends a reset, and does not block
@@ -258,9 +259,7 @@ async fn a_ping_flood_while_the_application_is_not_reading_is_left_in_the_kernel
             first.map(|m| m.map(|m| matches!(m, Message::Ping(_)))),
         )
     });
-    let mut client = TcpStream::connect(addr).await.unwrap();
-    client.write_all(REQUEST).await.unwrap();
-    read_head(&mut client).await;
+    let mut client = open_raw_client(addr).await;
     let mut ping = Vec::new();
     encode_frame(
         true,
