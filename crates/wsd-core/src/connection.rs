@@ -820,12 +820,28 @@ impl Connection {
 
     /// Sends a text message (the seed's `text`).
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        if self.encodes_borrowed() {
+            self.write_frame(OpCode::Text, Rsv::NONE, text.as_bytes());
+            return Ok(());
+        }
         self.send(Message::Text(Utf8Bytes::from(text)))
     }
 
     /// Sends a binary message (the seed's `binary`).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        if self.encodes_borrowed() {
+            self.write_frame(OpCode::Binary, Rsv::NONE, data);
+            return Ok(());
+        }
         self.send(Message::Binary(Bytes::copy_from_slice(data)))
+    }
+
+    /// True when a borrowed payload can be framed straight into the output: open, on
+    /// RFC 6455, with no extension to transform it. Then `send_text`/`send_binary`
+    /// skip copying the caller's bytes into a `Message` first (one copy per message,
+    /// not two).
+    fn encodes_borrowed(&self) -> bool {
+        matches!(self.phase, Phase::Open) && self.pipeline.is_empty() && self.hixie.is_none()
     }
 
     fn send_now(&mut self, message: Message) -> Result<(), Error> {
