@@ -6,6 +6,7 @@
 //! here and setting the matching `wsd_core::Options` field there.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wsd_core::Options;
@@ -161,6 +162,12 @@ pub(crate) struct AutobahnArgs {
     /// `client_no_context_takeover`) finds an offer.
     #[arg(long)]
     pub(crate) deflate: bool,
+    /// How many cases to run at once, each on its own connection. 1 plays them one
+    /// after another, as the suite's own clients do; kosoku's fuzzing server runs
+    /// every `/runCase` connection on its own, so more keeps it and wsd busy at the
+    /// same time. `/updateReports` is asked only once every case has ended.
+    #[arg(long, value_name = "N", default_value_t = NonZeroUsize::MIN)]
+    pub(crate) concurrency: NonZeroUsize,
 }
 
 impl AutobahnArgs {
@@ -331,6 +338,7 @@ mod tests {
         assert_eq!(auto.runtime, Runtime::Tokio);
         assert!(auto.options().max_length >= 16 << 20);
         assert!(auto.options().extensions.is_empty());
+        assert_eq!(auto.concurrency.get(), 1);
 
         let cli = parse(&[
             "autobahn-client",
@@ -340,6 +348,8 @@ mod tests {
             "smol",
             "--agent",
             "x",
+            "--concurrency",
+            "4",
         ])
         .unwrap();
         let Command::AutobahnClient(auto) = cli.command else {
@@ -349,6 +359,9 @@ mod tests {
             (auto.server.as_str(), auto.runtime, auto.agent.as_str()),
             ("ws://127.0.0.1:5000", Runtime::Smol, "x")
         );
+        assert_eq!(auto.concurrency.get(), 4);
+        assert!(parse(&["autobahn-client", "--concurrency", "0"]).is_err());
+        assert!(parse(&["autobahn-client", "--concurrency", "many"]).is_err());
     }
 
     #[test]

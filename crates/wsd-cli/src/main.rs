@@ -4,7 +4,7 @@
 //! ```text
 //! wsd serve [--addr 127.0.0.1:8080] [--runtime tokio|async-std|smol] [--max-length BYTES] [--protocol P]...
 //! wsd connect URL [--protocol P]... [--header 'Name: value']... [--proxy http://[user:pass@]host:port] [--runtime R]
-//! wsd autobahn-client [--server ws://127.0.0.1:9001] [--runtime R] [--agent wsd]
+//! wsd autobahn-client [--server ws://127.0.0.1:9001] [--runtime R] [--agent wsd] [--deflate] [--concurrency N]
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

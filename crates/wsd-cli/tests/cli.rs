@@ -247,3 +247,164 @@ fn connect_reports_an_unreachable_server() {
         "{stderr}"
     );
 }
+
+/// What the stand-in fuzzing server saw of one `wsd autobahn-client` run.
+#[derive(Debug, Default)]
+struct SuiteLog {
+    /// Case connections open now, and the most that were open at once.
+    in_flight: usize,
+    most_in_flight: usize,
+    /// The cases asked for, in the order they were asked for.
+    started: Vec<u32>,
+    /// The cases whose message came back unchanged.
+    echoed: Vec<u32>,
+    /// The `agent` parameter of every `/runCase` and `/updateReports`, raw.
+    agents: Vec<String>,
+    /// (cases open, cases echoed) when `/updateReports` arrived.
+    reports: Option<(usize, usize)>,
+}
+
+/// A stand-in for kosoku's fuzzing server with `count` cases: `/getCaseCount`
+/// answers the count; each `/runCase` sends one text message, waits for its echo and
+/// closes; `/updateReports` ends the server and sends the log. Each case waits
+/// before sending until `hold` cases are open at once (or every case has been asked
+/// for), so a client that runs cases side by side is seen doing it.
+fn fake_fuzzing_server(
+    count: u32,
+    hold: usize,
+) -> (SocketAddr, std::sync::mpsc::Receiver<SuiteLog>) {
+    use std::sync::{Arc, Mutex};
+    use wsd_tokio::{CloseCode, Message};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let (send_log, log_received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let executor = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let log = Arc::new(Mutex::new(SuiteLog::default()));
+        executor.block_on(async {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let Ok(mut ws) = wsd_tokio::accept(stream).await else {
+                    continue;
+                };
+                let target = ws.request().map(|r| r.target.clone()).unwrap_or_default();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                let param = |name: &str| {
+                    query
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                        .map(String::from)
+                };
+                match path {
+                    "/getCaseCount" => {
+                        let _ = ws.send(Message::Text(count.to_string().into())).await;
+                        let _ = ws.close(CloseCode::NORMAL, "").await;
+                    }
+                    "/updateReports" => {
+                        {
+                            let mut log = log.lock().unwrap();
+                            log.reports = Some((log.in_flight, log.echoed.len()));
+                            log.agents.extend(param("agent"));
+                        }
+                        let _ = ws.close(CloseCode::NORMAL, "").await;
+                        break;
+                    }
+                    _ => {
+                        let case: u32 = param("case").and_then(|n| n.parse().ok()).unwrap_or(0);
+                        {
+                            let mut log = log.lock().unwrap();
+                            log.started.push(case);
+                            log.agents.extend(param("agent"));
+                            log.in_flight += 1;
+                            log.most_in_flight = log.most_in_flight.max(log.in_flight);
+                        }
+                        let log = Arc::clone(&log);
+                        tokio::spawn(async move {
+                            let deadline = Instant::now() + DEADLINE;
+                            loop {
+                                let ready = {
+                                    let log = log.lock().unwrap();
+                                    log.in_flight >= hold || log.started.len() == count as usize
+                                };
+                                if ready || Instant::now() > deadline {
+                                    break;
+                                }
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                            let text = format!("case {case}");
+                            let _ = ws.send(Message::Text(text.clone().into())).await;
+                            let echo = loop {
+                                match ws.next_message().await {
+                                    Some(Ok(Message::Text(echo))) => break Some(echo),
+                                    Some(Ok(_)) => {}
+                                    _ => break None,
+                                }
+                            };
+                            {
+                                let mut log = log.lock().unwrap();
+                                log.in_flight -= 1;
+                                if echo.is_some_and(|echo| echo.as_str() == text) {
+                                    log.echoed.push(case);
+                                }
+                            }
+                            let _ = ws.close(CloseCode::NORMAL, "").await;
+                        });
+                    }
+                }
+            }
+        });
+        let _ = send_log.send(std::mem::take(&mut *log.lock().unwrap()));
+    });
+    (addr, log_received)
+}
+
+#[test]
+fn autobahn_client_runs_concurrency_cases_at_once_then_asks_for_the_report() {
+    // 7 cases: with 3 at a time the last round is short.
+    for (concurrency, runtime) in [
+        (None, "tokio"),
+        (Some(3), "tokio"),
+        (Some(3), "async-std"),
+        (Some(3), "smol"),
+    ] {
+        let hold = concurrency.unwrap_or(1);
+        let (addr, log) = fake_fuzzing_server(7, hold);
+        let server = format!("ws://{addr}");
+        let mut args = vec![
+            "autobahn-client",
+            "--server",
+            &server,
+            "--agent",
+            "wsd test",
+            "--runtime",
+            runtime,
+        ];
+        let concurrency_arg = concurrency.map(|n| n.to_string());
+        if let Some(n) = &concurrency_arg {
+            args.extend(["--concurrency", n]);
+        }
+        let output = run_wsd(&args, "");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{runtime}: {stderr}");
+        assert!(stderr.contains("wsd: 7 cases"), "{runtime}: {stderr}");
+        let log = log
+            .recv_timeout(DEADLINE)
+            .expect("the server got /updateReports");
+        let label = format!("{runtime} --concurrency {concurrency:?}: {log:?}");
+        assert_eq!(log.most_in_flight, hold, "{label}");
+        let mut started = log.started.clone();
+        started.sort_unstable();
+        assert_eq!(started, [1, 2, 3, 4, 5, 6, 7], "{label}");
+        assert_eq!(log.echoed.len(), 7, "{label}");
+        // The report is asked for only after every case has ended.
+        assert_eq!(log.reports, Some((0, 7)), "{label}");
+        assert_eq!(log.agents.len(), 8, "{label}");
+        assert!(log.agents.iter().all(|a| a == "wsd%20test"), "{label}");
+    }
+}

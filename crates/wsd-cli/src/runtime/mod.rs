@@ -255,9 +255,11 @@ macro_rules! adapter_sessions {
             }
         }
 
-        /// `wsd autobahn-client`: every case of the fuzzing server, then the report.
+        /// `wsd autobahn-client`: every case of the fuzzing server, `--concurrency`
+        /// of them at a time, then (once every case has ended) the report.
         pub(crate) async fn autobahn(args: &AutobahnArgs) -> Result<(), String> {
             use crate::autobahn::{case_count_url, case_url, parse_case_count, update_reports_url};
+            use futures_util::StreamExt as _;
 
             let count_url = case_count_url(&args.server);
             let mut ws = open_client(&count_url, None, args.options())
@@ -276,17 +278,21 @@ macro_rules! adapter_sessions {
             let count = count.ok_or_else(|| format!("{count_url}: closed without a case count"))?;
             eprintln!("wsd: {count} cases");
 
-            for case in 1..=count {
-                let url = case_url(&args.server, case, &args.agent);
-                // A case that fails is the suite's to judge; it never stops the run.
-                let outcome = match open_client(&url, None, args.options()).await {
-                    Ok(mut ws) => echo(&mut ws).await,
-                    Err(error) => Err(error.to_string()),
-                };
-                if let Err(error) = outcome {
-                    eprintln!("wsd: case {case}: {error}");
-                }
-            }
+            // The cases run as futures of this one task (no spawning, so the same
+            // code on every runtime), in case order, at most `concurrency` at once.
+            futures_util::stream::iter(1..=count)
+                .for_each_concurrent(args.concurrency.get(), |case| async move {
+                    let url = case_url(&args.server, case, &args.agent);
+                    // A case that fails is the suite's to judge; it never stops the run.
+                    let outcome = match open_client(&url, None, args.options()).await {
+                        Ok(mut ws) => echo(&mut ws).await,
+                        Err(error) => Err(error.to_string()),
+                    };
+                    if let Err(error) = outcome {
+                        eprintln!("wsd: case {case}: {error}");
+                    }
+                })
+                .await;
 
             let url = update_reports_url(&args.server, &args.agent);
             let mut ws = open_client(&url, None, args.options())
