@@ -30,6 +30,8 @@ mod adapter;
 mod handshake;
 mod proxy;
 mod socket;
+#[cfg(test)]
+mod tests;
 
 use core::fmt;
 use core::task::{Context, Poll};

@@ -63,15 +63,18 @@ pub struct WebSocket<T, Z> {
     /// The deadline of the ending's current step.
     linger: Option<Instant>,
     drained: usize,
-    /// Messages the stream may still yield before it yields to the executor.
+    /// Work the stream may still do before it yields to the executor.
     budget: u32,
 }
 
-/// How many messages the stream yields in a row before it lets other tasks run.
-/// tokio has a cooperative budget of its own; smol and async-std do not, and a
-/// connection with a steady supply of input would otherwise never return `Pending`
-/// and starve every other task on its thread (new handshakes time out).
-const YIELD_EVERY: u32 = 128;
+/// How much work (messages handed out, reads that returned data) the stream does in
+/// a row before it lets other tasks run. tokio has a cooperative budget of its own;
+/// smol and async-std do not, and a connection with a steady supply of input would
+/// otherwise never return `Pending` and starve every other task on its thread (their
+/// executors poll the reactor only between batches of task runs, so new handshakes
+/// time out). Stepping aside does not flush: the output is written when the task
+/// next waits for input or passes `write_buffer_size`, so write batches stay large.
+pub(super) const YIELD_EVERY: u32 = 128;
 
 impl<T, Z> WebSocket<T, Z> {
     /// Wraps a connection (usually still in its handshake).
@@ -200,30 +203,49 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                 self.conn.handle_timeout(self.timer.now());
                 continue;
             }
-            // About to wait for input: send what the events produced first. While
+            // Output past the batch size goes out before more input is read. While
             // the peer is not reading and our output is over its bound, stop reading
             // too: otherwise a ping flood would grow the pongs without limit.
-            match self.poll_write_out(cx) {
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending
-                    if self.conn.buffered_amount() > self.config.max_write_buffer_size =>
-                {
-                    return Poll::Pending;
+            if self.conn.buffered_amount() >= self.config.write_buffer_size {
+                match self.poll_write_out(cx) {
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending
+                        if self.conn.buffered_amount() > self.config.max_write_buffer_size =>
+                    {
+                        return Poll::Pending;
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
             if self.read_eof {
                 // The connection turns EOF into an event; this is only reached if
                 // it is waiting for a command (a server before `start`).
                 return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
             }
-            match ready!(self.poll_read(cx)) {
-                Ok(0) => {
+            if self.budget == 0 {
+                // A long run of reads (one huge message) steps aside too.
+                self.budget = YIELD_EVERY;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            match self.poll_read(cx) {
+                Poll::Pending => {
+                    // About to wait for input: send what the events produced. Writing
+                    // only now batches the answers to everything one wake-up read.
+                    if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                        return Poll::Ready(Err(e));
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0)) => {
                     self.read_eof = true;
                     self.conn.handle_eof();
                 }
-                Ok(n) => self.conn.handle_input(&self.read_buf[..n]),
-                Err(e) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(n)) => {
+                    self.budget -= 1;
+                    self.conn.handle_input(&self.read_buf[..n]);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             }
         }
     }
@@ -261,11 +283,6 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
     fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         if self.budget == 0 {
             self.budget = YIELD_EVERY;
-            // Flush what the answers produced before stepping aside.
-            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
-                self.end_now();
-                return Poll::Ready(Some(Err(Error::Io(e))));
-            }
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }

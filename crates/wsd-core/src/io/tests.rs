@@ -1,0 +1,231 @@
+//! The I/O loop over a scripted in-memory transport: when it reads, when it writes,
+//! and when it steps aside.
+
+use super::socket::YIELD_EVERY;
+use super::*;
+use crate::{Connection, Event};
+
+use core::pin::Pin;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Wake;
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use wsd_frame::{OpCode, Rsv, encode_frame};
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// What the loop did to the transport, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    Read(usize),
+    Write(Vec<u8>),
+}
+
+/// Hands out the scripted chunks one read at a time (`Pending` once they run out)
+/// and records every read and write.
+#[derive(Default)]
+struct Scripted {
+    input: VecDeque<Vec<u8>>,
+    log: Vec<Op>,
+}
+
+impl Scripted {
+    fn writes(&self) -> Vec<&[u8]> {
+        self.log
+            .iter()
+            .filter_map(|op| match op {
+                Op::Write(bytes) => Some(&bytes[..]),
+                Op::Read(_) => None,
+            })
+            .collect()
+    }
+}
+
+impl Transport for Scripted {
+    fn poll_read(&mut self, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let Some(mut chunk) = self.input.pop_front() else {
+            return Poll::Pending;
+        };
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        if n < chunk.len() {
+            self.input.push_front(chunk.split_off(n));
+        }
+        self.log.push(Op::Read(n));
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.log.push(Op::Write(buf.to_vec()));
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A timer whose deadlines never pass.
+struct Never;
+
+impl Timer for Never {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn poll_deadline(&mut self, _: &mut Context<'_>, _: Option<Instant>) -> Poll<()> {
+        Poll::Pending
+    }
+}
+
+/// Counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// An open server WebSocket over `input` (the 101 already written and cleared).
+fn open_server(input: Vec<Vec<u8>>) -> WebSocket<Scripted, Never> {
+    let mut conn = Connection::server(Options::default());
+    conn.handle_input(REQUEST);
+    assert_eq!(conn.poll_event(), Some(Event::Request));
+    conn.start().unwrap();
+    assert_eq!(conn.poll_event(), Some(Event::Open));
+    let _ = conn.poll_transmit_vec();
+    let transport = Scripted {
+        input: input.into(),
+        log: Vec::new(),
+    };
+    WebSocket::new(conn, transport, Never, None)
+}
+
+fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(
+        true,
+        opcode,
+        Rsv::NONE,
+        payload,
+        Some([1, 2, 3, 4]),
+        &mut out,
+    );
+    out
+}
+
+fn plain(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(true, opcode, Rsv::NONE, payload, None, &mut out);
+    out
+}
+
+/// Echoes every data message through the sink until the stream waits for input
+/// without having woken itself; returns (messages, times it stepped aside).
+fn echo_until_idle(ws: &mut WebSocket<Scripted, Never>) -> (usize, usize) {
+    let waker = Arc::new(CountingWaker::default());
+    let task_waker = std::task::Waker::from(waker.clone());
+    let mut cx = Context::from_waker(&task_waker);
+    let (mut messages, mut yields) = (0, 0);
+    loop {
+        match Pin::new(&mut *ws).poll_next(&mut cx) {
+            Poll::Ready(Some(Ok(message))) => {
+                messages += 1;
+                if matches!(message, Message::Binary(_) | Message::Text(_)) {
+                    let mut sink = Pin::new(&mut *ws);
+                    assert!(sink.as_mut().poll_ready(&mut cx).is_ready());
+                    sink.start_send(message).unwrap();
+                }
+            }
+            Poll::Ready(other) => panic!("unexpected item {other:?}"),
+            Poll::Pending => {
+                let woken = waker.0.swap(0, Ordering::SeqCst);
+                if woken == 0 {
+                    return (messages, yields);
+                }
+                yields += 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn the_answers_to_one_read_go_out_in_one_write() {
+    // 800 echoes of 16 bytes (14,400 bytes) fit the 16 KiB batch.
+    let count = 800;
+    let input: Vec<u8> = (0..count)
+        .flat_map(|i: u32| masked(OpCode::Binary, &i.to_be_bytes().repeat(4)))
+        .collect();
+    assert!(input.len() < Config::default().read_buffer_size);
+    let mut ws = open_server(vec![input]);
+    let (messages, _) = echo_until_idle(&mut ws);
+    assert_eq!(messages, count as usize);
+    let expected: Vec<u8> = (0..count)
+        .flat_map(|i: u32| plain(OpCode::Binary, &i.to_be_bytes().repeat(4)))
+        .collect();
+    let writes = ws.get_ref().writes();
+    let sizes: Vec<usize> = writes.iter().map(|w| w.len()).collect();
+    assert_eq!(sizes, [expected.len()], "one write of every echo");
+    assert!(writes[0] == expected, "the echoes, in order");
+}
+
+#[test]
+fn a_busy_stream_steps_aside_every_so_often_without_writing() {
+    let count = 1000;
+    let input: Vec<u8> = (0..count)
+        .flat_map(|_| masked(OpCode::Text, b"hello"))
+        .collect();
+    let mut ws = open_server(vec![input]);
+    let (messages, yields) = echo_until_idle(&mut ws);
+    assert_eq!(messages, count);
+    assert_eq!(yields, count / YIELD_EVERY as usize);
+    assert_eq!(
+        ws.get_ref().writes().len(),
+        1,
+        "stepping aside does not flush"
+    );
+}
+
+#[test]
+fn output_past_the_batch_size_is_written_before_reading_more() {
+    // 200 pings of 100 bytes: their pongs pass the 16 KiB batch size.
+    let pings: Vec<u8> = (0..200)
+        .flat_map(|_| masked(OpCode::Ping, &[9; 100]))
+        .collect();
+    let pongs: Vec<u8> = (0..200)
+        .flat_map(|_| plain(OpCode::Pong, &[9; 100]))
+        .collect();
+    assert!(pongs.len() >= Config::default().write_buffer_size);
+    let mut ws = open_server(vec![pings.clone(), masked(OpCode::Text, b"after")]);
+    echo_until_idle(&mut ws);
+    let log = &ws.get_ref().log;
+    let summary: Vec<(char, usize)> = log
+        .iter()
+        .map(|op| match op {
+            Op::Read(n) => ('r', *n),
+            Op::Write(bytes) => ('w', bytes.len()),
+        })
+        .collect();
+    let after = plain(OpCode::Text, b"after");
+    assert_eq!(
+        summary,
+        [
+            ('r', pings.len()),
+            ('w', pongs.len()),
+            ('r', 11),
+            ('w', after.len())
+        ]
+    );
+    assert!(log[1] == Op::Write(pongs) && log[3] == Op::Write(after));
+}
