@@ -1,6 +1,7 @@
 //! [`Connection`]: one WebSocket connection's whole protocol state, with no I/O.
 
 use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -9,7 +10,8 @@ use rand::{RngCore, SeedableRng};
 use url::Url;
 use wsd_extensions::{Extensions, Message as ExtMessage, Pipeline};
 use wsd_frame::{
-    CloseCode, CloseFrame, DecoderConfig, Frame, FrameDecoder, OpCode, Role, Rsv, encode_frame,
+    CloseCode, CloseFrame, DecoderConfig, Frame, FrameDecoder, FrameHeader, OpCode, Role, Rsv,
+    encode_frame,
 };
 use wsd_handshake::client::{ClientHandshake, ClientOptions};
 use wsd_handshake::server::{self, Rejection};
@@ -18,6 +20,7 @@ use wsd_handshake::{HeaderList, Headers, Request, Response, Status};
 use crate::event::{Event, PingId};
 use crate::message::{Message, Utf8Bytes};
 use crate::options::Options;
+use crate::output::{BY_REFERENCE_FROM, Output};
 use crate::timer::{Timer, TimerTable};
 use crate::{Error, Usage};
 
@@ -90,11 +93,15 @@ const SHRINK_ABOVE: usize = 64 * 1024;
 /// # The contract
 ///
 /// - **Input**: feed every byte read from the transport to
-///   [`handle_input`](Self::handle_input), and call [`handle_eof`](Self::handle_eof)
-///   when the transport's read side ends. Input is only buffered there; it is parsed
-///   lazily by `poll_event`, one event at a time, so an application that answers
-///   each message before polling the next one gets its answers out before the close
-///   frame of a later protocol error.
+///   [`handle_input`](Self::handle_input) (or read straight into the connection's
+///   buffer with [`read_input`](Self::read_input)), and call
+///   [`handle_eof`](Self::handle_eof) when the transport's read side ends. Input is
+///   only buffered there; it is parsed lazily by `poll_event`, one event at a time,
+///   so an application that answers each message before polling the next one gets
+///   its answers out before the close frame of a later protocol error. When the
+///   transport has nothing more to read, call
+///   [`release_buffers`](Self::release_buffers) so an idle connection holds no buffer
+///   (a busy one keeps its buffers between messages).
 /// - **Events**: call [`poll_event`](Self::poll_event) until it returns `None` after
 ///   each input, command or timeout.
 /// - **Output**: write [`pending_output`](Self::pending_output) to the transport and
@@ -144,7 +151,7 @@ pub struct Connection {
     /// Input not parsed yet.
     recv: BytesMut,
     /// Output not taken by the adapter yet.
-    out: BytesMut,
+    out: Output,
     /// Events produced by commands or transitions, delivered before parsing more input.
     events: VecDeque<Event>,
     /// Commands given before open.
@@ -234,7 +241,7 @@ impl Connection {
             options,
             phase,
             recv: BytesMut::new(),
-            out: BytesMut::new(),
+            out: Output::default(),
             events: VecDeque::new(),
             queued: VecDeque::new(),
             decoder: FrameDecoder::new(config),
@@ -366,6 +373,62 @@ impl Connection {
         }
     }
 
+    /// Reads input straight into the connection's buffer, saving the copy
+    /// [`handle_input`](Self::handle_input) makes; for adapters. `read` gets the
+    /// buffer, which holds the input not parsed yet, and appends what the transport
+    /// gives (ask [`read_size`](Self::read_size) how much). Appending is the only
+    /// change it may make: anything else reads as if the peer had sent other bytes.
+    /// Returns what `read` returns. Input after the connection closed is dropped.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Event, Options};
+    /// let mut server = Connection::server(Options::default());
+    /// let request = b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\n\r\n";
+    /// let mut transport = &request[..]; // any reader
+    /// let size = server.read_size(4096);
+    /// let n = server.read_input(|buf| {
+    ///     let n = transport.len().min(size);
+    ///     buf.extend_from_slice(&transport[..n]);
+    ///     n
+    /// });
+    /// assert_eq!(n, request.len());
+    /// assert_eq!(server.poll_event(), Some(Event::Request));
+    /// ```
+    pub fn read_input<R>(&mut self, read: impl FnOnce(&mut BytesMut) -> R) -> R {
+        let before = self.recv.len();
+        let result = read(&mut self.recv);
+        if self.is_closed() {
+            self.recv.truncate(before);
+        }
+        result
+    }
+
+    /// How many bytes the next read into [`read_input`](Self::read_input) should
+    /// ask for: `min` (the caller's usual read size), or more while a large frame
+    /// arrives: up to the rest of the frame, but at most twice the input already
+    /// buffered, so the buffer grows only with what the peer really sent. A 1 MiB
+    /// message then takes about five reads instead of 32 of 32 KiB.
+    pub fn read_size(&self, min: usize) -> usize {
+        let rest = if self.hixie.is_some() {
+            0
+        } else {
+            self.decoder.payload_remaining(self.recv.len())
+        };
+        min.max(rest.min(self.recv.len().saturating_mul(2)))
+    }
+
+    /// Frees the input and output buffers if they are empty, so an idle connection
+    /// holds neither. Adapters call it when the transport has nothing to read and
+    /// the output is written; the next read allocates again.
+    pub fn release_buffers(&mut self) {
+        if self.recv.is_empty() && self.recv.capacity() > 0 {
+            self.recv = BytesMut::new();
+        }
+        self.out.release_if_empty(0);
+    }
+
     /// The transport's read side ended. Input already buffered is still parsed; then,
     /// without a close frame, the connection closes with 1006.
     pub fn handle_eof(&mut self) {
@@ -395,25 +458,43 @@ impl Connection {
 
     // ----- output --------------------------------------------------------------
 
-    /// The bytes to write to the transport next.
+    /// The bytes to write to the transport next: a contiguous front part of the
+    /// output. Large payloads sent as [`Bytes`] are queued by reference rather than
+    /// copied after their header, so write, [`consume_output`](Self::consume_output)
+    /// and repeat until this is empty; or write everything at once with
+    /// [`pending_output_vectored`](Self::pending_output_vectored).
     pub fn pending_output(&self) -> &[u8] {
-        &self.out
+        self.out.front()
     }
 
-    /// Reports that the first `n` bytes of [`pending_output`](Self::pending_output)
-    /// were written.
+    /// Fills `slices` with the runs of pending output, in order, for a vectored write
+    /// (`writev`); returns how many it filled. Together they are the first bytes of
+    /// the output (all of it when `slices` has room).
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Options};
+    /// # use std::io::IoSlice;
+    /// let mut client = Connection::client("ws://example.com/", Options::default()).unwrap();
+    /// client.start().unwrap();
+    /// let mut slices = [IoSlice::new(&[]); 8];
+    /// let n = client.pending_output_vectored(&mut slices);
+    /// let total: usize = slices[..n].iter().map(|s| s.len()).sum();
+    /// assert_eq!(total, client.buffered_amount());
+    /// ```
+    pub fn pending_output_vectored<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.out.slices(slices)
+    }
+
+    /// Reports that the first `n` bytes of the pending output were written.
     pub fn consume_output(&mut self, n: usize) {
-        let n = n.min(self.out.len());
-        let _ = self.out.split_to(n);
-        if self.out.is_empty() && self.out.capacity() > SHRINK_ABOVE {
-            self.out = BytesMut::new();
-        }
+        self.out.consume(n);
+        self.out.release_if_empty(SHRINK_ABOVE);
     }
 
     /// Moves all pending output to the end of `buf`; returns how many bytes.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
         let n = self.out.len();
-        buf.extend_from_slice(&self.out);
+        self.out.copy_to(buf);
         self.consume_output(n);
         n
     }
@@ -861,7 +942,7 @@ impl Connection {
             Message::Binary(data) => (OpCode::Binary, data),
         };
         if self.pipeline.is_empty() {
-            self.write_frame(opcode, Rsv::NONE, &data);
+            self.write_data_frame(opcode, Rsv::NONE, data);
             return Ok(());
         }
         match self.pipeline.encode(ExtMessage {
@@ -870,7 +951,7 @@ impl Connection {
             data,
         }) {
             Ok(encoded) => {
-                self.write_frame(encoded.opcode, encoded.rsv, &encoded.data);
+                self.write_data_frame(encoded.opcode, encoded.rsv, encoded.data);
                 Ok(())
             }
             Err(e) => {
@@ -1079,7 +1160,6 @@ impl Connection {
                     self.transport_lost();
                     return true;
                 }
-                self.release_idle_input();
                 false
             }
             Err(e) => {
@@ -1292,15 +1372,29 @@ impl Connection {
             rng.fill_bytes(&mut key);
             key
         });
-        encode_frame(true, opcode, rsv, payload, mask, &mut self.out);
+        encode_frame(true, opcode, rsv, payload, mask, self.out.tail());
     }
 
-    /// Gives back a large input buffer once it is empty, so idle connections stay
-    /// small.
-    fn release_idle_input(&mut self) {
-        if self.recv.is_empty() && self.recv.capacity() > SHRINK_ABOVE {
-            self.recv = BytesMut::new();
+    /// Appends one data frame whose payload the application handed over: a server
+    /// queues a large payload by reference (no copy); a client masks a copy.
+    fn write_data_frame(&mut self, opcode: OpCode, rsv: Rsv, payload: Bytes) {
+        if self.rng.is_some() || payload.len() < BY_REFERENCE_FROM {
+            self.write_frame(opcode, rsv, &payload);
+            return;
         }
+        if self.close_sent {
+            return;
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let (encoded, len) = header.encode();
+        self.out.extend_from_slice(&encoded[..len]);
+        self.out.push_bytes(payload);
     }
 }
 

@@ -13,9 +13,11 @@
 //!
 //! ```text
 //! loop {
-//!     read bytes        -> conn.handle_input(&bytes)      (EOF -> conn.handle_eof())
+//!     read bytes        -> conn.read_input(|buf| read onto buf, conn.read_size(32K) at most)
+//!                          or conn.handle_input(&bytes)  (EOF -> conn.handle_eof())
 //!     while let Some(e) = conn.poll_event() { give e to the application }
-//!     write conn.pending_output(), then conn.consume_output(written)
+//!     writev conn.pending_output_vectored(..), then conn.consume_output(written)
+//!     nothing to read and nothing to write -> conn.release_buffers()
 //!     if conn.wants_close() && output empty { shut down writing, drain reads, stop }
 //!     sleep until conn.poll_timeout(now), then conn.handle_timeout(now)
 //! }
@@ -76,6 +78,7 @@ mod event;
 pub mod io;
 mod message;
 mod options;
+mod output;
 mod timer;
 
 pub use connection::{Connection, ReadyState};

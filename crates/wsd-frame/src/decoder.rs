@@ -140,6 +140,27 @@ impl FrameDecoder {
         self.message.is_some()
     }
 
+    /// How many bytes of the frame being read have not arrived yet, given the
+    /// `buffered` bytes after the header (the buffer [`decode`](Self::decode) last
+    /// saw); 0 between frames. A reader can size its next read from it.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use wsd_frame::{DecoderConfig, FrameDecoder, Role};
+    ///
+    /// let mut decoder = FrameDecoder::new(DecoderConfig::new(Role::Client));
+    /// // The header of a 1000-byte binary frame and its first 10 bytes.
+    /// let mut buf = BytesMut::from(&[0x82, 0x7e, 0x03, 0xe8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..]);
+    /// assert_eq!(decoder.decode(&mut buf), Ok(None));
+    /// assert_eq!(decoder.payload_remaining(buf.len()), 990);
+    /// ```
+    pub const fn payload_remaining(&self, buffered: usize) -> usize {
+        match self.state {
+            State::Header => 0,
+            State::Payload { len, .. } => len.saturating_sub(buffered),
+        }
+    }
+
     /// Decodes the next frame from the front of `buf`, removing its bytes. Returns
     /// `Ok(None)` when more bytes are needed; whatever part of a payload has arrived is
     /// unmasked and (for text) validated already, so errors surface early.

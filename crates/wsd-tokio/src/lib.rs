@@ -87,6 +87,7 @@ use core::task::{Context, Poll, ready};
 use std::io::{self, IoSlice};
 use std::time::Instant;
 
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wsd_core::io as glue;
 
@@ -104,6 +105,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> glue::Transport for Io<S> {
         let mut buf = ReadBuf::new(buf);
         ready!(Pin::new(&mut self.0).poll_read(cx, &mut buf))?;
         Poll::Ready(Ok(buf.filled().len()))
+    }
+
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        // Into the spare capacity as it is: no zero-filling, unlike `poll_read`.
+        buf.reserve(max);
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, &mut (&mut *buf).limit(max))
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

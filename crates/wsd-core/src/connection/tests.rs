@@ -1049,3 +1049,127 @@ fn a_failed_handshake_reports_the_queued_messages_it_drops() {
         "{reason}"
     );
 }
+
+// ----- reading straight into the connection, output by reference ----------------
+
+/// Feeds `wire` through `read_input` in reads of what `read_size(min)` asks for;
+/// returns the read sizes.
+fn read_in(conn: &mut Connection, wire: &[u8], min: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let mut offset = 0;
+    while offset < wire.len() {
+        let size = conn.read_size(min);
+        let end = (offset + size).min(wire.len());
+        let n = conn.read_input(|buf| {
+            buf.extend_from_slice(&wire[offset..end]);
+            end - offset
+        });
+        sizes.push(n);
+        offset = end;
+        // What the adapters do between reads: hand out the complete events.
+        while let Some(event) = conn.poll_event() {
+            assert!(matches!(event, Event::Message(_)), "{event:?}");
+        }
+    }
+    sizes
+}
+
+#[test]
+fn reads_grow_with_a_large_frame_but_never_past_twice_what_arrived() {
+    let mut server = open_server();
+    let payload = vec![5u8; 1 << 20];
+    let wire = masked(OpCode::Binary, true, &payload);
+    let sizes = read_in(&mut server, &wire, 32 * 1024);
+    // 32 KiB, then at most twice what is buffered, never past the frame's end.
+    assert_eq!(sizes[0], 32 * 1024);
+    let mut buffered = 0;
+    for pair in sizes.windows(2) {
+        buffered += pair[0];
+        assert!(pair[1] <= 2 * buffered, "{sizes:?}");
+    }
+    assert!(sizes.len() <= 6, "a 1 MiB frame in few reads: {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), wire.len());
+    // Between frames the usual size again.
+    assert_eq!(server.read_size(32 * 1024), 32 * 1024);
+}
+
+#[test]
+fn small_frames_are_read_in_chunks_of_the_minimum() {
+    let mut server = open_server();
+    let wire: Vec<u8> = (0..1000)
+        .flat_map(|_| masked(OpCode::Text, true, b"hello"))
+        .collect();
+    let sizes = read_in(&mut server, &wire, 4096);
+    assert!(
+        sizes[..sizes.len() - 1].iter().all(|&n| n == 4096),
+        "{sizes:?}"
+    );
+}
+
+#[test]
+fn read_input_parses_like_handle_input_and_drops_input_after_close() {
+    let mut by_copy = open_server();
+    let mut in_place = open_server();
+    let wire = [
+        masked(OpCode::Text, false, "caf".as_bytes()),
+        masked(OpCode::Continuation, true, "é".as_bytes()),
+        masked(OpCode::Ping, true, b"p"),
+        masked(OpCode::Close, true, &[0x03, 0xE8]),
+    ]
+    .concat();
+    for chunk in wire.chunks(3) {
+        by_copy.handle_input(chunk);
+        in_place.read_input(|buf| buf.extend_from_slice(chunk));
+    }
+    assert_eq!(events(&mut by_copy), events(&mut in_place));
+    assert_eq!(by_copy.poll_transmit_vec(), in_place.poll_transmit_vec());
+    assert!(in_place.is_closed());
+    in_place.read_input(|buf| buf.extend_from_slice(b"after the close"));
+    assert_eq!(in_place.buffered_input(), 0);
+}
+
+#[test]
+fn a_server_queues_large_payloads_by_reference_and_writes_them_in_order() {
+    let mut server = open_server();
+    let big = Bytes::from(vec![7u8; 100_000]);
+    server.send_text("before").unwrap();
+    server.send(Message::Binary(big.clone())).unwrap();
+    server.ping(b"between").unwrap();
+    server.send(Message::Binary(big.clone())).unwrap();
+    let expected = [
+        plain(OpCode::Text, b"before"),
+        plain(OpCode::Binary, &big),
+        plain(OpCode::Ping, b"between"),
+        plain(OpCode::Binary, &big),
+    ]
+    .concat();
+    assert_eq!(server.buffered_amount(), expected.len());
+    // Header, payload, ping + header, payload: four runs for a vectored write.
+    let mut slices = [IoSlice::new(&[]); 8];
+    assert_eq!(server.pending_output_vectored(&mut slices), 4);
+    // Written a few bytes at a time, it is the same stream.
+    let mut written = Vec::new();
+    while server.buffered_amount() > 0 {
+        let front = server.pending_output();
+        let n = front.len().min(777);
+        written.extend_from_slice(&front[..n]);
+        server.consume_output(n);
+    }
+    assert!(written == expected);
+}
+
+#[test]
+fn release_buffers_keeps_what_is_still_pending() {
+    let mut server = open_server();
+    let frame = masked(OpCode::Binary, true, &[1; 10]);
+    server.handle_input(&frame[..5]);
+    server.send_text("queued").unwrap();
+    server.release_buffers();
+    assert_eq!(server.buffered_input(), 5);
+    server.handle_input(&frame[5..]);
+    assert_eq!(
+        events(&mut server),
+        [Event::Message(Message::Binary(Bytes::from(vec![1; 10])))]
+    );
+    assert_eq!(server.poll_transmit_vec(), plain(OpCode::Text, b"queued"));
+}

@@ -10,15 +10,19 @@
 //!
 //! What the loop does, and why:
 //!
-//! - **Reading** happens only while the application polls the stream, in chunks of
-//!   [`Config::read_buffer_size`]. Every complete event is handed out before the next
-//!   read, and the read buffer is dropped whenever a read would block, so an idle
-//!   connection holds no read buffer.
+//! - **Reading** happens only while the application polls the stream, straight into
+//!   the connection's input buffer ([`Connection::read_input`](crate::Connection::read_input),
+//!   no intermediate copy), in chunks of [`Config::read_buffer_size`], larger while a
+//!   large frame arrives ([`Connection::read_size`](crate::Connection::read_size)).
+//!   Every complete event is handed out before the next read. When a read would
+//!   block and the output is written, the connection frees its empty buffers, so an
+//!   idle connection holds none.
 //! - **Writing** is batched: messages given to the sink are queued in the connection
-//!   and written in one go when the stream is about to wait for input, when the queue
-//!   passes [`Config::write_buffer_size`], when the sink is flushed, or when
-//!   [`WebSocket::send`] finds no more buffered input to answer. A pipelining echo loop
-//!   therefore writes once per read, not once per message.
+//!   and written in one go when a read would block (the answers to everything one
+//!   wake-up read go out together), when the queue passes
+//!   [`Config::write_buffer_size`], when the sink is flushed, or when
+//!   [`WebSocket::send`] finds no more buffered input to answer. Large payloads are
+//!   not copied into the queue: header and payload go out in one vectored write.
 //! - **Backpressure**: the sink is not ready while more than
 //!   [`Config::max_write_buffer_size`] bytes wait to be written.
 //! - **Ending**: after the closing handshake or a protocol error, the output (the close
@@ -38,7 +42,7 @@ use core::task::{Context, Poll};
 use std::io::{self, IoSlice};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::{CloseCode, Options, Request, Usage, Utf8Bytes};
 
@@ -56,6 +60,27 @@ pub use adapter::__private;
 pub trait Transport: Unpin {
     /// Reads into `buf`; `Ok(0)` means the read side ended.
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Reads at most `max` bytes onto the end of `buf`; `Ok(0)` means the read side
+    /// ended. The loop reads this way, straight into the connection's input buffer.
+    /// By default it zero-fills the room and calls [`poll_read`](Self::poll_read);
+    /// a runtime that can read into uninitialised memory overrides it.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        let start = buf.len();
+        buf.resize(start + max, 0);
+        let result = self.poll_read(cx, &mut buf[start..]);
+        let n = match result {
+            Poll::Ready(Ok(n)) => n.min(max),
+            _ => 0,
+        };
+        buf.truncate(start + n);
+        result
+    }
 
     /// Writes from `buf`; returns how many bytes were taken.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;

@@ -3,7 +3,7 @@
 use core::future::poll_fn;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
-use std::io;
+use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
@@ -52,8 +52,6 @@ pub struct WebSocket<T, Z> {
     config: Config,
     /// Bounds writing the last output once the connection ended.
     close_timeout: Option<Duration>,
-    /// Empty while idle: allocated for a read, dropped when a read would block.
-    read_buf: Vec<u8>,
     phase: Phase,
     read_eof: bool,
     /// Bytes were written since the last flush.
@@ -66,6 +64,10 @@ pub struct WebSocket<T, Z> {
     /// Work the stream may still do before it yields to the executor.
     budget: u32,
 }
+
+/// At most this many runs of output (headers, payloads queued by reference) per
+/// vectored write.
+const WRITE_SLICES: usize = 64;
 
 /// How much work (messages handed out, reads that returned data) the stream does in
 /// a row before it lets other tasks run. tokio has a cooperative budget of its own;
@@ -85,7 +87,6 @@ impl<T, Z> WebSocket<T, Z> {
             timer,
             config: Config::default(),
             close_timeout,
-            read_buf: Vec::new(),
             phase: Phase::Running,
             read_eof: false,
             unflushed: false,
@@ -232,8 +233,11 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                 Poll::Pending => {
                     // About to wait for input: send what the events produced. Writing
                     // only now batches the answers to everything one wake-up read.
-                    if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
-                        return Poll::Ready(Err(e));
+                    // Once it is out, an idle connection keeps no buffer.
+                    match self.poll_write_out(cx) {
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Ready(Ok(())) => self.conn.release_buffers(),
+                        Poll::Pending => {}
                     }
                     return Poll::Pending;
                 }
@@ -241,31 +245,27 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                     self.read_eof = true;
                     self.conn.handle_eof();
                 }
-                Poll::Ready(Ok(n)) => {
-                    self.budget -= 1;
-                    self.conn.handle_input(&self.read_buf[..n]);
-                }
+                Poll::Ready(Ok(_)) => self.budget -= 1,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             }
         }
     }
 
+    /// Reads into the connection's input buffer, sized by the connection (more
+    /// while a large frame arrives).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.read_buf.is_empty() {
-            self.read_buf = vec![0; self.config.read_buffer_size.max(1)];
-        }
-        let result = self.io.poll_read(cx, &mut self.read_buf);
-        if result.is_pending() {
-            // Idle: the connection keeps any partial frame; we keep nothing.
-            self.read_buf = Vec::new();
-        }
-        result
+        let size = self.conn.read_size(self.config.read_buffer_size.max(1));
+        let io = &mut self.io;
+        self.conn.read_input(|buf| io.poll_read_buf(cx, buf, size))
     }
 
     /// Writes all pending output and flushes; `Ready(Ok)` when everything is out.
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.conn.pending_output().is_empty() {
-            let n = ready!(self.io.poll_write(cx, self.conn.pending_output()))?;
+        while self.conn.buffered_amount() > 0 {
+            // Headers and large payloads queued by reference go out in one writev.
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let count = self.conn.pending_output_vectored(&mut slices);
+            let n = ready!(self.io.poll_write_vectored(cx, &slices[..count]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -340,7 +340,7 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
 
     fn end_now(&mut self) {
         self.phase = Phase::Done;
-        self.read_buf = Vec::new();
+        self.conn.release_buffers();
         self.linger = None;
     }
 
