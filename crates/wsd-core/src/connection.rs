@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use url::Url;
@@ -777,7 +777,7 @@ impl Connection {
         let mut key = [0u8; wsd_hixie::BODY_LEN];
         key.copy_from_slice(body);
         let answer = challenge.answer(&key);
-        let _ = self.recv.split_to(wsd_hixie::BODY_LEN);
+        self.recv.advance(wsd_hixie::BODY_LEN);
         self.out.extend_from_slice(&answer);
         self.open(Pipeline::default());
         true
@@ -1081,7 +1081,7 @@ impl Connection {
     fn read_request(&mut self) -> bool {
         match Request::parse(&self.recv, &self.options.limits) {
             Ok(Status::Complete((request, consumed))) => {
-                let _ = self.recv.split_to(consumed);
+                self.recv.advance(consumed);
                 self.request = Some(request);
                 self.phase = Phase::AwaitingStart;
                 self.events.push_back(Event::Request);
@@ -1122,7 +1122,7 @@ impl Connection {
                 return true;
             }
         };
-        let _ = self.recv.split_to(consumed);
+        self.recv.advance(consumed);
         let Phase::AwaitingResponse(handshake) = &self.phase else {
             return false;
         };

@@ -1,7 +1,7 @@
 //! The incremental frame parser: every RFC 6455 framing rule, over a `BytesMut` that
 //! the caller fills as bytes arrive.
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 
 use crate::ProtocolError;
 use crate::header::{FrameHeader, Status};
@@ -171,7 +171,7 @@ impl FrameDecoder {
                 Status::Partial => return Ok(None),
             };
             let len = self.check_header(&header)?;
-            let _ = buf.split_to(header_len);
+            buf.advance(header_len);
             self.state = State::Payload {
                 header,
                 len,

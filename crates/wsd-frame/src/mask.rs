@@ -22,29 +22,23 @@
 /// assert_eq!(whole, pieces);
 /// ```
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    let key = rotate_key(key, offset);
+    // The key as a little-endian word (key byte i in bits 8i..8i+8); starting
+    // `offset` bytes in is a rotation by that many bytes (not a slice rotate: that
+    // is a call, and this runs for every frame).
+    let key = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    // The eight-byte word key is the four-byte key twice, so a little-endian word
+    // XOR lines every byte up with its key byte on any target.
+    let word_key = u64::from(key) | (u64::from(key) << 32);
     let (words, tail) = buf.split_at_mut(buf.len() & !7);
-    // The eight-byte word key is the four-byte key twice, in memory order, so the
-    // native-endian word XOR lines every byte up with its key byte.
-    let word_key = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
     for chunk in words.chunks_exact_mut(8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        chunk.copy_from_slice(&(u64::from_ne_bytes(word) ^ word_key).to_ne_bytes());
+        chunk.copy_from_slice(&(u64::from_le_bytes(word) ^ word_key).to_le_bytes());
     }
-    // `words` has a multiple of 8 bytes, so the tail starts at key index 0 again.
-    for (byte, k) in tail.iter_mut().zip(key.iter().cycle()) {
+    // `words` has a multiple of 8 bytes, so the tail starts at key byte 0 again.
+    for (byte, k) in tail.iter_mut().zip(key.to_le_bytes().into_iter().cycle()) {
         *byte ^= k;
     }
-}
-
-/// The key as seen by a buffer starting `offset` bytes into the payload.
-fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut rotated = key;
-    rotated.rotate_left(offset % 4);
-    rotated
 }
 
 /// The obvious byte-at-a-time masking, kept as the reference for the differential
