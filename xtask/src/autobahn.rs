@@ -8,6 +8,10 @@
 //! (the output of kosoku and of the program under test). `--server-cmd` and
 //! `--client-cmd` put any program in place of `wsd`, which is how the harness itself
 //! is proven against the python stand-ins in `tests/interop/`.
+//!
+//! Each run prints one line with its counts, its wall time and (on Linux) the CPU
+//! time kosoku and the program under test used: on a shared machine the wall time
+//! swings with the neighbours' load, the CPU times much less.
 
 use crate::json::{self, Json};
 use crate::util::{cargo, step, workspace_root};
@@ -32,7 +36,9 @@ options:
   --runtime R         test only runtime R (tokio, async-std or smol)
   --server-only       skip the client run
   --client-only       skip the server runs
-  --parallelism N     cases kosoku runs at once against a server (default 2)
+  --parallelism N     cases run at once: kosoku's -p against a server, and
+                      `wsd autobahn-client --concurrency` (default 2; 4 for the
+                      --deflate runs)
   --wsd PATH          use this wsd binary instead of building it
   --server-cmd CMD    test CMD instead of `wsd serve`; `{port}` is replaced by the port
                       it must listen on (127.0.0.1); run through `sh -c`
@@ -45,18 +51,30 @@ const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
 /// server on the other). Against the node `ws` server, groups 1-10 (301 cases) take
 /// 13 s at -p 1, 7 s at -p 2 and 4.5 s at -p 4: the suite's own waits dominate,
 /// so more parallelism buys little and makes the timing cases in group 9 noisier.
+/// The client run of groups 1-10 takes 8 s one case at a time, 4.7 s at 2.
 const DEFAULT_PARALLELISM: u32 = 2;
+
+/// Cases at once in the `--deflate` runs. Groups 12 and 13 are CPU work on both
+/// sides (each case compresses 1000 messages of up to 128 KiB), and with a few
+/// cases in flight neither side waits for the other: subgroup 12.2 against
+/// `wsd serve --deflate` took 38-39 s at 4 against 44-46 s at 2 on a busy machine
+/// (25.8 against 29.5 s on a quiet one); the client's 12.2 took 25.7 s at 4 against
+/// 47 s one case at a time. Then kosoku's own CPU time (about 22 s for 12.2) is
+/// the floor. A whole-suite `--deflate` run takes group 9 at 4 too, whose timings
+/// are reported, not graded.
+const DEFLATE_PARALLELISM: u32 = 4;
 
 /// The groups that need permessage-deflate, left out unless `--deflate`.
 const DEFLATE_GROUPS: [&str; 2] = ["12.*", "13.*"];
 
-/// The part of groups 12 and 13 `cargo xtask ci` runs: in every subgroup (the five
-/// data sets of 12, the seven offer/accept pairs of 13) the unfragmented sizes 16 B
-/// to 8 KiB (cases 1-7) and 8 KiB fragmented to 256 B (case 11): 96 of the 216
-/// cases. The rest repeat the same paths with 1000 messages of up to 128 KiB, which
-/// is where the time goes (all 216 take 330 s for the client, 250 s per server
-/// runtime here; these about a sixth of that). Listed one by one: kosoku matches a
-/// `*` pattern as a prefix, so `12.*.1` would take 12.1.10-18 too.
+/// The part of groups 12 and 13 `cargo xtask ci` runs on the async-std and smol
+/// servers (the tokio server and the client get all of them; `DEFLATE_RUNS` in
+/// `ci.rs` says why): in every subgroup (the five data sets of 12, the seven
+/// offer/accept pairs of 13) the unfragmented sizes 16 B to 8 KiB (cases 1-7) and
+/// 8 KiB fragmented to 256 B (case 11): 96 of the 216 cases. The rest repeat the
+/// same paths with 1000 messages of up to 128 KiB, which is where the time goes:
+/// these take about a sixth of the CPU time of all 216. Listed one by one: kosoku
+/// matches a `*` pattern as a prefix, so `12.*.1` would take 12.1.10-18 too.
 pub(crate) fn ci_deflate_cases() -> String {
     let subgroups = (1..=5).map(|g| (12, g)).chain((1..=7).map(|g| (13, g)));
     subgroups
@@ -70,8 +88,10 @@ pub(crate) fn ci_deflate_cases() -> String {
 /// How long a program under test may take to accept connections.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A whole run (one server or client, the selected cases) may take this long; a
-/// healthy peer needs well under a minute for groups 1-10, so reaching it means a hang.
+/// A whole run (one server or client, the selected cases) may take this long. A
+/// healthy peer needs well under a minute for groups 1-10 and about three minutes
+/// for all of 12 and 13 on two busy cores (`DEFLATE_PARALLELISM`), so reaching it
+/// means a hang, or a machine too loaded to time anything.
 const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// After the client under test exits, kosoku's fuzzing server writes its report and
@@ -89,7 +109,8 @@ struct Options {
     runtime: Option<String>,
     server_runs: bool,
     client_runs: bool,
-    parallelism: u32,
+    /// `--parallelism`; `None` picks per run.
+    parallelism: Option<u32>,
     wsd: Option<PathBuf>,
     server_cmd: Option<String>,
     client_cmd: Option<String>,
@@ -104,7 +125,7 @@ impl Options {
             runtime: None,
             server_runs: true,
             client_runs: true,
-            parallelism: DEFAULT_PARALLELISM,
+            parallelism: None,
             wsd: None,
             server_cmd: None,
             client_cmd: None,
@@ -144,11 +165,13 @@ impl Options {
                 "--server-only" => options.client_runs = false,
                 "--client-only" => options.server_runs = false,
                 "--parallelism" => {
-                    options.parallelism = value()?
-                        .parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or("autobahn: --parallelism needs a positive number")?;
+                    options.parallelism = Some(
+                        value()?
+                            .parse()
+                            .ok()
+                            .filter(|&n| n > 0)
+                            .ok_or("autobahn: --parallelism needs a positive number")?,
+                    );
                 }
                 "--wsd" => options.wsd = Some(PathBuf::from(value()?)),
                 "--server-cmd" => options.server_cmd = Some(value()?),
@@ -177,6 +200,15 @@ impl Options {
                 .collect(),
         }
     }
+
+    /// Cases at once for a run with or without `--deflate`.
+    fn parallelism(&self, deflate: bool) -> u32 {
+        self.parallelism.unwrap_or(if deflate {
+            DEFLATE_PARALLELISM
+        } else {
+            DEFAULT_PARALLELISM
+        })
+    }
 }
 
 /// Which side kosoku plays: it fuzzes our server, or serves cases to our client.
@@ -193,6 +225,9 @@ struct Run {
     /// The program and its arguments; `{port}` / `{url}` in them are filled in.
     command: Vec<String>,
     selection: Vec<String>,
+    /// Cases at once: kosoku's `-p` for a server run; a client run passes it in
+    /// `command` (a `--client-cmd` program runs its cases as it likes).
+    parallelism: u32,
 }
 
 /// Runs the task; `Err` if a run could not be carried out or any case failed.
@@ -211,12 +246,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for run in &runs {
         let out = reports.join(&run.name);
         let started = Instant::now();
-        let outcome = match run.side {
-            Side::Server => run_server(run, &kosoku, &out, options.parallelism),
+        let children_before = children_cpu();
+        let played = match run.side {
+            Side::Server => run_server(run, &kosoku, &out),
             Side::Client => run_client(run, &kosoku, &out),
-        }
-        .and_then(|expected| summarise(&out.join("index.json"), expected));
+        };
         let seconds = started.elapsed().as_secs_f64();
+        // Both programs have been waited for by now, so their CPU time is in ours.
+        let cpu = match (&played, children_before, children_cpu()) {
+            (Ok(played), Some(before), Some(after)) => cpu_note(after - before, played.peer_cpu),
+            _ => String::new(),
+        };
+        let outcome = played.and_then(|played| summarise(&out.join("index.json"), played.expected));
         let shown = out
             .strip_prefix(&root)
             .unwrap_or(&out)
@@ -225,14 +266,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         match outcome {
             Ok(summary) if summary.passed() => {
                 println!(
-                    "xtask: autobahn {}: ok ({seconds:.1}s) {}",
+                    "xtask: autobahn {}: ok ({seconds:.1}s{cpu}) {}",
                     run.name,
                     summary.line()
                 );
             }
             Ok(summary) => {
                 println!(
-                    "xtask: autobahn {}: FAILED ({seconds:.1}s) {}; see {shown}/index.html",
+                    "xtask: autobahn {}: FAILED ({seconds:.1}s{cpu}) {}; see {shown}/index.html",
                     run.name,
                     summary.line()
                 );
@@ -288,6 +329,7 @@ fn plan(options: &Options, root: &Path) -> Result<Vec<Run>, String> {
                 // `exec` makes the shell become the program, so stopping the child stops it.
                 command: vec!["sh".into(), "-c".into(), format!("exec {template}")],
                 selection: options.selection(options.deflate),
+                parallelism: options.parallelism(!options.plain),
             });
             continue;
         }
@@ -296,6 +338,7 @@ fn plan(options: &Options, root: &Path) -> Result<Vec<Run>, String> {
                 if (deflate && !options.deflate) || (!deflate && !options.plain) {
                     continue;
                 }
+                let parallelism = options.parallelism(deflate);
                 let mut command = vec![wsd.clone()];
                 let args = match side {
                     Side::Server => vec!["serve", "--addr", "127.0.0.1:{port}"],
@@ -303,6 +346,9 @@ fn plan(options: &Options, root: &Path) -> Result<Vec<Run>, String> {
                 };
                 command.extend(args.into_iter().map(String::from));
                 command.extend(["--runtime".to_string(), (*runtime).to_string()]);
+                if side == Side::Client {
+                    command.extend(["--concurrency".to_string(), parallelism.to_string()]);
+                }
                 if deflate {
                     command.push("--deflate".into());
                 }
@@ -312,11 +358,24 @@ fn plan(options: &Options, root: &Path) -> Result<Vec<Run>, String> {
                     side,
                     command,
                     selection: options.selection(deflate),
+                    parallelism,
                 });
             }
         }
     }
     Ok(runs)
+}
+
+/// The runs `run(args)` would make, as (name, kosoku's case selection), without
+/// building or running anything: `args` must name the programs (`--wsd`, or
+/// `--server-cmd` and `--client-cmd`).
+#[cfg(test)]
+pub(crate) fn planned(args: &[String]) -> Result<Vec<(String, Vec<String>)>, String> {
+    let runs = plan(&Options::parse(args)?, Path::new("."))?;
+    Ok(runs
+        .into_iter()
+        .map(|run| (run.name, run.selection))
+        .collect())
 }
 
 /// `--wsd PATH`, or a fresh release build of `wsd-cli` in the target directory
@@ -378,14 +437,17 @@ fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-/// Fuzzes a server under test. Returns `None`: kosoku runs every selected case
-/// itself, so the report's own count is complete.
-fn run_server(
-    run: &Run,
-    kosoku: &Path,
-    out: &Path,
-    parallelism: u32,
-) -> Result<Option<usize>, String> {
+/// What a run left besides its report.
+struct Played {
+    /// How many cases the report must hold, when kosoku's own count is not enough.
+    expected: Option<usize>,
+    /// The CPU time of the program under test, as last seen while it ran.
+    peer_cpu: Option<Duration>,
+}
+
+/// Fuzzes a server under test. `expected` is `None`: kosoku runs every selected
+/// case itself, so the report's own count is complete.
+fn run_server(run: &Run, kosoku: &Path, out: &Path) -> Result<Played, String> {
     fresh_dir(out)?;
     let port = free_port()?;
     let mut server = Peer::spawn(
@@ -397,7 +459,7 @@ fn run_server(
     let mut fuzzer = Command::new(kosoku);
     fuzzer
         .arg("-p")
-        .arg(parallelism.to_string())
+        .arg(run.parallelism.to_string())
         .arg("-o")
         .arg(out)
         .args(&run.selection)
@@ -409,12 +471,15 @@ fn run_server(
     if server.exited() {
         return Err("the server under test exited during the run".into());
     }
-    finished.map(|_| None)
+    finished.map(|_| Played {
+        expected: None,
+        peer_cpu: server.cpu,
+    })
 }
 
-/// Serves the cases to a client under test. Returns the number of cases kosoku
-/// offered, since its report only lists the cases the client asked for.
-fn run_client(run: &Run, kosoku: &Path, out: &Path) -> Result<Option<usize>, String> {
+/// Serves the cases to a client under test. `expected` is the number of cases
+/// kosoku offered, since its report only lists the cases the client asked for.
+fn run_client(run: &Run, kosoku: &Path, out: &Path) -> Result<Played, String> {
     fresh_dir(out)?;
     let port = free_port()?;
     let mut fuzzer = Command::new(kosoku);
@@ -443,13 +508,58 @@ fn run_client(run: &Run, kosoku: &Path, out: &Path) -> Result<Option<usize>, Str
     fuzzer
         .wait(grace)
         .map_err(|e| format!("{e} (the client ended with {status}; did it call updateReports?)"))?;
-    Ok(Some(expected))
+    Ok(Played {
+        expected: Some(expected),
+        peer_cpu: client.cpu,
+    })
+}
+
+/// `, cpu: kosoku Ks + under test Ps` from the CPU time of both programs of a run
+/// and that of the one under test: on a shared machine the wall time says little,
+/// and kosoku's share is the floor no setting of ours can lower.
+fn cpu_note(both: Duration, peer: Option<Duration>) -> String {
+    match peer {
+        Some(peer) => format!(
+            ", cpu: kosoku {:.1}s + under test {:.1}s",
+            both.saturating_sub(peer).as_secs_f64(),
+            peer.as_secs_f64()
+        ),
+        None => format!(", cpu: {:.1}s", both.as_secs_f64()),
+    }
+}
+
+/// The user + system CPU time of this process's waited-for children (Linux's
+/// `/proc/self/stat`; `None` elsewhere).
+fn children_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat_cpu(&stat, true)
+}
+
+/// The CPU time in a `/proc/<pid>/stat` line: the process's own (utime + stime) or
+/// its waited-for children's (cutime + cstime). The fields are counted after the
+/// `)` that ends the command name, which may itself hold spaces and parentheses.
+fn stat_cpu(stat: &str, children: bool) -> Option<Duration> {
+    // USER_HZ: /proc counts in hundredths of a second on every Linux target.
+    const TICKS_PER_SECOND: u64 = 100;
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    // Field 3 (state) is fields[0]; utime, stime, cutime, cstime are fields 14-17.
+    let first = if children { 13 } else { 11 };
+    let user: u64 = fields.get(first)?.parse().ok()?;
+    let system: u64 = fields.get(first + 1)?.parse().ok()?;
+    Some(Duration::from_millis(
+        (user + system) * 1000 / TICKS_PER_SECOND,
+    ))
 }
 
 /// A child process that is killed when dropped, so no run leaves a server behind.
 struct Peer {
     child: Child,
     name: &'static str,
+    /// Its CPU time when last looked at while it ran (Linux only).
+    cpu: Option<Duration>,
 }
 
 impl Peer {
@@ -472,11 +582,25 @@ impl Peer {
             .stderr(errors)
             .spawn()
             .map_err(|e| format!("cannot start {name} ({:?}): {e}", command.get_program()))?;
-        Ok(Self { child, name })
+        Ok(Self {
+            child,
+            name,
+            cpu: None,
+        })
     }
 
     fn exited(&mut self) -> bool {
+        self.note_cpu();
         !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Notes the process's CPU time so far. Until it is waited for, even once it
+    /// has ended, `/proc` still has it.
+    fn note_cpu(&mut self) {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()));
+        if let Some(cpu) = stat.ok().and_then(|stat| stat_cpu(&stat, false)) {
+            self.cpu = Some(cpu);
+        }
     }
 
     /// Waits until something accepts TCP connections on `port`, failing early if
@@ -509,6 +633,7 @@ impl Peer {
     fn wait(&mut self, timeout: Duration) -> Result<std::process::ExitStatus, String> {
         let deadline = Instant::now() + timeout;
         loop {
+            self.note_cpu();
             match self.child.try_wait() {
                 Ok(Some(status)) => return Ok(status),
                 Ok(None) if Instant::now() > deadline => {
@@ -749,8 +874,11 @@ fn case_sort_key(id: &str) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Options, ci_deflate_cases, parse_case_count, plan, summarise_text};
+    use super::{
+        Options, ci_deflate_cases, cpu_note, parse_case_count, plan, stat_cpu, summarise_text,
+    };
     use std::path::Path;
+    use std::time::Duration;
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_string()).collect()
@@ -819,10 +947,51 @@ mod tests {
                 "wsd",
                 "--runtime",
                 "tokio",
+                "--concurrency",
+                "4",
                 "--deflate"
             ])
         );
         assert!(runs[1].selection.is_empty());
+    }
+
+    #[test]
+    fn deflate_runs_take_more_cases_at_once_unless_told() {
+        // Each run as "name parallelism [--concurrency N passed to the client]".
+        let described = |list: &str| {
+            let options = Options::parse(&args(&list.split(' ').collect::<Vec<_>>())).unwrap();
+            let runs = plan(&options, Path::new(".")).unwrap();
+            runs.into_iter()
+                .map(|run| {
+                    let mut line = format!("{} {}", run.name, run.parallelism);
+                    if let Some(i) = run.command.iter().position(|a| a == "--concurrency") {
+                        line.push_str(&format!(" --concurrency {}", run.command[i + 1]));
+                    }
+                    line
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            described("--wsd w --runtime tokio --deflate"),
+            [
+                "server-tokio 2",
+                "server-tokio-deflate 4",
+                "client-tokio 2 --concurrency 2",
+                "client-tokio-deflate 4 --concurrency 4"
+            ]
+        );
+        assert_eq!(
+            described("--wsd w --runtime smol --deflate-only --parallelism 3"),
+            [
+                "server-smol-deflate 3",
+                "client-smol-deflate 3 --concurrency 3"
+            ]
+        );
+        // A command of one's own gets no --concurrency; its server run gets -p.
+        assert_eq!(
+            described("--deflate-only --server-cmd s --client-cmd c"),
+            ["server-cmd 4", "client-cmd 4"]
+        );
     }
 
     #[test]
@@ -873,6 +1042,21 @@ mod tests {
         assert!(!short.passed());
         assert!(short.line().contains("2 cases of 3 offered"));
         assert!(!summarise_text("{}", None).unwrap().passed());
+    }
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        // pid (comm) state ppid ... utime stime cutime cstime: 1234, 56, 700, 89 ticks.
+        let stat = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1234 56 700 89 20 0 1 0";
+        assert_eq!(stat_cpu(stat, false), Some(Duration::from_millis(12_900)));
+        assert_eq!(stat_cpu(stat, true), Some(Duration::from_millis(7_890)));
+        assert_eq!(stat_cpu("42 (a) S 1 2", false), None);
+        assert_eq!(stat_cpu("no parenthesis", true), None);
+        assert_eq!(
+            cpu_note(Duration::from_millis(43_250), Some(Duration::from_secs(20))),
+            ", cpu: kosoku 23.2s + under test 20.0s"
+        );
+        assert_eq!(cpu_note(Duration::from_secs(3), None), ", cpu: 3.0s");
     }
 
     #[test]
