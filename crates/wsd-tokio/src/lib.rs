@@ -118,6 +118,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> glue::Transport for Io<S> {
         tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, &mut (&mut *buf).limit(max))
     }
 
+    fn read_zero_fills(&self) -> bool {
+        false
+    }
+
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }

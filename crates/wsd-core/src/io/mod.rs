@@ -82,6 +82,16 @@ pub trait Transport: Unpin {
         result
     }
 
+    /// Whether [`poll_read_buf`](Self::poll_read_buf) initialises the room it reads
+    /// into (the default zero-fills it). The loop then sizes each read by what the
+    /// last one returned (4 KiB up to [`Config::read_buffer_size`]) rather than
+    /// always asking for the full size, so a connection trading small messages does
+    /// not zero 32 KiB per message. Runtimes that read into uninitialised memory
+    /// return `false`.
+    fn read_zero_fills(&self) -> bool {
+        true
+    }
+
     /// Writes from `buf`; returns how many bytes were taken.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
 

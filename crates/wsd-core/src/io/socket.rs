@@ -63,7 +63,12 @@ pub struct WebSocket<T, Z> {
     drained: usize,
     /// Work the stream may still do before it yields to the executor.
     budget: u32,
+    /// For transports that zero-fill reads: how much the next read asks for.
+    read_hint: usize,
 }
+
+/// The smallest read a zero-filling transport is asked for.
+const MIN_READ: usize = 4096;
 
 /// At most this many runs of output (headers, payloads queued by reference) per
 /// vectored write.
@@ -94,6 +99,7 @@ impl<T, Z> WebSocket<T, Z> {
             linger: None,
             drained: 0,
             budget: YIELD_EVERY,
+            read_hint: MIN_READ,
         }
     }
 
@@ -254,9 +260,26 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
     /// Reads into the connection's input buffer, sized by the connection (more
     /// while a large frame arrives).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let size = self.conn.read_size(self.config.read_buffer_size.max(1));
+        let full = self.config.read_buffer_size.max(1);
+        let zero_fills = self.io.read_zero_fills();
+        let size = self.conn.read_size(if zero_fills {
+            self.read_hint.min(full)
+        } else {
+            full
+        });
         let io = &mut self.io;
-        self.conn.read_input(|buf| io.poll_read_buf(cx, buf, size))
+        let result = self.conn.read_input(|buf| io.poll_read_buf(cx, buf, size));
+        if let Poll::Ready(Ok(n)) = result {
+            if zero_fills && n > 0 {
+                // Grows at once to twice what a read returned (a stream that fills its
+                // reads is back at the full size after a few); shrinks by halves, so
+                // one short read (the end of a large message) does not shrink the next
+                // message's reads.
+                let wanted = n.saturating_mul(2).next_power_of_two();
+                self.read_hint = wanted.max(self.read_hint / 2).clamp(MIN_READ, full);
+            }
+        }
+        result
     }
 
     /// Writes all pending output and flushes; `Ready(Ok)` when everything is out.

@@ -32,6 +32,10 @@ enum Op {
 struct Scripted {
     input: VecDeque<Vec<u8>>,
     log: Vec<Op>,
+    /// The room of every read.
+    asked: Vec<usize>,
+    /// What `read_zero_fills` answers.
+    zero_fills: bool,
 }
 
 impl Scripted {
@@ -48,6 +52,7 @@ impl Scripted {
 
 impl Transport for Scripted {
     fn poll_read(&mut self, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.asked.push(buf.len());
         let Some(mut chunk) = self.input.pop_front() else {
             return Poll::Pending;
         };
@@ -58,6 +63,10 @@ impl Transport for Scripted {
         }
         self.log.push(Op::Read(n));
         Poll::Ready(Ok(n))
+    }
+
+    fn read_zero_fills(&self) -> bool {
+        self.zero_fills
     }
 
     fn poll_write(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -107,7 +116,8 @@ fn open_server(input: Vec<Vec<u8>>) -> WebSocket<Scripted, Never> {
     let _ = conn.poll_transmit_vec();
     let transport = Scripted {
         input: input.into(),
-        log: Vec::new(),
+        zero_fills: true,
+        ..Scripted::default()
     };
     WebSocket::new(conn, transport, Never, None)
 }
@@ -208,6 +218,8 @@ fn output_past_the_batch_size_is_written_before_reading_more() {
         .collect();
     assert!(pongs.len() >= Config::default().write_buffer_size);
     let mut ws = open_server(vec![pings.clone(), masked(OpCode::Text, b"after")]);
+    // Whole chunks per read (as tokio's transport is asked for).
+    ws.get_mut().zero_fills = false;
     echo_until_idle(&mut ws);
     let log = &ws.get_ref().log;
     let summary: Vec<(char, usize)> = log
@@ -228,4 +240,37 @@ fn output_past_the_batch_size_is_written_before_reading_more() {
         ]
     );
     assert!(log[1] == Op::Write(pongs) && log[3] == Op::Write(after));
+}
+
+#[test]
+fn a_zero_filling_transport_is_asked_for_about_what_recent_reads_returned() {
+    let small = masked(OpCode::Binary, &[1; 100]);
+    let burst: Vec<u8> = (0..1000)
+        .flat_map(|_| masked(OpCode::Binary, &[2; 100]))
+        .collect();
+    let mut ws = open_server(vec![small.clone(), small, burst]);
+    echo_until_idle(&mut ws);
+    let asked = &ws.get_ref().asked;
+    // Small reads ask for 4 KiB, not 32; a burst doubles the room read by read up
+    // to the full 32 KiB.
+    assert_eq!(
+        asked[..6],
+        [4096, 4096, 4096, 8192, 16384, 32768],
+        "{asked:?}"
+    );
+    assert!(asked[6..].iter().all(|&n| n == 32768), "{asked:?}");
+}
+
+#[test]
+fn a_transport_that_reads_into_uninitialised_memory_is_asked_for_the_full_size() {
+    let mut ws = open_server(vec![masked(OpCode::Binary, &[1; 100])]);
+    ws.get_mut().zero_fills = false;
+    echo_until_idle(&mut ws);
+    // The default poll_read_buf zero-fills what it was asked for, so the room is
+    // what the loop asked.
+    assert_eq!(
+        ws.get_ref().asked,
+        [32768, 32768],
+        "the second read finds nothing"
+    );
 }
