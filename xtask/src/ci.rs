@@ -13,18 +13,19 @@ const AUTOBAHN_IN_CI: bool = true;
 /// The `autobahn-deflate` step: `cargo xtask autobahn --deflate-only` with these
 /// arguments, `{subset}` standing for [`crate::autobahn::ci_deflate_cases`].
 ///
-/// The tokio server and the client get all 216 cases of groups 12 and 13 (on a
-/// shared 2-core machine about 160 s for the server and 190 s for the client, each
-/// bound by kosoku's own CPU time: about 135 s of it per run, against 90-95 s for
-/// wsd). Four such runs would add about 10 minutes to a cold CI run of about 20,
-/// too close to its 30-minute budget, so the async-std and smol servers get the 96
-/// cheaper cases of the subset (every subgroup and every offer/accept pair of 13,
-/// messages up to 8 KiB; about 20 s each). That is enough because
-/// permessage-deflate lives in the sans-I/O `wsd-core` and `wsd-deflate`, the same
-/// code on every runtime: an adapter only moves bytes, and groups 1-10 already
-/// push messages of up to 16 MiB through each adapter. `cargo xtask autobahn
-/// --deflate-only --cases '12.*,13.*' --runtime R` runs the whole of 12 and 13 on
-/// runtime R (its server and client).
+/// The tokio server and the client get all 216 cases of groups 12 and 13. Each such
+/// run takes 150-220 s on a shared 2-core machine, and no setting makes it much
+/// shorter: kosoku spends 130-150 s of CPU time on it, on about one core (wsd
+/// 90-105 s). The whole step took 389 s (subsets 31 and 24 s, tokio server 184 s,
+/// client 150 s), about 4 minutes more than the subset everywhere did; two more
+/// full runs would add 4-5 more, putting a cold CI run near 29 of its 30 minutes.
+/// So the async-std and smol servers get the 96 cheaper cases of the subset (every
+/// subgroup and every offer/accept pair of 13, messages up to 8 KiB). That is
+/// enough because permessage-deflate lives in the sans-I/O `wsd-core` and
+/// `wsd-deflate`, the same code on every runtime: an adapter only moves bytes, and
+/// groups 1-10 already push messages of up to 16 MiB through each adapter. `cargo
+/// xtask autobahn --deflate-only --cases '12.*,13.*' --runtime R` runs the whole of
+/// 12 and 13 on runtime R (its server and client).
 const DEFLATE_RUNS: [&[&str]; 3] = [
     &[
         "--runtime",
