@@ -450,6 +450,13 @@ impl Connection {
         }
     }
 
+    /// Whether a timer is running or waits to be armed: when false,
+    /// [`poll_timeout`](Self::poll_timeout) would return `None` and the adapter can
+    /// skip reading the clock (it does so once or twice per message otherwise).
+    pub fn has_timers(&self) -> bool {
+        !self.timers.is_idle()
+    }
+
     /// The next deadline to call [`handle_timeout`](Self::handle_timeout) at, if any.
     /// Timers started by earlier commands are armed from `now`.
     pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {

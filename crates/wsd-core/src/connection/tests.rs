@@ -1173,3 +1173,25 @@ fn release_buffers_keeps_what_is_still_pending() {
     );
     assert_eq!(server.poll_transmit_vec(), plain(OpCode::Text, b"queued"));
 }
+
+#[test]
+fn has_timers_says_when_the_clock_matters() {
+    let mut server = Connection::server(Options {
+        handshake_timeout: Some(Duration::from_secs(5)),
+        ..options()
+    });
+    assert!(
+        server.has_timers(),
+        "the handshake timeout runs from the start"
+    );
+    server.handle_input(REQUEST);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    server.start().unwrap();
+    assert_eq!(server.poll_event(), Some(Event::Open));
+    let now = Instant::now();
+    assert_eq!(server.poll_timeout(now), None);
+    assert!(!server.has_timers(), "open and idle: no timer");
+    server.close(CloseCode::NORMAL, "").unwrap();
+    assert!(server.has_timers(), "the close timeout waits to be armed");
+    assert!(server.poll_timeout(now).is_some());
+}

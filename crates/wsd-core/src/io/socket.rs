@@ -205,7 +205,11 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
             if let Some(event) = self.conn.poll_event() {
                 return Poll::Ready(Ok(event));
             }
-            let deadline = self.conn.poll_timeout(self.timer.now());
+            let deadline = if self.conn.has_timers() {
+                self.conn.poll_timeout(self.timer.now())
+            } else {
+                None
+            };
             if self.timer.poll_deadline(cx, deadline).is_ready() {
                 self.conn.handle_timeout(self.timer.now());
                 continue;
@@ -288,7 +292,13 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
             // Headers and large payloads queued by reference go out in one writev.
             let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
             let count = self.conn.pending_output_vectored(&mut slices);
-            let n = ready!(self.io.poll_write_vectored(cx, &slices[..count]))?;
+            // One run (small messages): a plain write, which the kernel handles a
+            // little faster than a one-entry writev.
+            let n = if count == 1 {
+                ready!(self.io.poll_write(cx, &slices[0]))?
+            } else {
+                ready!(self.io.poll_write_vectored(cx, &slices[..count]))?
+            };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
