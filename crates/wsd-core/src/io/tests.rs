@@ -217,8 +217,10 @@ fn output_past_the_batch_size_is_written_before_reading_more() {
         .flat_map(|_| plain(OpCode::Pong, &[9; 100]))
         .collect();
     let mut ws = open_server(vec![pings.clone(), masked(OpCode::Text, b"after")]);
-    let mut config = Config::default();
-    config.write_buffer_size = 16 * 1024;
+    let config = Config {
+        write_buffer_size: 16 * 1024,
+        ..Config::default()
+    };
     ws.set_config(config);
     assert!(pongs.len() >= config.write_buffer_size);
     // Whole chunks per read (as tokio's transport is asked for).
