@@ -1,8 +1,10 @@
 //! Differential: a client and a server `Connection` talking in memory. Every message
 //! either side sends, before or after the handshake, arrives at the other side
-//! intact and in order, however the bytes between them are split; pings arrive as
-//! pings and come back as pongs; a closing handshake ends both sides with the code
-//! and reason it started with.
+//! intact and in order, however the bytes between them are split, whether they are
+//! fed with `handle_input` or appended through `read_input`, and however the output
+//! is taken (`poll_transmit`, or run by run in pieces of any size, as a partial
+//! `writev` would); pings arrive as pings and come back as pongs; a closing
+//! handshake ends both sides with the code and reason it started with.
 #![no_main]
 
 use std::sync::Arc;
@@ -38,6 +40,8 @@ enum Step {
 enum Payload {
     Text(String),
     Binary(Vec<u8>),
+    /// `len` copies of a byte: large payloads, which a server queues by reference.
+    Large(u8, u16),
 }
 
 impl Payload {
@@ -45,6 +49,7 @@ impl Payload {
         match self {
             Self::Text(text) => Message::text(text.as_str()),
             Self::Binary(data) => Message::binary(data.clone()),
+            Self::Large(byte, len) => Message::binary(vec![*byte; usize::from(*len)]),
         }
     }
 }
@@ -89,15 +94,58 @@ impl Side {
 /// flight, in order), to `to`, in random chunks; events are drained after each chunk.
 fn pump(from: &mut Side, wire: &mut Vec<u8>, to: &mut Side, rng: &mut Rng, budget: usize) {
     from.drain();
-    from.conn.poll_transmit(wire);
+    take_output(&mut from.conn, wire, rng);
     let rest: Vec<u8> = wire.split_off(budget.min(wire.len()));
     let sent = std::mem::replace(wire, rest);
     let mut sent = &sent[..];
     while !sent.is_empty() {
         let (chunk, tail) = sent.split_at(rng.chunk_len().min(sent.len()));
-        to.conn.handle_input(chunk);
+        if rng.below(2) == 0 {
+            to.conn.handle_input(chunk);
+        } else {
+            to.conn.read_input(|buf| buf.extend_from_slice(chunk));
+        }
         to.drain();
+        if rng.below(4) == 0 {
+            to.conn.release_buffers();
+        }
         sent = tail;
+    }
+}
+
+/// Appends all of `conn`'s output to `wire`: at once, or as writes of random sizes
+/// from the front run or from the vectored runs, checking that the runs add up.
+fn take_output(conn: &mut Connection, wire: &mut Vec<u8>, rng: &mut Rng) {
+    match rng.below(3) {
+        0 => {
+            conn.poll_transmit(wire);
+        }
+        1 => {
+            while conn.buffered_amount() > 0 {
+                let front = conn.pending_output();
+                assert!(!front.is_empty(), "output pending but no front run");
+                let n = rng.chunk_len().min(front.len());
+                wire.extend_from_slice(&front[..n]);
+                conn.consume_output(n);
+            }
+        }
+        _ => {
+            while conn.buffered_amount() > 0 {
+                let mut slices = [std::io::IoSlice::new(&[]); 4];
+                let count = conn.pending_output_vectored(&mut slices);
+                let total: usize = slices[..count].iter().map(|s| s.len()).sum();
+                assert!(total > 0 && total <= conn.buffered_amount());
+                // A partial writev: whole runs, then part of the next.
+                let mut n = rng.below(total) + 1;
+                let written = n;
+                for slice in &slices[..count] {
+                    let k = n.min(slice.len());
+                    wire.extend_from_slice(&slice[..k]);
+                    n -= k;
+                }
+                conn.consume_output(written);
+            }
+        }
     }
 }
 

@@ -256,10 +256,15 @@ impl Harness {
         self.input(response.as_bytes());
     }
 
-    /// Feeds `bytes` as one input step.
+    /// Feeds `bytes` as one input step: through `handle_input`, or (odd lengths)
+    /// appended through `read_input`, as the adapters read; both must behave alike.
     pub fn input(&mut self, bytes: &[u8]) {
         self.bytes_in += bytes.len();
-        self.conn.handle_input(bytes);
+        if bytes.len().is_multiple_of(2) {
+            self.conn.handle_input(bytes);
+        } else {
+            self.conn.read_input(|buf| buf.extend_from_slice(bytes));
+        }
         self.settle();
     }
 
