@@ -406,17 +406,34 @@ impl Connection {
     }
 
     /// How many bytes the next read into [`read_input`](Self::read_input) should
-    /// ask for: `min` (the caller's usual read size), or more while a large frame
-    /// arrives: up to the rest of the frame, but at most twice the input already
-    /// buffered, so the buffer grows only with what the peer really sent. A 1 MiB
-    /// message then takes about five reads instead of 32 of 32 KiB.
-    pub fn read_size(&self, min: usize) -> usize {
-        let rest = if self.hixie.is_some() {
-            0
-        } else {
-            self.decoder.payload_remaining(self.recv.len())
-        };
-        min.max(rest.min(self.recv.len().saturating_mul(2)))
+    /// ask for, given the caller's `usual` read size:
+    ///
+    /// - more while a large frame arrives: up to the rest of the frame, but at most
+    ///   twice the input already buffered, so the buffer grows only with what the
+    ///   peer really sent (a 1 MiB message takes about five reads, not 16 of 64 KiB);
+    /// - less for the tail of a frame of at least half the usual size: just its rest.
+    ///   Its payload leaves as a `Bytes` that shares the buffer, and while the
+    ///   application or the output queue holds it, the next read needs a new
+    ///   buffer; ending the read at the frame's end leaves nothing there to copy
+    ///   over (with 64 KiB reads of 64 KiB messages, a read past the end carried
+    ///   almost a whole next frame);
+    /// - `usual` otherwise.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Options};
+    /// let server = Connection::server(Options::default());
+    /// assert_eq!(server.read_size(64 * 1024), 64 * 1024); // between frames
+    /// ```
+    pub fn read_size(&self, usual: usize) -> usize {
+        if self.hixie.is_some() {
+            return usual;
+        }
+        let buffered = self.recv.len();
+        let rest = self.decoder.payload_remaining(buffered);
+        match self.decoder.payload_len() {
+            Some(len) if rest > 0 && rest < usual && len >= usual / 2 => rest,
+            _ => usual.max(rest.min(buffered.saturating_mul(2))),
+        }
     }
 
     /// Frees the input and output buffers if they are empty, so an idle connection

@@ -13,7 +13,7 @@
 //!
 //! ```text
 //! loop {
-//!     read bytes        -> conn.read_input(|buf| read onto buf, conn.read_size(32K) at most)
+//!     read bytes        -> conn.read_input(|buf| read onto buf, conn.read_size(64K) at most)
 //!                          or conn.handle_input(&bytes)  (EOF -> conn.handle_eof())
 //!     while let Some(e) = conn.poll_event() { give e to the application }
 //!     writev conn.pending_output_vectored(..), then conn.consume_output(written)

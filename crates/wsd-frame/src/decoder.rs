@@ -140,6 +140,28 @@ impl FrameDecoder {
         self.message.is_some()
     }
 
+    /// The payload length of the frame being read, once its header is decoded;
+    /// `None` between frames. With [`payload_remaining`](Self::payload_remaining) a
+    /// reader can tell a large frame from a small one before it has arrived.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use wsd_frame::{DecoderConfig, FrameDecoder, Role};
+    ///
+    /// let mut decoder = FrameDecoder::new(DecoderConfig::new(Role::Client));
+    /// assert_eq!(decoder.payload_len(), None);
+    /// // The header of a 1000-byte binary frame and its first 10 bytes.
+    /// let mut buf = BytesMut::from(&[0x82, 0x7e, 0x03, 0xe8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..]);
+    /// assert_eq!(decoder.decode(&mut buf), Ok(None));
+    /// assert_eq!(decoder.payload_len(), Some(1000));
+    /// ```
+    pub const fn payload_len(&self) -> Option<usize> {
+        match self.state {
+            State::Header => None,
+            State::Payload { len, .. } => Some(len),
+        }
+    }
+
     /// How many bytes of the frame being read have not arrived yet, given the
     /// `buffered` bytes after the header (the buffer [`decode`](Self::decode) last
     /// saw); 0 between frames. A reader can size its next read from it.

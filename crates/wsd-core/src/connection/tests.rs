@@ -1094,6 +1094,19 @@ fn reads_grow_with_a_large_frame_but_never_past_twice_what_arrived() {
 }
 
 #[test]
+fn a_large_frame_s_tail_is_read_alone_so_the_next_frame_starts_a_fresh_read() {
+    let mut server = open_server();
+    let payload = vec![6u8; 64 * 1024];
+    let frame = masked(OpCode::Binary, true, &payload);
+    assert_eq!(frame.len(), 64 * 1024 + 14);
+    let wire = frame.repeat(3);
+    let sizes = read_in(&mut server, &wire, 64 * 1024);
+    // Each read of the usual size ends 14 bytes short of its frame (the header took
+    // them); the next asks for just those, not a whole next frame.
+    assert_eq!(sizes, [65536, 14].repeat(3));
+}
+
+#[test]
 fn small_frames_are_read_in_chunks_of_the_minimum() {
     let mut server = open_server();
     let wire: Vec<u8> = (0..1000)

@@ -1,7 +1,7 @@
 //! The I/O loop over a scripted in-memory transport: when it reads, when it writes,
 //! and when it steps aside.
 
-use super::socket::YIELD_EVERY;
+use super::socket::{READ_UNIT, WORK_BUDGET};
 use super::*;
 use crate::{Connection, Event};
 
@@ -192,19 +192,52 @@ fn the_answers_to_one_read_go_out_in_one_write() {
 
 #[test]
 fn a_busy_stream_steps_aside_every_so_often_without_writing() {
-    let count = 1000;
+    let count = 5000;
     let input: Vec<u8> = (0..count)
         .flat_map(|_| masked(OpCode::Text, b"hello"))
         .collect();
     let mut ws = open_server(vec![input]);
     let (messages, yields) = echo_until_idle(&mut ws);
     assert_eq!(messages, count);
-    assert_eq!(yields, count / YIELD_EVERY as usize);
+    // Each message is a unit of work; the few reads of 11-byte frames cost one each.
+    let reads = ws
+        .get_ref()
+        .log
+        .iter()
+        .filter(|op| matches!(op, Op::Read(_)))
+        .count();
+    assert_eq!(yields, (count + reads) / WORK_BUDGET as usize);
     assert_eq!(
         ws.get_ref().writes().len(),
         1,
         "stepping aside does not flush"
     );
+}
+
+#[test]
+fn reads_weigh_on_the_budget_by_their_size() {
+    // 2000 messages of 1000 bytes arriving in full 64 KiB reads: the messages alone
+    // are one turn's worth, the reads add about a tenth.
+    let count = 2000;
+    let input: Vec<u8> = (0..count)
+        .flat_map(|_| masked(OpCode::Binary, &[7; 1000]))
+        .collect();
+    let mut ws = open_server(vec![input]);
+    ws.get_mut().zero_fills = false;
+    let (messages, yields) = echo_until_idle(&mut ws);
+    assert_eq!(messages, count);
+    let read_units: usize = ws
+        .get_ref()
+        .log
+        .iter()
+        .filter_map(|op| match op {
+            Op::Read(n) => Some(1 + n / READ_UNIT),
+            Op::Write(_) => None,
+        })
+        .sum();
+    assert!(read_units > 100, "{read_units}");
+    assert_eq!(yields, (count + read_units) / WORK_BUDGET as usize);
+    assert_eq!(yields, 2, "one step aside per 1024 messages would be one");
 }
 
 #[test]
@@ -256,14 +289,14 @@ fn a_zero_filling_transport_is_asked_for_about_what_recent_reads_returned() {
     let mut ws = open_server(vec![small.clone(), small, burst]);
     echo_until_idle(&mut ws);
     let asked = &ws.get_ref().asked;
-    // Small reads ask for 4 KiB, not 32; a burst doubles the room read by read up
-    // to the full 32 KiB.
+    // Small reads ask for 4 KiB, not 64; a burst doubles the room read by read up
+    // to the full 64 KiB.
     assert_eq!(
-        asked[..6],
-        [4096, 4096, 4096, 8192, 16384, 32768],
+        asked[..7],
+        [4096, 4096, 4096, 8192, 16384, 32768, 65536],
         "{asked:?}"
     );
-    assert!(asked[6..].iter().all(|&n| n == 32768), "{asked:?}");
+    assert!(asked[7..].iter().all(|&n| n == 65536), "{asked:?}");
 }
 
 #[test]
@@ -275,7 +308,7 @@ fn a_transport_that_reads_into_uninitialised_memory_is_asked_for_the_full_size()
     // what the loop asked.
     assert_eq!(
         ws.get_ref().asked,
-        [32768, 32768],
+        [65536, 65536],
         "the second read finds nothing"
     );
 }
