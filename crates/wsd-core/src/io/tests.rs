@@ -1,7 +1,7 @@
 //! The I/O loop over a scripted in-memory transport: when it reads, when it writes,
 //! and when it steps aside.
 
-use super::socket::{READ_UNIT, WORK_BUDGET};
+use super::socket::{READ_UNIT, SPARE_INPUT, WORK_BUDGET};
 use super::*;
 use crate::{Connection, Event};
 
@@ -168,6 +168,58 @@ fn echo_until_idle(ws: &mut WebSocket<Scripted, Never>) -> (usize, usize) {
             }
         }
     }
+}
+
+/// Takes every item until the stream waits for input, keeping the messages.
+fn read_until_idle(ws: &mut WebSocket<Scripted, Never>) -> Vec<Message> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut kept = Vec::new();
+    while let Poll::Ready(item) = Pin::new(&mut *ws).poll_next(&mut cx) {
+        kept.push(item.expect("the stream goes on").expect("no error"));
+    }
+    kept
+}
+
+#[test]
+fn an_idle_connection_hands_its_empty_input_buffer_to_the_next_reader_on_its_thread() {
+    SPARE_INPUT.take();
+    let mut first = open_server(vec![masked(OpCode::Binary, &[1; 100])]);
+    assert_eq!(echo_until_idle(&mut first).0, 1);
+    let spare = SPARE_INPUT
+        .take()
+        .expect("the idle connection's buffer became the thread's spare");
+    assert!(spare.is_empty() && spare.capacity() >= 100);
+    let region = spare.as_ptr() as usize..spare.as_ptr() as usize + spare.capacity();
+    SPARE_INPUT.set(Some(spare));
+    // The next connection reads into the spare; it keeps its message, which
+    // takes half the buffer.
+    let mut second = open_server(vec![masked(OpCode::Binary, &[2; 2000])]);
+    let kept = read_until_idle(&mut second);
+    let [Message::Binary(payload)] = &kept[..] else {
+        panic!("{kept:?}")
+    };
+    assert_eq!(payload[..], [2; 2000]);
+    assert!(
+        region.contains(&(payload.as_ptr() as usize)),
+        "the message was read into the spare"
+    );
+    // Its next read found no room in the shared buffer and took a new one, which
+    // is now the spare; the shared one is not.
+    let now = SPARE_INPUT.take().expect("the new buffer is the spare");
+    assert!(!region.contains(&(now.as_ptr() as usize)));
+}
+
+#[test]
+fn an_input_buffer_a_large_message_grew_goes_back_to_the_allocator() {
+    SPARE_INPUT.take();
+    let mut ws = open_server(vec![masked(OpCode::Binary, &vec![3; 300 * 1024])]);
+    ws.get_mut().zero_fills = false;
+    assert_eq!(echo_until_idle(&mut ws).0, 1);
+    assert_eq!(ws.get_ref().writes().concat().len(), 300 * 1024 + 10);
+    assert!(
+        SPARE_INPUT.take().is_none(),
+        "300 KiB is more than two reads"
+    );
 }
 
 #[test]
