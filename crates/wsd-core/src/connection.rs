@@ -1174,6 +1174,11 @@ impl Connection {
 
     /// Parses one frame if there is one; returns whether anything happened.
     fn read_frame(&mut self) -> bool {
+        if self.recv.is_empty() && self.decoder.payload_len().is_none() && !self.eof {
+            // Between frames with nothing buffered, which is how every message ends
+            // and every wait begins: nothing to decode.
+            return false;
+        }
         match self.decoder.decode(&mut self.recv) {
             Ok(Some(frame)) => {
                 self.handle_frame(frame);
