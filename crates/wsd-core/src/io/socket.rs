@@ -104,7 +104,7 @@ thread_local! {
     /// its buffer (that is the memory of a server holding many connections), but
     /// freeing it and allocating it again for the next message was a tenth of the
     /// user-space instructions per message with one message in flight (callgrind,
-    /// 64 x 16 B): one spare per thread keeps most of them off the allocator.
+    /// 4 x 16 B): one spare per thread keeps most of them off the allocator.
     pub(super) static SPARE_INPUT: Cell<Option<BytesMut>> = const { Cell::new(None) };
 }
 
@@ -346,12 +346,12 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
         let usual = self.usual_read_size();
         let max = self.config.read_buffer_size.saturating_mul(SPARE_MAX_READS);
         self.conn.read_input(|buf| {
-            // `try_reclaim(n)` answers whether `n` more bytes fit without allocating,
-            // taking back the whole allocation when nothing else holds it. Past `max`
-            // it does: the buffer is too large to keep. A buffer that cannot take
-            // the usual read is still shared (or small): no use as a spare.
-            let too_large = buf.try_reclaim(max.saturating_add(1));
-            if buf.is_empty() && !too_large && buf.try_reclaim(usual) {
+            // `try_reclaim(n)` is true when `n` more bytes fit without allocating
+            // (it takes back the whole allocation when nothing else holds it). True
+            // for `max + 1`: too large to keep. False for the usual read: still
+            // shared with a payload (or small), no use as a spare. Only an empty
+            // buffer is asked, so reclaiming never moves input.
+            if buf.is_empty() && !buf.try_reclaim(max.saturating_add(1)) && buf.try_reclaim(usual) {
                 match SPARE_INPUT.take() {
                     None => SPARE_INPUT.set(Some(core::mem::take(buf))),
                     occupied => SPARE_INPUT.set(occupied),
