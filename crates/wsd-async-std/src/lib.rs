@@ -67,7 +67,7 @@ pub use wsd_core::{Bytes, CloseCode, Options, Request, Utf8Bytes};
 
 pub use async_std::net::TcpStream;
 
-/// A tokio stream as the glue's transport.
+/// An async-std (futures-io) stream as the glue's transport.
 struct Io<S>(S);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> glue::Transport for Io<S> {
