@@ -49,12 +49,12 @@ impl TimerTable {
         self.slots = [Slot::Idle; 2];
     }
 
-    /// Arms requested timers at `now`; returns the earliest deadline.
     /// No timer requested or armed.
     pub(crate) fn is_idle(&self) -> bool {
         self.slots.iter().all(|slot| *slot == Slot::Idle)
     }
 
+    /// Arms requested timers at `now`; returns the earliest deadline.
     pub(crate) fn arm(&mut self, now: Instant) -> Option<Instant> {
         let mut earliest: Option<Instant> = None;
         for slot in &mut self.slots {
