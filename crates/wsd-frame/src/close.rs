@@ -23,6 +23,11 @@ impl<'a> CloseFrame<'a> {
     /// Validates a received close payload: empty, or a code that may be sent on the
     /// wire followed by a UTF-8 reason.
     ///
+    /// Stricter than `websocket-driver` (Node), which rewrites a bad code or reason to
+    /// 1002 and closes without an error: here each is a [`ProtocolError`], so the
+    /// driver fails the connection (1002 for the code, 1007 for the reason) and says
+    /// why. 1012-1014 are valid (IANA registered them after RFC 6455).
+    ///
     /// ```
     /// # use wsd_frame::{CloseCode, CloseFrame, ProtocolError};
     /// let frame = CloseFrame::parse(&[0x03, 0xE8, b'b', b'y', b'e']).unwrap();
@@ -30,6 +35,7 @@ impl<'a> CloseFrame<'a> {
     /// assert_eq!(CloseFrame::parse(&[]).unwrap().code, None);
     /// assert_eq!(CloseFrame::parse(&[0x03]), Err(ProtocolError::CloseFrameTooShort));
     /// assert_eq!(CloseFrame::parse(&[0x03, 0xED]), Err(ProtocolError::InvalidCloseCode(1005)));
+    /// assert_eq!(CloseFrame::parse(&[0x03, 0xE8, 0xFF]), Err(ProtocolError::InvalidCloseReason));
     /// ```
     pub fn parse(payload: &'a [u8]) -> Result<Self, ProtocolError> {
         match payload {
@@ -43,9 +49,10 @@ impl<'a> CloseFrame<'a> {
                 if !code.is_valid_on_wire() {
                     return Err(ProtocolError::InvalidCloseCode(code.0));
                 }
+                let reason = validate(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
                 Ok(Self {
                     code: Some(code),
-                    reason: validate(reason)?,
+                    reason,
                 })
             }
         }
@@ -83,7 +90,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_close_examples_validate_as_the_rfc_says() {
+    fn websocket_driver_close_examples_validate_as_the_rfc_says() {
         assert_eq!(
             CloseFrame::parse(&[0x03, 0xE8, 0x48, 0x65, 0x6C, 0x6C, 0x6F]),
             Ok(CloseFrame {
@@ -97,8 +104,20 @@ mod tests {
         );
         assert_eq!(
             CloseFrame::parse(&[0x03, 0xE8, 0xFF]),
-            Err(ProtocolError::InvalidUtf8)
+            Err(ProtocolError::InvalidCloseReason)
         );
+        assert_eq!(
+            ProtocolError::InvalidCloseReason.close_code(),
+            CloseCode::INVALID_PAYLOAD
+        );
+        // Registered with IANA after RFC 6455; websocket-driver (Node) rewrites 1012.
+        for code in [1012u16, 1013, 1014] {
+            let bytes = code.to_be_bytes();
+            assert_eq!(
+                CloseFrame::parse(&bytes).unwrap().code,
+                Some(CloseCode(code))
+            );
+        }
         for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
             let bytes = code.to_be_bytes();
             assert_eq!(

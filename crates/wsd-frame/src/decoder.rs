@@ -29,7 +29,7 @@ pub struct DecoderConfig {
 
 impl DecoderConfig {
     /// The default maximum message length, 2^26 - 1 bytes (one byte short of 64 MiB),
-    /// as in the seed.
+    /// as in `websocket-driver` (Node).
     pub const DEFAULT_MAX_LENGTH: u64 = (1 << 26) - 1;
 
     /// The defaults for `role`: masking required, 64 MiB - 1 messages, no RSV bits.

@@ -18,11 +18,14 @@ pub enum ProtocolError {
     FragmentedControlFrame(OpCode),
     /// A control frame whose payload is longer than 125 bytes (1002).
     ControlFrameTooLong(OpCode, u64),
-    /// A 64-bit payload length with its most significant bit set (1002).
+    /// A 64-bit payload length with its most significant bit set (1002, RFC 6455
+    /// section 5.2; `websocket-driver` (Node) reports it as too long, 1009).
     LengthTopBitSet,
-    /// A client sent an unmasked frame to a server that requires masking (1002).
+    /// A client sent an unmasked frame to a server that requires masking (1002;
+    /// `websocket-driver` (Node) closes with 1003).
     UnmaskedFrame,
-    /// A server sent a masked frame to a client (1002).
+    /// A server sent a masked frame to a client (1002, RFC 6455 section 5.1;
+    /// `websocket-driver` (Node) accepts it).
     MaskedFrame,
     /// A continuation frame arrived with no fragmented message in progress (1002).
     UnexpectedContinuation,
@@ -36,12 +39,15 @@ pub enum ProtocolError {
         /// The length the message would reach, in bytes.
         length: u64,
     },
-    /// A text message (or a close reason) is not valid UTF-8 (1007).
+    /// A text message is not valid UTF-8 (1007).
     InvalidUtf8,
     /// A close frame with a one-byte payload (1002).
     CloseFrameTooShort,
     /// A close frame with a code that may not be sent on the wire (1002).
     InvalidCloseCode(u16),
+    /// A close frame whose reason is not valid UTF-8 (1007, as RFC 6455 section 8.1
+    /// asks for invalid UTF-8 anywhere; `websocket-driver` (Node) closes with 1002).
+    InvalidCloseReason,
 }
 
 impl ProtocolError {
@@ -54,43 +60,108 @@ impl ProtocolError {
     /// ```
     pub const fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
             Self::MessageTooLong { .. } => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
 }
 
+/// The texts are `websocket-driver`'s (Node) where it has one for the failure, so logs
+/// and tests written against it keep matching; the rest follow its style.
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ReservedOpcode(op) => write!(f, "unrecognized frame opcode: {op}"),
-            Self::ReservedBits(bits) => {
-                write!(f, "reserved bits set that no extension negotiated: {bits}")
-            }
-            Self::FragmentedControlFrame(op) => {
-                write!(f, "received fragmented control frame: {op:?}")
-            }
-            Self::ControlFrameTooLong(op, len) => {
-                write!(f, "{op:?} frame payload of {len} bytes exceeds 125")
-            }
-            Self::LengthTopBitSet => f.write_str("64-bit payload length has its top bit set"),
-            Self::UnmaskedFrame => f.write_str("received unmasked frame but masking is required"),
-            Self::MaskedFrame => f.write_str("received masked frame from the server"),
-            Self::UnexpectedContinuation => f.write_str("received unexpected continuation frame"),
-            Self::UnfinishedMessage(op) => write!(
+            Self::ReservedOpcode(op) => write!(f, "Unrecognized frame opcode: {op}"),
+            Self::ReservedBits(bits) => write!(
                 f,
-                "received new {op:?} frame but the previous fragmented message is unfinished"
+                "One or more reserved bits are on: reserved1 = {}, reserved2 = {}, reserved3 = {}",
+                u8::from(bits.contains(Rsv::RSV1)),
+                u8::from(bits.contains(Rsv::RSV2)),
+                u8::from(bits.contains(Rsv::RSV3)),
             ),
-            Self::MessageTooLong { limit, length } => write!(
+            Self::FragmentedControlFrame(op) => write!(
                 f,
-                "message of at least {length} bytes exceeds the maximum length of {limit} bytes"
+                "Received fragmented control frame: opcode = {}",
+                op.as_u8()
             ),
-            Self::InvalidUtf8 => f.write_str("could not decode a text frame as UTF-8"),
-            Self::CloseFrameTooShort => f.write_str("close frame payload of 1 byte"),
-            Self::InvalidCloseCode(code) => write!(f, "invalid close code: {code}"),
+            Self::ControlFrameTooLong(_, len) => {
+                write!(f, "Received control frame having too long payload: {len}")
+            }
+            Self::LengthTopBitSet => {
+                f.write_str("Received 64-bit payload length with the most significant bit set")
+            }
+            Self::UnmaskedFrame => f.write_str("Received unmasked frame but masking is required"),
+            Self::MaskedFrame => f.write_str("Received masked frame but masking is forbidden"),
+            Self::UnexpectedContinuation => f.write_str("Received unexpected continuation frame"),
+            Self::UnfinishedMessage(_) => {
+                f.write_str("Received new data frame but previous continuous frame is unfinished")
+            }
+            Self::MessageTooLong { .. } => f.write_str("WebSocket frame length too large"),
+            Self::InvalidUtf8 => f.write_str("Could not decode a text frame as UTF-8"),
+            Self::CloseFrameTooShort => f.write_str("Received close frame with a 1-byte payload"),
+            Self::InvalidCloseCode(code) => {
+                write!(f, "Received close frame with invalid close code: {code}")
+            }
+            Self::InvalidCloseReason => {
+                f.write_str("Could not decode a close frame reason as UTF-8")
+            }
         }
     }
 }
 
 impl core::error::Error for ProtocolError {}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn messages_are_websocket_driver_s_where_it_has_one() {
+        for (error, text) in [
+            (
+                ProtocolError::ReservedOpcode(3),
+                "Unrecognized frame opcode: 3",
+            ),
+            (
+                ProtocolError::ReservedBits(Rsv::RSV1 | Rsv::RSV3),
+                "One or more reserved bits are on: reserved1 = 1, reserved2 = 0, reserved3 = 1",
+            ),
+            (
+                ProtocolError::FragmentedControlFrame(OpCode::Ping),
+                "Received fragmented control frame: opcode = 9",
+            ),
+            (
+                ProtocolError::ControlFrameTooLong(OpCode::Close, 126),
+                "Received control frame having too long payload: 126",
+            ),
+            (
+                ProtocolError::UnmaskedFrame,
+                "Received unmasked frame but masking is required",
+            ),
+            (
+                ProtocolError::UnexpectedContinuation,
+                "Received unexpected continuation frame",
+            ),
+            (
+                ProtocolError::UnfinishedMessage(OpCode::Text),
+                "Received new data frame but previous continuous frame is unfinished",
+            ),
+            (
+                ProtocolError::MessageTooLong {
+                    limit: 10,
+                    length: 11,
+                },
+                "WebSocket frame length too large",
+            ),
+            (
+                ProtocolError::InvalidUtf8,
+                "Could not decode a text frame as UTF-8",
+            ),
+        ] {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+}

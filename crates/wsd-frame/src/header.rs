@@ -278,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_writer_examples_are_reproduced() {
+    fn websocket_driver_writer_examples_are_reproduced() {
         let mut out = Vec::new();
         encode_frame(
             true,
