@@ -61,27 +61,34 @@ impl NegotiationError {
     }
 }
 
+/// The texts of the client's failures are `websocket-driver`'s (Node), which took them
+/// from websocket-extensions: `Server sent an extension response for unknown extension
+/// "x"`, `Server sent two extension responses that use the RSV1 bit: "a" and "b"`.
 impl fmt::Display for NegotiationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidHeader(error) => error.fmt(f),
-            Self::UnknownExtension { name } => {
-                write!(
-                    f,
-                    "the server answered extension {name}, which the client did not offer"
-                )
-            }
+            Self::UnknownExtension { name } => write!(
+                f,
+                "Server sent an extension response for unknown extension \"{name}\""
+            ),
             Self::DuplicateResponse { name } => {
-                write!(f, "the server answered extension {name} twice")
+                write!(f, "Server sent two extension responses for \"{name}\"")
             }
             Self::RsvConflict {
                 bits,
                 first,
                 second,
             } => {
+                let plural = if bits.bits().count_ones() > 1 {
+                    "s"
+                } else {
+                    ""
+                };
                 write!(
                     f,
-                    "the server activated two extensions that use {bits}: {first} and {second}"
+                    "Server sent two extension responses that use the {bits} bit{plural}: \
+                     \"{first}\" and \"{second}\""
                 )
             }
             Self::Rejected {
@@ -100,8 +107,10 @@ impl fmt::Display for NegotiationError {
 
 impl std::error::Error for NegotiationError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // `InvalidHeader` shows the header error's own text, so the chain goes on
+        // from that error's source rather than repeating it.
         match self {
-            Self::InvalidHeader(error) => Some(error),
+            Self::InvalidHeader(error) => error.source(),
             _ => None,
         }
     }
@@ -203,7 +212,7 @@ impl ExtensionError {
     }
 }
 
-/// `<extension>: <message>`, the seed's format for close reasons.
+/// `<extension>: <message>`, `websocket-driver`'s (Node) format for close reasons.
 impl fmt::Display for ExtensionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.extension {

@@ -40,7 +40,7 @@ impl Message {
 /// A registered extension: a factory for per-connection [`Session`]s, in both roles.
 ///
 /// The shape follows python-websockets' client and server factories
-/// (`extensions/base.py`) and the seed's websocket-extensions: the client offers
+/// (`extensions/base.py`) and websocket-extensions (Node): the client offers
 /// parameters and activates on the server's answer; the server picks among the
 /// client's offers and answers.
 pub trait Extension: Send + Sync + core::fmt::Debug {

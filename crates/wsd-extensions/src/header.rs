@@ -8,8 +8,8 @@
 //! ```
 //!
 //! The parser is one forward pass over the bytes with no backtracking, so it runs in
-//! linear time on any input (the seed's regular expression once took exponential time
-//! on an unterminated quoted string of backslashes, CVE-2020-7662).
+//! linear time on any input (websocket-extensions' regular expression once took
+//! exponential time on an unterminated quoted string of backslashes, CVE-2020-7662).
 
 use core::fmt;
 use std::string::String;
@@ -153,7 +153,7 @@ impl Params {
 }
 
 /// Writes the parameters joined by `"; "`, quoting (and escaping `"` and `\` in) each
-/// value that is not a token. Every value is judged on its own: the seed's shared
+/// value that is not a token. Every value is judged on its own: websocket-extensions' shared
 /// global-regex state, which let a value go out unquoted right after one that needed
 /// quotes, has no equivalent here.
 impl fmt::Display for Params {
@@ -225,7 +225,9 @@ impl fmt::Display for ExtensionOffer {
 /// Parses a `Sec-WebSocket-Extensions` header value. An empty value (or one of only
 /// spaces and tabs) is an empty list; leading and trailing whitespace is ignored, as
 /// HTTP excludes it from a field value. Empty list elements (`a,,b`) are rejected, as
-/// the seed does.
+/// websocket-extensions (Node) does. Obsolete line folding (`a,\r\n b`) is a syntax
+/// error: RFC 9112 section 5.2 lets a recipient reject it, and it can only reach here
+/// from an HTTP parser that kept it (websocket-extensions 0.2.0 accepts it).
 ///
 /// ```
 /// # use wsd_extensions::parse_header;
@@ -236,7 +238,7 @@ impl fmt::Display for ExtensionOffer {
 /// assert_eq!(offers[1].params.get("a"), Some(Some("b\"c")));
 ///
 /// let error = parse_header("a; b=").unwrap_err();
-/// assert_eq!(error.to_string(), "invalid Sec-WebSocket-Extensions header: expected a token or a quoted string at byte 5");
+/// assert_eq!(error.to_string(), "Invalid Sec-WebSocket-Extensions header: expected a token or a quoted string at byte 5");
 /// ```
 pub fn parse_header(value: &str) -> Result<Vec<ExtensionOffer>, HeaderError> {
     Parser {
@@ -443,7 +445,9 @@ impl fmt::Display for HeaderError {
             HeaderErrorKind::InvalidCharacter => "control character in quoted string",
             HeaderErrorKind::InvalidParamName => "parameter name is not a token",
         };
-        write!(f, "invalid {HEADER} header: {what} at byte {}", self.offset)
+        // websocket-driver (Node) says `Invalid Sec-WebSocket-Extensions header: <header>`;
+        // the same start, then where and what instead of the whole header.
+        write!(f, "Invalid {HEADER} header: {what} at byte {}", self.offset)
     }
 }
 
@@ -476,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_accept_examples_parse_to_the_expected_offers() {
+    fn websocket_extensions_accept_examples_parse_to_the_expected_offers() {
         let table: Vec<(&str, Vec<_>)> = vec![
             ("", vec![]),
             ("a", vec![ext("a", &[])]),
@@ -534,7 +538,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_reject_examples_fail_with_the_expected_reason() {
+    fn websocket_extensions_reject_examples_fail_with_the_expected_reason() {
         use HeaderErrorKind::*;
         let table = [
             ("a,", ExpectedExtensionName, 2),
@@ -552,7 +556,9 @@ mod tests {
             ("a b", ExpectedSeparator, 2),
             ("a; b c", ExpectedSeparator, 5),
             ("a;; b", ExpectedParamName, 2),
+            // Obsolete line folding; websocket-extensions 0.2.0 accepts it.
             ("a\r\n b", ExpectedSeparator, 1),
+            ("a,\r\n b", ExpectedExtensionName, 2),
             ("a; b=\"c\"d", ExpectedSeparator, 8),
         ];
         for (text, kind, offset) in table {
@@ -566,7 +572,7 @@ mod tests {
         let error = parse_header("a; b=\"c").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "invalid Sec-WebSocket-Extensions header: unterminated quoted string starting at byte 5"
+            "Invalid Sec-WebSocket-Extensions header: unterminated quoted string starting at byte 5"
         );
     }
 
@@ -586,7 +592,7 @@ mod tests {
 
     #[test]
     fn values_that_are_not_tokens_are_quoted_each_on_its_own() {
-        // The seed left `b` unquoted after quoting `a` (a global regex kept its position).
+        // websocket-extensions left `b` unquoted after quoting `a` (a global regex kept its position).
         let params = Params::new()
             .with_value("a", "x y")
             .with_value("b", "a b")

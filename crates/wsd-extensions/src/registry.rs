@@ -12,7 +12,8 @@ use crate::header::{ExtensionOffer, Params, is_token, parse_header, serialize_he
 /// The extensions an endpoint supports, in registration order (the server's order of
 /// preference).
 ///
-/// Negotiation rules (RFC 6455 section 9.1, the seed's websocket-extensions):
+/// Negotiation rules (RFC 6455 section 9.1, as in websocket-extensions, the framework
+/// `websocket-driver` (Node) uses):
 /// - a client offers every registered extension's offers, in registration order;
 /// - a server walks its extensions in registration order, passes each one all of the
 ///   client's offers of that name (header order), skips one whose RSV bits an earlier
@@ -482,6 +483,10 @@ mod tests {
                 error,
                 NegotiationError::UnknownExtension { name: name.into() }
             );
+            assert_eq!(
+                error.to_string(),
+                format!("Server sent an extension response for unknown extension \"{name}\"")
+            );
         }
     }
 
@@ -489,7 +494,10 @@ mod tests {
     fn client_rejects_a_response_that_answers_one_offer_twice() {
         let (extensions, _) = registry(vec![fake("a", Rsv::NONE)]);
         let error = extensions.client_activate(Some("a, a")).unwrap_err();
-        assert_eq!(error.to_string(), "the server answered extension a twice");
+        assert_eq!(
+            error.to_string(),
+            "Server sent two extension responses for \"a\""
+        );
     }
 
     #[test]
@@ -509,7 +517,7 @@ mod tests {
         );
         assert_eq!(
             error.to_string(),
-            "the server activated two extensions that use RSV2: b and a"
+            "Server sent two extension responses that use the RSV2 bit: \"b\" and \"a\""
         );
     }
 
