@@ -80,9 +80,9 @@ enum State {
 ///   the `0xFF`; a length-prefixed frame declaring more than `max_length` bytes fails
 ///   with [`Error::FrameTooLong`] as soon as its length digits pass the limit. So memory
 ///   stays bounded by `max_length`, and no length can overflow.
-/// - Invalid UTF-8 in a text frame fails with [`Error::InvalidUtf8`]. The seed replaced
-///   bad bytes with U+FFFD instead; wsd treats them as a protocol error, on which the
-///   driver closes the connection.
+/// - Invalid UTF-8 in a text frame fails with [`Error::InvalidUtf8`].
+///   `websocket-driver` (Node) replaced bad bytes with U+FFFD instead; wsd treats them as
+///   a protocol error, on which the driver closes the connection.
 ///
 /// Errors are sticky: once [`decode`](Self::decode) has failed it returns the same error
 /// again and nothing after the offending bytes is ever decoded.

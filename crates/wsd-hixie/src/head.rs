@@ -53,7 +53,9 @@ impl ResponseHead<'_> {
     /// Hixie-76: `HTTP/1.1 101 WebSocket Protocol Handshake` and the same headers with a
     /// `Sec-` prefix; the 16-byte [challenge answer](crate::Challenge::answer) is not part of
     /// the head and is written once the 8 body bytes have arrived. Strings are written as
-    /// their UTF-8 bytes.
+    /// their UTF-8 bytes: a request header holding Latin-1 text comes back UTF-8 encoded
+    /// (`websocket-driver` (Node) writes the Hixie-76 head as Latin-1, which echoes the
+    /// request's bytes as they came).
     ///
     /// The extra headers are checked first: a name that is not an HTTP token, or a value
     /// holding CR, LF or NUL (which would forge header lines), fails the call and nothing is
@@ -116,6 +118,18 @@ mod tests {
         protocol: None,
         headers: &[],
     };
+
+    #[test]
+    fn latin_1_text_in_the_origin_is_written_as_utf_8() {
+        let head = ResponseHead {
+            origin: Some("http://caf\u{e9}.example"),
+            ..PLAIN
+        };
+        let mut out = Vec::new();
+        head.write(Draft::Hixie76, &mut out).unwrap();
+        let line = b"Sec-WebSocket-Origin: http://caf\xC3\xA9.example\r\n";
+        assert!(out.windows(line.len()).any(|w| w == line));
+    }
 
     #[test]
     fn hixie75_head_is_byte_exact() {

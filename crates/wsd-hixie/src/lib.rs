@@ -14,10 +14,12 @@
 //! It does no I/O and keeps no clock; the driver in `wsd-core` feeds it bytes and writes
 //! what it produces. Every failure is an [`Error`].
 //!
-//! Where websocket-driver (the Node library wsd ports) has bugs, this crate fixes them:
-//! length-prefixed frames are skipped exactly, keys whose quotient passes 32 bits are
-//! refused instead of throwing, nothing is decoded after `0xFF 0x00` or after a limit is
-//! broken, and invalid UTF-8 is an error instead of U+FFFD.
+//! Where `websocket-driver` (Node, the library wsd ports) has bugs, this crate fixes
+//! them: length-prefixed frames are skipped exactly, keys whose quotient passes 32 bits
+//! are refused instead of throwing, nothing is decoded after `0xFF 0x00` or after a limit
+//! is broken, and invalid UTF-8 is an error instead of U+FFFD. Sentinel frames of a type
+//! other than `0x00` are dropped, as the drafts say (`websocket-driver` delivers them as
+//! text). The whole list of differences is in `wsd_core::differences`.
 //!
 //! # Example
 //!
