@@ -24,9 +24,13 @@ use crate::output::{BY_REFERENCE_FROM, Output};
 use crate::timer::{Timer, TimerTable};
 use crate::{Error, Usage};
 
-/// The seed's `readyState`, without its client-only `-1`.
+/// Where the connection is, as `websocket-driver`'s (Node) `readyState` (the number
+/// in brackets) and `getState()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReadyState {
+    /// A client before [`start`](Connection::start): nothing sent yet (-1, where
+    /// `getState()` is `null`).
+    Idle,
     /// The opening handshake has not completed (0).
     Connecting,
     /// Messages flow both ways (1).
@@ -162,9 +166,12 @@ pub struct Connection {
     pipeline: Pipeline,
     /// Custom handshake headers (`set_header`).
     headers: HeaderList,
-    /// Server: the request; client: the URL.
+    /// Server: the request.
     request: Option<Request>,
+    /// Client: the URL given; server: the URL the request asked for, once known.
     url: Option<Url>,
+    /// Server: the transport is encrypted, so the URL is `wss://`.
+    secure_transport: bool,
     response: Option<Response>,
     protocol: Option<String>,
     /// `start` was called while the request was still being read (seed behaviour).
@@ -198,7 +205,7 @@ impl Connection {
     /// [`handle_input`](Self::handle_input), then call [`start`](Self::start).
     pub fn accept(request: Request, options: Options) -> Self {
         let mut connection = Self::new(Role::Server, options, Phase::AwaitingStart);
-        connection.request = Some(request);
+        connection.set_request(request);
         connection
     }
 
@@ -251,6 +258,7 @@ impl Connection {
             headers: HeaderList::new(),
             request: None,
             url: None,
+            secure_transport: false,
             response: None,
             protocol: None,
             start_requested: false,
@@ -290,9 +298,9 @@ impl Connection {
     /// The ready state.
     pub fn state(&self) -> ReadyState {
         match self.phase {
+            Phase::ClientIdle => ReadyState::Idle,
             Phase::ReadingRequest
             | Phase::AwaitingStart
-            | Phase::ClientIdle
             | Phase::AwaitingResponse(_)
             | Phase::AwaitingHixieBody(_) => ReadyState::Connecting,
             Phase::Open => ReadyState::Open,
@@ -326,9 +334,50 @@ impl Connection {
         self.request.as_ref()
     }
 
-    /// Clients: the URL.
+    /// The URL: for a client the one it was made with; for a server the one the
+    /// request asked for, `ws://` or `wss://`, the `Host` header and the request
+    /// target (`websocket-driver`'s (Node) `driver.url`), once the request is known and
+    /// if those make a URL. `wss://` when [`set_secure_transport`](Self::set_secure_transport)
+    /// said so, or when a proxy that ended TLS says so in `X-Forwarded-Proto: https`,
+    /// `X-Forwarded-Ssl: on`, `X-Forwarded-Scheme: https` or `Https: on`.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Event, Options};
+    /// let mut server = Connection::server(Options::default());
+    /// server.handle_input(b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\n\
+    ///     X-Forwarded-Proto: https\r\n\r\n");
+    /// assert_eq!(server.poll_event(), Some(Event::Request));
+    /// assert_eq!(server.url().unwrap().as_str(), "wss://example.com/chat?room=1");
+    /// ```
     pub fn url(&self) -> Option<&Url> {
         self.url.as_ref()
+    }
+
+    /// Servers: says whether the transport is encrypted (TLS), for
+    /// [`url`](Self::url) and a legacy draft's `Location` header, which then say
+    /// `wss://`. `websocket-driver` (Node) asks the socket; a sans-I/O connection has
+    /// none, so the adapter that owns the transport tells it, before
+    /// [`start`](Self::start). Clients ignore it: their URL says it already.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Event, Options};
+    /// let mut server = Connection::server(Options::default());
+    /// server.set_secure_transport(true);
+    /// server.handle_input(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    /// assert_eq!(server.poll_event(), Some(Event::Request));
+    /// assert_eq!(server.url().unwrap().as_str(), "wss://example.com/");
+    /// ```
+    pub fn set_secure_transport(&mut self, secure: bool) {
+        self.secure_transport = secure;
+        if let Some(request) = self.request.take() {
+            self.set_request(request);
+        }
+    }
+
+    /// Servers: records the request and the URL it asked for.
+    fn set_request(&mut self, request: Request) {
+        self.url = Url::parse(&request_url(&request, self.secure_transport)).ok();
+        self.request = Some(request);
     }
 
     /// Clients: the HTTP status of the server's response, once read (also when the
@@ -707,22 +756,20 @@ impl Connection {
         }
         let challenge = match draft {
             wsd_hixie::Draft::Hixie76 => {
-                let key1 = request
-                    .headers
-                    .get("sec-websocket-key1")
-                    .unwrap_or_default();
-                let key2 = request
-                    .headers
-                    .get("sec-websocket-key2")
-                    .unwrap_or_default();
-                match wsd_hixie::Challenge::from_keys(key1.as_bytes(), key2.as_bytes()) {
-                    Ok(challenge) => Some(challenge),
-                    Err(_) => {
-                        rejection
-                            .get_or_insert(refuse("Client sent invalid Sec-WebSocket-Key headers"));
-                        None
+                let key1 = request.headers.get("sec-websocket-key1");
+                let key2 = request.headers.get("sec-websocket-key2");
+                // websocket-driver's (Node) texts, in its order.
+                let challenge = match (key1, key2) {
+                    (None, _) => Err("Missing required header: Sec-WebSocket-Key1"),
+                    (_, None) => Err("Missing required header: Sec-WebSocket-Key2"),
+                    (Some(key1), Some(key2)) => {
+                        wsd_hixie::Challenge::from_keys(key1.as_bytes(), key2.as_bytes())
+                            .map_err(|_| "Client sent invalid Sec-WebSocket-Key headers")
                     }
-                }
+                };
+                challenge
+                    .map_err(|message| rejection.get_or_insert(refuse(message)))
+                    .ok()
             }
             wsd_hixie::Draft::Hixie75 => None,
         };
@@ -737,16 +784,7 @@ impl Connection {
                 .find(|p| self.options.protocols.iter().any(|ours| ours == p))
                 .map(str::to_owned)
         });
-        let secure = request
-            .headers
-            .get("x-forwarded-proto")
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-        let location = format!(
-            "{}://{}{}",
-            if secure { "wss" } else { "ws" },
-            request.headers.get("host").unwrap_or_default(),
-            request.target
-        );
+        let location = request_url(request, self.secure_transport);
         let origin = request.headers.get("origin");
         let extra: Vec<(String, String)> = self
             .headers
@@ -1106,7 +1144,7 @@ impl Connection {
         match Request::parse(&self.recv, &self.options.limits) {
             Ok(Status::Complete((request, consumed))) => {
                 self.recv.advance(consumed);
-                self.request = Some(request);
+                self.set_request(request);
                 self.phase = Phase::AwaitingStart;
                 self.events.push_back(Event::Request);
                 if std::mem::take(&mut self.start_requested) {
@@ -1203,7 +1241,9 @@ impl Connection {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => self.handle_data(frame),
             OpCode::Ping => {
                 let payload = frame.payload.freeze();
-                if matches!(self.phase, Phase::Open) {
+                // Also while closing: RFC 6455 section 5.5.2 asks for a pong until the
+                // peer's close frame has arrived, and websocket-driver (Node) sends it.
+                if matches!(self.phase, Phase::Open | Phase::Closing) {
                     self.write_frame(OpCode::Pong, Rsv::NONE, &payload);
                 }
                 self.events.push_back(Event::Ping(payload));
@@ -1289,9 +1329,10 @@ impl Connection {
             }
         };
         if matches!(self.phase, Phase::Open) {
-            // Echo the code (RFC 6455 section 5.5.1); an empty close gets an empty one.
+            // Echo the code and reason (RFC 6455 section 5.5.1, as websocket-driver
+            // (Node) does); an empty close gets an empty one.
             match code {
-                Some(code) => self.write_close(code, ""),
+                Some(code) => self.write_close(code, &reason),
                 None => self.write_frame(OpCode::Close, Rsv::NONE, &[]),
             }
         }
@@ -1388,9 +1429,11 @@ impl Connection {
         self.write_frame(OpCode::Close, Rsv::NONE, &payload);
     }
 
-    /// Appends one frame to the output; frames after our close frame are dropped.
+    /// Appends one frame to the output. After our close frame only pongs go out (the
+    /// answers to pings that arrive while we wait for the peer's close frame); the
+    /// commands refuse to send anything else by then.
     fn write_frame(&mut self, opcode: OpCode, rsv: Rsv, payload: &[u8]) {
-        if self.close_sent {
+        if self.close_sent && opcode != OpCode::Pong {
             return;
         }
         if opcode == OpCode::Close {
@@ -1425,6 +1468,30 @@ impl Connection {
         self.out.extend_from_slice(&encoded[..len]);
         self.out.push_bytes(payload);
     }
+}
+
+/// The URL a request asked for, as `websocket-driver` (Node) writes it: `ws://` or
+/// `wss://`, the `Host` header and the request target, unchanged. `wss://` when the
+/// transport is secure or a TLS-ending proxy says so in one of the headers that
+/// `websocket-driver`'s `isSecureRequest` reads (values compared exactly, as there).
+fn request_url(request: &Request, secure_transport: bool) -> String {
+    const FORWARDED_TLS: [(&str, &str); 4] = [
+        ("https", "on"),
+        ("x-forwarded-ssl", "on"),
+        ("x-forwarded-scheme", "https"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let headers = &request.headers;
+    let secure = secure_transport
+        || FORWARDED_TLS
+            .iter()
+            .any(|(name, value)| headers.get(name).as_deref() == Some(*value));
+    format!(
+        "{}://{}{}",
+        if secure { "wss" } else { "ws" },
+        headers.get("host").unwrap_or_default(),
+        request.target
+    )
 }
 
 fn check_control_len(len: usize) -> Result<(), Error> {

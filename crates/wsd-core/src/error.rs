@@ -11,14 +11,26 @@ use wsd_frame::ProtocolError;
 /// method: they arrive as [`Event::Error`](crate::Event::Error), followed by
 /// [`Event::Close`](crate::Event::Close). `Err` from a command means the caller
 /// misused the API ([`Error::Usage`]).
+///
+/// ```
+/// use wsd_core::{Connection, Event, Options};
+///
+/// let mut client = Connection::client("ws://example.com/", Options::default()).unwrap();
+/// client.start().unwrap();
+/// client.handle_input(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+/// let Some(Event::Error(error)) = client.poll_event() else { panic!() };
+/// assert_eq!(error.to_string(), "Error during WebSocket handshake: Unexpected response code: 404");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The peer broke an RFC 6455 framing rule.
     Protocol(ProtocolError),
-    /// A text message, after an extension decoded it, is not UTF-8.
+    /// A text message, after an extension decoded it, is not UTF-8 (1007, "Could not
+    /// decode a text frame as UTF-8").
     InvalidUtf8,
-    /// A message, after an extension decoded it, exceeds `max_length`.
+    /// A message, after an extension decoded it, exceeds `max_length` (1009,
+    /// "WebSocket frame length too large").
     MessageTooLong {
         /// The configured maximum.
         limit: usize,
@@ -27,12 +39,17 @@ pub enum Error {
     Hixie(wsd_hixie::Error),
     /// An extension failed on a message.
     Extension(ExtensionError),
-    /// Extension negotiation failed during the handshake.
+    /// Extension negotiation failed during the handshake. Shown with the prefix
+    /// "Error during WebSocket handshake: ", except for a malformed
+    /// `Sec-WebSocket-Extensions` header, which reads as the server's 400 does.
     Negotiation(NegotiationError),
     /// The HTTP handshake failed: malformed, too large, or refused by the rules of
-    /// RFC 6455 section 4.
+    /// RFC 6455 section 4. A refused request reads as the 400 (or 426) our server
+    /// sent ("Unsupported WebSocket version: 8"); anything else starts with "Error
+    /// during WebSocket handshake: " ("... Unexpected response code: 404").
     Handshake(wsd_handshake::Error),
     /// The server refused the client's handshake (our server, with this status).
+    /// Shown as the message alone, the body of the response.
     Rejected {
         /// The HTTP status sent.
         status: u16,
@@ -88,24 +105,31 @@ impl Error {
     }
 }
 
+/// The start of `websocket-driver`'s (Node) text for a failed opening handshake.
+const HANDSHAKE_PREFIX: &str = "Error during WebSocket handshake: ";
+
+/// The texts are `websocket-driver`'s (Node) where it has one for the failure, so logs
+/// and tests written against it keep matching. A variant that wraps another layer's
+/// error shows that error's text, so [`source`](std::error::Error::source) continues
+/// with *that* error's source: walking the chain never prints a text twice.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Protocol(e) => fmt::Display::fmt(e, f),
-            Self::InvalidUtf8 => f.write_str("could not decode a text message as UTF-8"),
-            Self::MessageTooLong { limit } => {
-                write!(
-                    f,
-                    "decoded message exceeds the maximum length of {limit} bytes"
-                )
-            }
+            Self::InvalidUtf8 => f.write_str("Could not decode a text frame as UTF-8"),
+            Self::MessageTooLong { .. } => f.write_str("WebSocket frame length too large"),
             Self::Hixie(e) => fmt::Display::fmt(e, f),
             Self::Extension(e) => fmt::Display::fmt(e, f),
-            Self::Negotiation(e) => write!(f, "Error during WebSocket handshake: {e}"),
-            Self::Handshake(e) => write!(f, "Error during WebSocket handshake: {e}"),
-            Self::Rejected { status, message } => {
-                write!(f, "handshake refused with HTTP {status}: {message}")
-            }
+            // A malformed offer is the server's 400 text, without the prefix.
+            Self::Negotiation(e @ NegotiationError::InvalidHeader(_)) => fmt::Display::fmt(e, f),
+            Self::Negotiation(e) => write!(f, "{HANDSHAKE_PREFIX}{e}"),
+            // A refused request reads as the 400's text; a refused response carries
+            // the prefix already.
+            Self::Handshake(
+                e @ (wsd_handshake::Error::Request(_) | wsd_handshake::Error::Response(_)),
+            ) => fmt::Display::fmt(e, f),
+            Self::Handshake(e) => write!(f, "{HANDSHAKE_PREFIX}{e}"),
+            Self::Rejected { message, .. } => f.write_str(message),
             Self::HandshakeTimeout => f.write_str("the opening handshake timed out"),
             Self::Usage(u) => fmt::Display::fmt(u, f),
         }
@@ -133,7 +157,34 @@ impl fmt::Display for Usage {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // Each wrapped error's text is this error's text (above), so the chain goes on
+        // from the wrapped error's own source.
+        match self {
+            Self::Protocol(e) => e.source(),
+            Self::Hixie(e) => e.source(),
+            Self::Extension(e) => e.source(),
+            Self::Negotiation(e) => e.source(),
+            Self::Handshake(e) => e.source(),
+            Self::Usage(u) => u.source(),
+            Self::InvalidUtf8
+            | Self::MessageTooLong { .. }
+            | Self::Rejected { .. }
+            | Self::HandshakeTimeout => None,
+        }
+    }
+}
+
+impl std::error::Error for Usage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::InvalidHeader(e) => e.source(),
+            Self::Extension(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 impl From<Usage> for Error {
     fn from(usage: Usage) -> Self {

@@ -465,18 +465,19 @@ fn client_initiated_close_completes_on_both_sides_with_the_code() {
             reason: "bye".into()
         }]
     );
+    // The server echoed the code and the reason, as websocket-driver (Node) does.
     assert_eq!(
         client_events,
         [Event::Close {
             code: CloseCode::NORMAL,
-            reason: String::new()
+            reason: "bye".into()
         }]
     );
     assert!(pair.client.wants_close() && pair.server.wants_close());
 }
 
 #[test]
-fn server_echoes_the_close_code_and_sends_nothing_after_it() {
+fn server_echoes_the_close_code_and_reason_and_sends_nothing_after_it() {
     let mut server = open_server();
     server.handle_input(&masked(OpCode::Close, true, &[0x03, 0xE8, b'o', b'k']));
     server.handle_input(&masked(OpCode::Text, true, b"after close"));
@@ -487,7 +488,10 @@ fn server_echoes_the_close_code_and_sends_nothing_after_it() {
             reason: "ok".into()
         }]
     );
-    assert_eq!(server.poll_transmit_vec(), [0x88, 0x02, 0x03, 0xE8]);
+    assert_eq!(
+        server.poll_transmit_vec(),
+        [0x88, 0x04, 0x03, 0xE8, b'o', b'k']
+    );
     assert!(server.send_text("x").is_err());
     assert!(server.poll_transmit_vec().is_empty());
 }
@@ -865,14 +869,16 @@ fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
 
 #[test]
 fn hixie_76_with_invalid_keys_gets_a_400() {
-    let request = String::from_utf8(HIXIE76_REQUEST.to_vec())
-        .unwrap()
-        .replace("4 @1  46546xW%0l 1 5", "2 L785 8o% s9Sy9@V. 4<1P5");
-    let mut server = draft_server();
-    server.handle_input(request.as_bytes());
-    server.poll_event();
-    assert!(server.start().is_err());
-    let response = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    let request = edited(
+        HIXIE76_REQUEST,
+        "4 @1  46546xW%0l 1 5",
+        "2 L785 8o% s9Sy9@V. 4<1P5",
+    );
+    let (started, response) = start_on(&mut draft_server(), &request);
+    assert_eq!(
+        started.unwrap_err().to_string(),
+        "Client sent invalid Sec-WebSocket-Key headers"
+    );
     assert!(
         response.starts_with("HTTP/1.1 400 Bad Request"),
         "{response}"
@@ -916,7 +922,8 @@ fn drafts_are_refused_unless_allowed() {
 }
 
 #[test]
-fn hixie_text_over_max_length_fails_with_1009() {
+fn hixie_text_over_max_length_reports_an_error_then_closes_with_1009() {
+    // websocket-driver's (Node) drafts close silently, with no error event.
     let mut options = options();
     options.allow_drafts = true;
     options.max_length = 4;
@@ -925,13 +932,21 @@ fn hixie_text_over_max_length_fails_with_1009() {
     server.start().unwrap();
     server.handle_input(b"\x00too long\xFF");
     let evs = events(&mut server);
-    assert!(matches!(
-        evs.last(),
-        Some(Event::Close {
-            code: CloseCode::MESSAGE_TOO_BIG,
-            ..
-        })
-    ));
+    assert!(
+        matches!(
+            evs[..],
+            [
+                Event::Request,
+                Event::Open,
+                Event::Error(Error::Hixie(wsd_hixie::Error::TextTooLong { .. })),
+                Event::Close {
+                    code: CloseCode::MESSAGE_TOO_BIG,
+                    ..
+                }
+            ]
+        ),
+        "{evs:?}"
+    );
 }
 
 #[test]
@@ -1207,4 +1222,417 @@ fn has_timers_says_when_the_clock_matters() {
     server.close(CloseCode::NORMAL, "").unwrap();
     assert!(server.has_timers(), "the close timeout waits to be armed");
     assert!(server.poll_timeout(now).is_some());
+}
+
+// ----- what websocket-driver (Node) does, and where wsd differs on purpose -----------
+// Each test here pins one entry of `crate::differences`, or one behaviour kept from
+// websocket-driver (Node) that an earlier version of wsd did not have.
+
+/// `request` with `from` replaced by `to`.
+fn edited(request: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8(request.to_vec()).unwrap();
+    assert!(text.contains(from), "{from:?}");
+    text.replace(from, to).into_bytes()
+}
+
+/// `server` reads `request` and is started; returns what `start` returned and what
+/// the server wrote.
+fn start_on(server: &mut Connection, request: &[u8]) -> (Result<(), Error>, String) {
+    server.handle_input(request);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    let started = server.start();
+    let written = String::from_utf8_lossy(&server.poll_transmit_vec()).into_owned();
+    (started, written)
+}
+
+/// The client's handshake bytes and the server's 101 for them, with `extra` header
+/// lines put into the 101; the client has read nothing yet.
+fn client_and_101(extra: &str) -> (Connection, Vec<u8>) {
+    let mut client = Connection::client("ws://example.com/chat", options()).unwrap();
+    client.start().unwrap();
+    let mut server = Connection::server(options());
+    server.handle_input(&client.poll_transmit_vec());
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    server.start().unwrap();
+    let response = String::from_utf8(server.poll_transmit_vec()).unwrap();
+    let response = response.replacen("\r\n\r\n", &format!("\r\n{extra}\r\n\r\n"), 1);
+    (client, response.into_bytes())
+}
+
+#[test]
+fn a_ping_after_our_close_is_still_answered_until_the_peer_s_close_arrives() {
+    let mut server = open_server();
+    server.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(server.poll_transmit_vec(), [0x88, 0x02, 0x03, 0xE8]);
+    server.handle_input(&masked(OpCode::Ping, true, b"still there?"));
+    assert_eq!(
+        events(&mut server),
+        [Event::Ping(Bytes::from_static(b"still there?"))]
+    );
+    assert_eq!(
+        server.poll_transmit_vec(),
+        plain(OpCode::Pong, b"still there?")
+    );
+    // Our own commands stay refused, and the peer's close ends it without a reply.
+    assert_eq!(server.pong(b"x"), Err(Error::Usage(Usage::Closed)));
+    server.handle_input(&masked(OpCode::Close, true, &[0x03, 0xE8]));
+    server.handle_input(&masked(OpCode::Ping, true, b"too late"));
+    assert!(matches!(
+        events(&mut server)[..],
+        [Event::Close {
+            code: CloseCode::NORMAL,
+            ..
+        }]
+    ));
+    assert!(server.poll_transmit_vec().is_empty());
+}
+
+#[test]
+fn messages_that_arrive_after_our_close_are_still_delivered() {
+    // websocket-driver (Node) drops them (its extension pipeline is closed); the peer
+    // sent them before it saw our close frame, so wsd delivers them.
+    let mut server = open_server();
+    server.close(CloseCode::GOING_AWAY, "").unwrap();
+    server.handle_input(&masked(OpCode::Text, true, b"in flight"));
+    server.handle_input(&masked(OpCode::Close, true, &[0x03, 0xE9]));
+    assert_eq!(
+        events(&mut server),
+        [
+            Event::Message(Message::text("in flight")),
+            Event::Close {
+                code: CloseCode::GOING_AWAY,
+                reason: String::new()
+            }
+        ]
+    );
+}
+
+#[test]
+fn two_pings_with_one_payload_are_answered_oldest_first() {
+    // websocket-driver (Node) keeps only the latest callback per payload.
+    let mut pair = Pair::open();
+    let first = pair.client.ping(b"same").unwrap();
+    let second = pair.client.ping(b"same").unwrap();
+    let (client_events, _) = pair.pump();
+    let answers: Vec<_> = client_events
+        .iter()
+        .map(|event| match event {
+            Event::Pong { answers, .. } => *answers,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(answers, [Some(first), Some(second)]);
+}
+
+#[test]
+fn close_codes_registered_after_rfc_6455_are_accepted_and_echoed() {
+    // websocket-driver (Node) rewrites 1012 to 1002.
+    for code in [1012u16, 1013, 1014] {
+        let mut server = open_server();
+        server.handle_input(&masked(OpCode::Close, true, &code.to_be_bytes()));
+        assert_eq!(
+            events(&mut server),
+            [Event::Close {
+                code: CloseCode(code),
+                reason: String::new()
+            }]
+        );
+        let [hi, lo] = code.to_be_bytes();
+        assert_eq!(server.poll_transmit_vec(), [0x88, 0x02, hi, lo]);
+    }
+}
+
+/// Feeds `wire` to an open server and checks that it fails with `error` and closes
+/// with `code`; returns what the server wrote.
+fn fails_with(wire: &[u8], error: ProtocolError, code: CloseCode) -> Vec<u8> {
+    let mut server = open_server();
+    server.handle_input(wire);
+    let evs = events(&mut server);
+    let [Event::Error(reported), Event::Close { code: closed, .. }] = &evs[..] else {
+        panic!("{evs:?}")
+    };
+    assert_eq!((reported, *closed), (&Error::Protocol(error), code));
+    assert!(!reported.to_string().is_empty());
+    server.poll_transmit_vec()
+}
+
+#[test]
+fn an_invalid_close_code_is_an_error_and_a_non_utf8_reason_closes_with_1007() {
+    // websocket-driver (Node) closes with 1002 and no error event in both cases.
+    for code in [999u16, 1004, 1005, 1006, 1015, 2999, 5000] {
+        fails_with(
+            &masked(OpCode::Close, true, &code.to_be_bytes()),
+            ProtocolError::InvalidCloseCode(code),
+            CloseCode::PROTOCOL_ERROR,
+        );
+    }
+    fails_with(
+        &masked(OpCode::Close, true, &[0x03, 0xE8, 0xC3]),
+        ProtocolError::InvalidCloseReason,
+        CloseCode::INVALID_PAYLOAD,
+    );
+}
+
+#[test]
+fn a_64_bit_length_with_the_top_bit_set_closes_with_1002() {
+    // websocket-driver (Node) reports it as too long, 1009.
+    fails_with(
+        &[0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4],
+        ProtocolError::LengthTopBitSet,
+        CloseCode::PROTOCOL_ERROR,
+    );
+}
+
+#[test]
+fn a_reserved_opcode_with_rsv1_reports_the_opcode() {
+    // websocket-driver (Node) checks the RSV bits first and names them.
+    let out = fails_with(
+        &[0xC3, 0x80, 1, 2, 3, 4],
+        ProtocolError::ReservedOpcode(3),
+        CloseCode::PROTOCOL_ERROR,
+    );
+    assert_eq!(&out[4..], b"Unrecognized frame opcode: 3");
+}
+
+#[test]
+fn failure_texts_are_websocket_driver_s_in_the_event_and_the_close_frame() {
+    let mut server = open_server();
+    server.handle_input(&plain(OpCode::Text, b"unmasked"));
+    let reason = "Received unmasked frame but masking is required";
+    let evs = events(&mut server);
+    assert_eq!(evs[0].to_owned_string(), reason);
+    assert_eq!(
+        evs[1],
+        Event::Close {
+            code: CloseCode::PROTOCOL_ERROR,
+            reason: reason.into()
+        }
+    );
+    let out = server.poll_transmit_vec();
+    assert_eq!(&out[4..], reason.as_bytes());
+}
+
+#[test]
+fn a_refused_response_carries_the_handshake_prefix_once() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.start().unwrap();
+    client.poll_transmit_vec();
+    client.handle_input(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    let evs = events(&mut client);
+    let text = "Error during WebSocket handshake: Unexpected response code: 404";
+    let Event::Error(error) = &evs[0] else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(error.to_string(), text);
+    // The text is the whole story: no source repeats part of it.
+    assert!(std::error::Error::source(error).is_none());
+    assert_eq!(
+        evs[1],
+        Event::Close {
+            code: CloseCode::PROTOCOL_ERROR,
+            reason: text.into()
+        }
+    );
+}
+
+#[test]
+fn a_client_s_failed_extension_negotiation_reads_as_websocket_driver_s() {
+    let (mut client, response) = client_and_101("Sec-WebSocket-Extensions: x-unknown");
+    client.handle_input(&response);
+    let evs = events(&mut client);
+    assert_eq!(
+        evs[0].to_owned_string(),
+        "Error during WebSocket handshake: \
+         Server sent an extension response for unknown extension \"x-unknown\""
+    );
+}
+
+#[test]
+fn a_malformed_response_head_gets_the_handshake_prefix() {
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    client.start().unwrap();
+    client.handle_input(b"HTTP/1.1 4 Nope\r\n\r\n");
+    let evs = events(&mut client);
+    assert!(
+        evs[0]
+            .to_owned_string()
+            .starts_with("Error during WebSocket handshake: "),
+        "{evs:?}"
+    );
+}
+
+#[test]
+fn a_refused_request_reads_as_the_400_the_server_sent() {
+    let request = edited(
+        REQUEST,
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+        "",
+    );
+    let (started, response) = start_on(&mut Connection::server(options()), &request);
+    let text = "Missing handshake request header: Sec-WebSocket-Key";
+    assert_eq!(started.unwrap_err().to_string(), text);
+    assert!(response.ends_with(&format!("\r\n\r\n{text}")), "{response}");
+}
+
+#[test]
+fn a_client_is_idle_until_started() {
+    // websocket-driver (Node): readyState -1, getState() null.
+    let mut client = Connection::client("ws://example.com/", options()).unwrap();
+    assert_eq!(client.state(), ReadyState::Idle);
+    assert!(client.poll_transmit_vec().is_empty());
+    client.start().unwrap();
+    assert_eq!(client.state(), ReadyState::Connecting);
+    assert!(!client.poll_transmit_vec().is_empty());
+    // A server is connecting from the start.
+    assert_eq!(
+        Connection::server(options()).state(),
+        ReadyState::Connecting
+    );
+}
+
+#[test]
+fn a_server_knows_the_url_the_request_asked_for() {
+    let mut server = Connection::server(options());
+    assert_eq!(server.url(), None);
+    server.handle_input(REQUEST);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    assert_eq!(server.url().unwrap().as_str(), "ws://example.com/chat");
+    server.set_secure_transport(true);
+    assert_eq!(server.url().unwrap().as_str(), "wss://example.com/chat");
+
+    // A TLS-ending proxy says so in one of the headers websocket-driver (Node) reads,
+    // with the exact value.
+    for (header, secure) in [
+        ("X-Forwarded-Proto: https", true),
+        ("X-Forwarded-Ssl: on", true),
+        ("X-Forwarded-Scheme: https", true),
+        ("Https: on", true),
+        ("X-Forwarded-Proto: http", false),
+        ("X-Forwarded-Ssl: ON", false),
+    ] {
+        let request = edited(REQUEST, "\r\n\r\n", &format!("\r\n{header}\r\n\r\n"));
+        let (request, _) = match Request::parse(&request, &Default::default()).unwrap() {
+            Status::Complete(done) => done,
+            Status::Partial => unreachable!(),
+        };
+        let server = Connection::accept(request, options());
+        let scheme = if secure { "wss" } else { "ws" };
+        assert_eq!(
+            server.url().unwrap().as_str(),
+            format!("{scheme}://example.com/chat"),
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn a_draft_location_says_wss_on_a_secure_transport() {
+    let mut server = draft_server();
+    server.set_secure_transport(true);
+    let (started, head) = start_on(&mut server, HIXIE75_REQUEST);
+    started.unwrap();
+    assert!(
+        head.contains("WebSocket-Location: wss://example.com/demo\r\n"),
+        "{head}"
+    );
+}
+
+#[test]
+fn protocol_and_version_are_known_once_started() {
+    // websocket-driver's (Node) `http()` driver knows both from its constructor.
+    let mut server_options = options();
+    server_options.protocols = vec!["chat".into()];
+    let request = edited(
+        REQUEST,
+        "\r\n\r\n",
+        "\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+    );
+    let mut server = Connection::server(server_options);
+    server.handle_input(&request);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    assert_eq!((server.protocol(), server.version()), (None, "hybi-13"));
+    server.start().unwrap();
+    assert_eq!(server.protocol(), Some("chat"));
+
+    let mut draft = draft_server();
+    draft.handle_input(HIXIE75_REQUEST);
+    assert_eq!(draft.poll_event(), Some(Event::Request));
+    assert_eq!(draft.version(), "hybi-13", "not known before start");
+    draft.start().unwrap();
+    assert_eq!(draft.version(), "hixie-75");
+}
+
+#[test]
+fn upgrade_and_connection_are_read_as_token_lists() {
+    // websocket-driver's (Node) isWebSocket wants `Upgrade` to be exactly `websocket`
+    // and splits `Connection` on spaces and commas only.
+    let request = edited(REQUEST, "Upgrade: websocket", "Upgrade: websocket, h2c");
+    let request = edited(
+        &request,
+        "Connection: Upgrade",
+        "Connection: keep-alive,\tUpgrade",
+    );
+    let mut server = Connection::server(options());
+    let (started, _) = start_on(&mut server, &request);
+    started.unwrap();
+    assert!(server::is_websocket_request(server.request().unwrap()));
+    assert_eq!(server.poll_event(), Some(Event::Open));
+}
+
+#[test]
+fn a_101_with_content_length_has_no_body() {
+    // websocket-driver's (Node) HTTP parser eats Content-Length bytes after the 101.
+    let (mut client, mut response) = client_and_101("Content-Length: 3");
+    response.extend(plain(OpCode::Text, b"abc"));
+    client.handle_input(&response);
+    assert_eq!(
+        events(&mut client),
+        [Event::Open, Event::Message(Message::text("abc"))]
+    );
+}
+
+#[test]
+fn every_4xx_says_connection_close() {
+    let (started, response) = start_on(
+        &mut Connection::server(options()),
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(started.is_err());
+    assert!(response.starts_with("HTTP/1.1 400 "), "{response}");
+    assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
+}
+
+#[test]
+fn hixie_76_without_key2_gets_websocket_driver_s_400() {
+    let request = edited(
+        HIXIE76_REQUEST,
+        "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n",
+        "",
+    );
+    let (started, response) = start_on(&mut draft_server(), &request);
+    assert_eq!(
+        started.unwrap_err().to_string(),
+        "Missing required header: Sec-WebSocket-Key2"
+    );
+    assert!(response.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    assert!(response.ends_with("\r\n\r\nMissing required header: Sec-WebSocket-Key2"));
+}
+
+#[test]
+fn a_latin_1_origin_comes_back_utf_8_encoded_in_a_hixie_76_head() {
+    // websocket-driver (Node) writes the head as Latin-1, echoing the byte as it came.
+    let mut request = HIXIE76_REQUEST.to_vec();
+    let at = request
+        .windows(b"example.com\r\n\r\n".len())
+        .position(|w| w == b"example.com\r\n\r\n")
+        .unwrap();
+    request.splice(at..at, *b"caf\xE9.");
+    let mut server = draft_server();
+    server.handle_input(&request);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    server.start().unwrap();
+    // Not through `start_on`: its text view would hide the bytes.
+    let head = server.poll_transmit_vec();
+    let line = b"Sec-WebSocket-Origin: http://caf\xC3\xA9.example.com\r\n";
+    assert!(head.windows(line.len()).any(|w| w == line));
 }
