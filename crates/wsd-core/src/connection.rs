@@ -174,7 +174,8 @@ pub struct Connection {
     secure_transport: bool,
     response: Option<Response>,
     protocol: Option<String>,
-    /// `start` was called while the request was still being read (seed behaviour).
+    /// `start` was called while the request was still being read (remembered, as
+    /// `websocket-driver` (Node) queues it).
     start_requested: bool,
     pings: VecDeque<(PingId, Bytes)>,
     next_ping: u64,
@@ -190,7 +191,8 @@ pub struct Connection {
 
 impl Connection {
     /// A server that parses the HTTP request itself from the raw bytes of a TCP
-    /// connection (the seed's `server()`). Feed input; on [`Event::Request`] inspect
+    /// connection (`websocket-driver`'s (Node) `server()`). Feed input; on
+    /// [`Event::Request`] inspect
     /// [`request`](Self::request) and call [`start`](Self::start) to accept.
     pub fn server(options: Options) -> Self {
         let mut connection = Self::new(Role::Server, options, Phase::ReadingRequest);
@@ -200,8 +202,8 @@ impl Connection {
         connection
     }
 
-    /// A server for a request already parsed by an HTTP server (the seed's
-    /// `http(request)`). Feed the bytes that followed the request head (if any) to
+    /// A server for a request already parsed by an HTTP server (`websocket-driver`'s
+    /// (Node) `http(request)`). Feed the bytes that followed the request head (if any) to
     /// [`handle_input`](Self::handle_input), then call [`start`](Self::start).
     pub fn accept(request: Request, options: Options) -> Self {
         let mut connection = Self::new(Role::Server, options, Phase::AwaitingStart);
@@ -209,8 +211,9 @@ impl Connection {
         connection
     }
 
-    /// A client for a `ws://` or `wss://` URL (the seed's `client(url)`). Nothing is
-    /// sent until [`start`](Self::start); TLS for `wss://` is the transport's job.
+    /// A client for a `ws://` or `wss://` URL (`websocket-driver`'s (Node)
+    /// `client(url)`). It is [`ReadyState::Idle`] and sends nothing until
+    /// [`start`](Self::start); TLS for `wss://` is the transport's job.
     ///
     /// ```
     /// # use wsd_core::{Connection, Options};
@@ -583,7 +586,8 @@ impl Connection {
 
     /// Sets a header for the handshake request (client) or 101 response (server);
     /// before [`start`](Self::start) only. A later header with the same name is
-    /// ignored, except `Set-Cookie`-like ones (seed semantics); names and values with
+    /// ignored, except `Set-Cookie`-like ones (as in `websocket-driver` (Node)); names
+    /// and values with
     /// CR, LF or NUL are refused.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
         if !self.before_start() {
@@ -595,7 +599,8 @@ impl Connection {
             .map_err(|e| Usage::InvalidHeader(e).into())
     }
 
-    /// Registers an extension to negotiate (the seed's `addExtension`); before
+    /// Registers an extension to negotiate (`websocket-driver`'s (Node)
+    /// `addExtension`); before
     /// [`start`](Self::start) only.
     pub fn add_extension(
         &mut self,
@@ -961,7 +966,7 @@ impl Connection {
         }
     }
 
-    /// Sends a text message (the seed's `text`).
+    /// Sends a text message (`websocket-driver`'s (Node) `text`).
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         if self.encodes_borrowed() {
             self.write_frame(OpCode::Text, Rsv::NONE, text.as_bytes());
@@ -970,7 +975,7 @@ impl Connection {
         self.send(Message::Text(Utf8Bytes::from(text)))
     }
 
-    /// Sends a binary message (the seed's `binary`).
+    /// Sends a binary message (`websocket-driver`'s (Node) `binary`).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         if self.encodes_borrowed() {
             self.write_frame(OpCode::Binary, Rsv::NONE, data);
@@ -1026,8 +1031,10 @@ impl Connection {
     }
 
     /// Sends a ping (queued if not open yet); the returned id comes back in
-    /// [`Event::Pong`] when a pong with the same payload arrives (the seed's ping
-    /// callback). The payload is at most 125 bytes.
+    /// [`Event::Pong`] when a pong with the same payload arrives (`websocket-driver`'s
+    /// (Node) ping callback). The payload is at most 125 bytes. The ids of the 32 most
+    /// recent unanswered pings are kept; pings with one payload are answered oldest
+    /// first, one pong each.
     pub fn ping(&mut self, payload: &[u8]) -> Result<PingId, Error> {
         check_control_len(payload.len())?;
         self.check_draft_supports("pings")?;
@@ -1072,7 +1079,8 @@ impl Connection {
     /// `code` and `reason` (at most 123 bytes) and waits for the peer's; the `Close`
     /// event comes when it arrives, or with 1006 after
     /// [`Options::close_timeout`](crate::Options::close_timeout). Messages sent
-    /// before are written before the close frame.
+    /// before are written before the close frame. Until the peer's close frame
+    /// arrives, its messages are still delivered and its pings answered.
     ///
     /// Before the connection opened, nothing is written: the connection closes at
     /// once with `code`, and commands queued for the open are dropped; the `Close`
@@ -1355,7 +1363,8 @@ impl Connection {
     }
 
     /// Fails a connection that never opened: answer with `rejection` (servers), then
-    /// `Error` and `Close` (1002, or 1006 for a timeout, as the seed reports).
+    /// `Error` and `Close` (1002 as `websocket-driver` (Node) reports it, or 1006 for
+    /// a timeout).
     fn fail_before_open(&mut self, error: Error, rejection: Option<&Rejection>) {
         if let Some(rejection) = rejection {
             let mut response = Vec::new();

@@ -109,7 +109,8 @@ impl Error {
 const HANDSHAKE_PREFIX: &str = "Error during WebSocket handshake: ";
 
 /// The texts are `websocket-driver`'s (Node) where it has one for the failure, so logs
-/// and tests written against it keep matching. A variant that wraps another layer's
+/// and tests written against it keep matching ([the
+/// differences](crate::differences#error-texts) list where they are not). A variant that wraps another layer's
 /// error shows that error's text, so [`source`](std::error::Error::source) continues
 /// with *that* error's source: walking the chain never prints a text twice.
 impl fmt::Display for Error {

@@ -5,7 +5,8 @@ use bytes::Bytes;
 use crate::{CloseCode, Error, Message};
 
 /// An identifier for a ping sent with [`Connection::ping`](crate::Connection::ping),
-/// reported back when the matching pong arrives (the seed's ping callback).
+/// reported back when the matching pong arrives (`websocket-driver`'s (Node) ping
+/// callback; see [the differences](crate::differences#the-api-call-by-call)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PingId(pub(crate) u64);
 
@@ -18,7 +19,9 @@ pub struct PingId(pub(crate) u64);
 #[non_exhaustive]
 pub enum Event {
     /// A server built with [`Connection::server`](crate::Connection::server) has read
-    /// the HTTP request head (the seed's `connect` event). Inspect it with
+    /// the HTTP request head (`websocket-driver`'s (Node) `connect` event; a head that
+    /// is not HTTP, or too large, is answered with a 400 instead and gives no
+    /// `Request`). Inspect it with
     /// [`Connection::request`](crate::Connection::request), then call
     /// [`start`](crate::Connection::start) to accept, or
     /// [`respond`](crate::Connection::respond) to answer with plain HTTP.

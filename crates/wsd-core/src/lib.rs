@@ -54,14 +54,14 @@
 //! assert_eq!(reply, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
 //! ```
 //!
-//! # Differences from the seed
+//! # Coming from `websocket-driver` (Node)
 //!
-//! Where `websocket-driver` deviates from RFC 6455 this crate follows the RFC: a close
-//! frame without a code is reported as 1005 (the seed says 1000); unmasked client
-//! frames fail with 1002 (the seed uses 1003); text is validated as it arrives, at any
-//! size (the seed skips the check above ~4 MB); frames that arrive before `start` wait
-//! in the buffer (the seed throws); the closing handshake has a timeout (the seed
-//! waits forever); errors while closing still close the connection.
+//! The calls map one to one, and the behaviour is the same except where RFC 6455 or
+//! RFC 7692 asks for something else or the Node library has a bug: an empty close
+//! frame is reported as 1005, unmasked client frames fail with 1002, text is validated
+//! as it arrives at any size, frames that arrive before `start` wait, both handshakes
+//! have timeouts, and errors while closing still close. [`differences`] lists every
+//! difference, with the API mapped call by call.
 #![forbid(unsafe_code)]
 // Nothing derived from network input may panic: no unwrap or expect outside tests.
 #![cfg_attr(
@@ -71,6 +71,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod connection;
+pub mod differences;
 mod error;
 mod event;
 // Async glue for runtime adapters (feature `io`).

@@ -18,9 +18,10 @@ use wsd_handshake::Limits;
 #[non_exhaustive]
 pub struct Options {
     /// The largest message accepted, in bytes: 2^26 - 1 (one byte short of 64 MiB) by
-    /// default, as in the seed. A bigger message fails the connection with 1009,
-    /// detected from the frame header before the payload is buffered, and checked
-    /// again on the decoded size when an extension (compression) is active.
+    /// default, as in `websocket-driver` (Node). A bigger message fails the connection
+    /// with 1009, detected from the frame header before the payload is buffered, and
+    /// checked again on the decoded size when an extension (compression) is active.
+    /// 0 allows only empty messages (`websocket-driver` reads 0 as the default).
     pub max_length: usize,
     /// Subprotocols. A server picks the first one in the client's order that is in
     /// this list; a client offers them in this order.
@@ -35,7 +36,8 @@ pub struct Options {
     /// 10 seconds by default.
     pub handshake_timeout: Option<Duration>,
     /// How long to wait for the peer's close frame after sending ours; then the
-    /// connection closes with 1006. 10 seconds by default (the seed waits forever).
+    /// connection closes with 1006. 10 seconds by default (`websocket-driver` (Node)
+    /// waits forever).
     pub close_timeout: Option<Duration>,
     /// Clients: the `Origin` header to send.
     pub origin: Option<String>,
@@ -46,7 +48,7 @@ pub struct Options {
     /// `None` (the default) seeds from the operating system, as RFC 6455 section 5.3
     /// requires for real traffic.
     pub mask_seed: Option<u64>,
-    /// Extensions to negotiate, in order (the seed's `addExtension`).
+    /// Extensions to negotiate, in order (`websocket-driver`'s (Node) `addExtension`).
     pub extensions: Vec<Arc<dyn Extension>>,
     /// Extra headers for the handshake request (clients) or the 101 response
     /// (servers), as [`Connection::set_header`](crate::Connection::set_header) would

@@ -861,9 +861,16 @@ fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
     );
     assert!(server.ping(b"").is_err());
 
-    // The peer closes with 0xFF 0x00; we answer with the same.
+    // The peer closes with 0xFF 0x00; we answer with the same. The close has no code,
+    // so 1005 (websocket-driver (Node) reports null).
     server.handle_input(&[0xFF, 0x00]);
-    assert!(matches!(server.poll_event(), Some(Event::Close { .. })));
+    assert_eq!(
+        server.poll_event(),
+        Some(Event::Close {
+            code: CloseCode::NO_STATUS,
+            reason: String::new()
+        })
+    );
     assert_eq!(server.poll_transmit_vec(), [0xFF, 0x00]);
 }
 
@@ -1307,21 +1314,83 @@ fn messages_that_arrive_after_our_close_are_still_delivered() {
     );
 }
 
+/// Pumps the pair; returns what each pong the client received answers.
+fn pong_answers(pair: &mut Pair) -> Vec<Option<PingId>> {
+    let (client_events, _) = pair.pump();
+    client_events
+        .iter()
+        .map(|event| match event {
+            Event::Pong { answers, .. } => *answers,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
 #[test]
 fn two_pings_with_one_payload_are_answered_oldest_first() {
     // websocket-driver (Node) keeps only the latest callback per payload.
     let mut pair = Pair::open();
     let first = pair.client.ping(b"same").unwrap();
     let second = pair.client.ping(b"same").unwrap();
-    let (client_events, _) = pair.pump();
-    let answers: Vec<_> = client_events
-        .iter()
-        .map(|event| match event {
-            Event::Pong { answers, .. } => *answers,
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let answers = pong_answers(&mut pair);
     assert_eq!(answers, [Some(first), Some(second)]);
+}
+
+#[test]
+fn only_the_32_most_recent_unanswered_pings_are_remembered() {
+    let mut pair = Pair::open();
+    let ids: Vec<PingId> = (0..33u8).map(|i| pair.client.ping(&[i]).unwrap()).collect();
+    let answers = pong_answers(&mut pair);
+    assert_eq!(answers[0], None, "the oldest was forgotten");
+    assert_eq!(
+        answers[1..],
+        ids[1..].iter().copied().map(Some).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_max_length_of_0_allows_only_empty_messages() {
+    // websocket-driver (Node) reads 0 as its default, 64 MiB - 1.
+    let mut server_options = options();
+    server_options.max_length = 0;
+    let mut pair = Pair::new(options(), server_options);
+    pair.client.send_binary(&[]).unwrap();
+    pair.client.send_binary(&[1]).unwrap();
+    let (_, server_events) = pair.pump();
+    assert_eq!(server_events[0], Event::Message(Message::binary(vec![])));
+    assert!(matches!(
+        server_events[2],
+        Event::Close {
+            code: CloseCode::MESSAGE_TOO_BIG,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_protocol_error_while_closing_still_ends_the_connection() {
+    // websocket-driver (Node) ignores errors while closing and waits for a close frame.
+    let mut server = open_server();
+    server.close(CloseCode::NORMAL, "").unwrap();
+    server.poll_transmit_vec();
+    server.handle_input(&[0x83, 0x80, 1, 2, 3, 4]);
+    let evs = events(&mut server);
+    assert_eq!(
+        evs[0],
+        Event::Error(Error::Protocol(ProtocolError::ReservedOpcode(3)))
+    );
+    assert!(matches!(
+        evs[1],
+        Event::Close {
+            code: CloseCode::PROTOCOL_ERROR,
+            ..
+        }
+    ));
+    assert!(server.is_closed());
+    assert!(
+        server.poll_transmit_vec().is_empty(),
+        "one close frame only"
+    );
 }
 
 #[test]
