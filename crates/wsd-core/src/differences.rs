@@ -131,8 +131,9 @@
 //!   [`handshake_timeout`](crate::Options::handshake_timeout) (10 s by default):
 //!   [`Error::HandshakeTimeout`](crate::Error::HandshakeTimeout), then a close with
 //!   1006. `websocket-driver` has no timers.
-//! - [`close`](crate::Connection::close) before the connection opened drops the
-//!   queued commands, as there, and the `Close` event's reason says how many.
+//! - A connection that closes before it opened ([`close`](crate::Connection::close),
+//!   or a failed handshake) drops the queued commands, as there, and the `Close`
+//!   event's reason says how many.
 //!
 //! # Frames
 //!

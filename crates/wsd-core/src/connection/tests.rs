@@ -120,7 +120,7 @@ fn server_answers_the_rfc_example_request_with_the_rfc_accept_value() {
 #[test]
 fn server_split_request_and_early_start_open_once_the_head_is_complete() {
     let mut server = Connection::server(options());
-    server.start().unwrap(); // remembered, as in the seed
+    server.start().unwrap(); // remembered, as websocket-driver (Node) queues it
     for byte in REQUEST {
         assert_eq!(server.poll_event(), None);
         server.handle_input(std::slice::from_ref(byte));
@@ -203,7 +203,7 @@ fn server_from_a_parsed_request_keeps_frames_that_arrive_before_start() {
         Status::Partial => unreachable!(),
     };
     let mut server = Connection::accept(request, options());
-    // The seed throws on a data frame before start; here it waits in the buffer.
+    // websocket-driver (Node) throws on a data frame before start; here it waits.
     server.handle_input(&masked(OpCode::Text, true, b"early"));
     assert_eq!(server.poll_event(), None);
     server.start().unwrap();
