@@ -23,6 +23,9 @@ use crate::options::Options;
 use crate::output::{BY_REFERENCE_FROM, Output};
 use crate::timer::{Timer, TimerTable};
 use crate::{Error, Usage};
+use pings::Pings;
+
+mod pings;
 
 /// Where the connection is, as `websocket-driver`'s (Node) `readyState` (the number
 /// in brackets) and `getState()`.
@@ -83,9 +86,6 @@ struct Fragments {
     rsv: Rsv,
     data: BytesMut,
 }
-
-/// Pings we sent that no pong has answered yet. Bounded: the oldest is forgotten.
-const MAX_OUTSTANDING_PINGS: usize = 32;
 
 /// Output above this much capacity is given back to the allocator once it drains,
 /// so idle connections stay small.
@@ -177,7 +177,8 @@ pub struct Connection {
     /// `start` was called while the request was still being read (remembered, as
     /// `websocket-driver` (Node) queues it).
     start_requested: bool,
-    pings: VecDeque<(PingId, Bytes)>,
+    pings: Pings,
+    /// The id of the next ping.
     next_ping: u64,
     close_sent: bool,
     close_emitted: bool,
@@ -265,7 +266,7 @@ impl Connection {
             response: None,
             protocol: None,
             start_requested: false,
-            pings: VecDeque::new(),
+            pings: Pings::default(),
             next_ping: 0,
             close_sent: false,
             close_emitted: false,
@@ -1046,10 +1047,7 @@ impl Connection {
         }
         let id = PingId(self.next_ping);
         self.next_ping += 1;
-        if self.pings.len() == MAX_OUTSTANDING_PINGS {
-            self.pings.pop_front();
-        }
-        self.pings.push_back((id, payload));
+        self.pings.sent(id, payload);
         Ok(id)
     }
 
@@ -1258,12 +1256,7 @@ impl Connection {
             }
             OpCode::Pong => {
                 let payload = frame.payload.freeze();
-                let answers = self
-                    .pings
-                    .iter()
-                    .position(|(_, p)| *p == payload)
-                    .and_then(|i| self.pings.remove(i))
-                    .map(|(id, _)| id);
+                let answers = self.pings.answer(&payload);
                 self.events.push_back(Event::Pong { payload, answers });
             }
             OpCode::Close => self.handle_close(&frame.payload),
