@@ -1,0 +1,110 @@
+//! The adapter hooks: the part of [`Connection`]'s API for the loop that owns the
+//! transport (reading straight into the buffer, vectored writes, freeing idle
+//! buffers, skipping the clock).
+
+use std::io::IoSlice;
+
+use bytes::BytesMut;
+
+use super::Connection;
+use super::state::State;
+
+/// Adapter hooks: for the loop that owns the transport (see "Adapter hooks" in
+/// [`Connection`]'s docs); an application driving a connection by hand does not need
+/// them.
+impl Connection {
+    /// Reads input straight into the connection's buffer, saving the copy
+    /// [`handle_input`](Self::handle_input) makes. `read` gets the buffer, which
+    /// holds the input not parsed yet, and appends what the transport gives (ask
+    /// [`read_size`](Self::read_size) how much). Appending is the only change it may
+    /// make: anything else reads as if the peer had sent other bytes. Returns what
+    /// `read` returns. Input after the connection closed is dropped.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Event, Options};
+    /// let mut server = Connection::server(Options::default());
+    /// let request = b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\n\r\n";
+    /// let mut transport = &request[..]; // any reader
+    /// let size = server.read_size(4096);
+    /// let n = server.read_input(|buf| {
+    ///     let n = transport.len().min(size);
+    ///     buf.extend_from_slice(&transport[..n]);
+    ///     n
+    /// });
+    /// assert_eq!(n, request.len());
+    /// assert_eq!(server.poll_event(), Some(Event::Request));
+    /// ```
+    pub fn read_input<R>(&mut self, read: impl FnOnce(&mut BytesMut) -> R) -> R {
+        let before = self.recv.len();
+        let result = read(&mut self.recv);
+        if self.is_closed() {
+            self.recv.truncate(before);
+        }
+        result
+    }
+
+    /// How many bytes the next read into [`read_input`](Self::read_input) should
+    /// ask for, given the caller's `usual` read size:
+    ///
+    /// - more while a large frame arrives: up to the rest of the frame, but at most
+    ///   twice the input already buffered, so the buffer grows only with what the
+    ///   peer really sent (a 1 MiB message takes about five reads, not 16 of 64 KiB);
+    /// - less for the tail of a frame of at least half the usual size: just its rest.
+    ///   Its payload leaves as a `Bytes` that shares the buffer, and while the
+    ///   application or the output queue holds it, the next read needs a new
+    ///   buffer; ending the read at the frame's end leaves nothing there to copy
+    ///   over (with 64 KiB reads of 64 KiB messages, a read past the end carried
+    ///   almost a whole next frame);
+    /// - `usual` otherwise.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Options};
+    /// let server = Connection::server(Options::default());
+    /// assert_eq!(server.read_size(64 * 1024), 64 * 1024); // between frames
+    /// ```
+    pub fn read_size(&self, usual: usize) -> usize {
+        match &self.state {
+            State::Open(session) | State::Closing(session) => {
+                session.framing.read_size(self.recv.len(), usual)
+            }
+            _ => usual,
+        }
+    }
+
+    /// Frees the input and output buffers if they are empty, so an idle connection
+    /// holds neither. Adapters call it when the transport has nothing to read and
+    /// the output is written; the next read allocates again.
+    pub fn release_buffers(&mut self) {
+        if self.recv.is_empty() && self.recv.capacity() > 0 {
+            self.recv = BytesMut::new();
+        }
+        self.out.queue.release_if_empty(0);
+    }
+
+    /// Whether a timer is running or waits to be armed: when false,
+    /// [`poll_timeout`](Self::poll_timeout) would return `None` and the adapter can
+    /// skip reading the clock (it does so once or twice per message otherwise).
+    pub fn has_timers(&self) -> bool {
+        !self.timers.is_idle()
+    }
+
+    /// Fills `slices` with the runs of pending output, in order, for a vectored write
+    /// (`writev`); returns how many it filled. Together they are the first bytes of
+    /// the output (all of it when `slices` has room).
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Options};
+    /// # use std::io::IoSlice;
+    /// let mut client = Connection::client("ws://example.com/", Options::default()).unwrap();
+    /// client.start().unwrap();
+    /// let mut slices = [IoSlice::new(&[]); 8];
+    /// let n = client.pending_output_vectored(&mut slices);
+    /// let total: usize = slices[..n].iter().map(|s| s.len()).sum();
+    /// assert_eq!(total, client.buffered_amount());
+    /// ```
+    pub fn pending_output_vectored<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.out.queue.slices(slices)
+    }
+}
