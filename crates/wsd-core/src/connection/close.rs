@@ -141,3 +141,17 @@ fn truncate(reason: &str) -> &str {
     }
     &reason[..end]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_reason_is_cut_on_a_character_boundary_to_fit_a_close_frame() {
+        assert_eq!(truncate("short"), "short");
+        let long = "é".repeat(100); // 200 bytes, two per character
+        let cut = truncate(&long);
+        assert_eq!(cut.len(), 122);
+        assert!(cut.len() <= CloseFrame::MAX_REASON_LEN);
+    }
+}

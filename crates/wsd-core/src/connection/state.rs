@@ -172,3 +172,57 @@ impl State {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            framing: Framing::hixie(wsd_hixie::Draft::Hixie75, 16),
+            pings: Pings::default(),
+        }
+    }
+
+    #[test]
+    fn only_a_client_that_has_not_started_is_idle() {
+        assert_eq!(
+            State::connecting(Handshake::Idle).ready_state(),
+            ReadyState::Idle
+        );
+        let reading = Handshake::ReadingRequest {
+            start_requested: false,
+        };
+        assert_eq!(
+            State::connecting(reading).ready_state(),
+            ReadyState::Connecting
+        );
+    }
+
+    #[test]
+    fn start_closing_keeps_the_session_and_moves_only_from_open() {
+        let mut state = State::Open(session());
+        state.start_closing();
+        assert!(matches!(
+            state,
+            State::Closing(Session {
+                framing: Framing::Hixie(_),
+                ..
+            })
+        ));
+        let mut connecting = State::connecting(Handshake::AwaitingStart);
+        connecting.start_closing();
+        assert_eq!(connecting.ready_state(), ReadyState::Connecting);
+    }
+
+    #[test]
+    fn queued_commands_exist_only_while_connecting() {
+        let mut state = State::connecting(Handshake::Idle);
+        if let State::Connecting(connecting) = &mut state {
+            connecting.queued.push_back(Queued::Pong(Bytes::new()));
+        }
+        assert_eq!(state.take_queued().len(), 1);
+        assert!(state.take_queued().is_empty());
+        assert!(State::Open(session()).take_queued().is_empty());
+    }
+}
