@@ -348,6 +348,11 @@ impl Connection {
         matches!(self.phase, Phase::Closed)
     }
 
+    /// The options the connection was made with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
     /// True when no more input is wanted (closed, or the peer's close frame arrived).
     pub fn is_closed(&self) -> bool {
         matches!(self.phase, Phase::Closed)
@@ -912,7 +917,22 @@ impl Connection {
 
     /// Sends a message (queued if the connection is not open yet). Fails when the
     /// connection is closing or closed.
+    ///
+    /// Control messages do what their commands do: `Ping` is [`ping`](Self::ping)
+    /// (its id is not returned), `Pong` is [`pong`](Self::pong), and `Close` is
+    /// [`close`](Self::close) (`None`: 1000 with no reason).
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        let message = match message {
+            Message::Ping(payload) => return self.ping(&payload).map(drop),
+            Message::Pong(payload) => return self.pong(&payload),
+            Message::Close(frame) => {
+                return match frame {
+                    Some(frame) => self.close(frame.code, &frame.reason),
+                    None => self.close(CloseCode::NORMAL, ""),
+                };
+            }
+            data => data,
+        };
         match self.phase {
             Phase::Open => self.send_now(message),
             Phase::Closing | Phase::Closed => Err(Usage::Closed.into()),
@@ -958,13 +978,15 @@ impl Connection {
                     self.out.extend_from_slice(&frame);
                     Ok(())
                 }
-                Message::Binary(_) => Err(Usage::NotSupportedByDraft("binary messages").into()),
+                _ => Err(Usage::NotSupportedByDraft("binary messages").into()),
             };
         }
-        let (opcode, data) = match message {
-            Message::Text(text) => (OpCode::Text, text.into_bytes()),
-            Message::Binary(data) => (OpCode::Binary, data),
+        let opcode = if message.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
         };
+        let data = message.into_data();
         if self.pipeline.is_empty() {
             self.write_data_frame(opcode, Rsv::NONE, data);
             return Ok(());

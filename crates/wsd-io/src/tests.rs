@@ -1,9 +1,9 @@
 //! The I/O loop over a scripted in-memory transport: when it reads, when it writes,
 //! and when it steps aside.
 
-use super::socket::{READ_UNIT, SPARE_INPUT, WORK_BUDGET};
-use super::*;
-use crate::{Connection, Event};
+use crate::socket::{READ_UNIT, SPARE_INPUT, WORK_BUDGET};
+use crate::*;
+use wsd_core::Event;
 
 use core::pin::Pin;
 use std::collections::VecDeque;
@@ -119,7 +119,7 @@ fn open_server(input: Vec<Vec<u8>>) -> WebSocket<Scripted, Never> {
         zero_fills: true,
         ..Scripted::default()
     };
-    WebSocket::new(conn, transport, Never, None)
+    WebSocket::from_connection(conn, transport, Never, Config::default())
 }
 
 fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
