@@ -2,8 +2,10 @@
 //!
 //! [`PerMessageDeflate`] is an [`Extension`](wsd_extensions::Extension) that owns
 //! RSV1. Register it with [`Extensions`](wsd_extensions::Extensions); configure it
-//! with [`DeflateConfig`]. Compression is zlib's raw deflate through flate2's pure
-//! Rust `zlib-rs` backend.
+//! with [`DeflateConfig`]. Compression is zlib's raw deflate, in pure Rust by
+//! zlib-rs: the compressor through zlib-rs's own safe API, which takes every
+//! parameter of zlib's `deflateInit2` (flate2 passes only a level and a window), the
+//! decompressor through flate2 over the same zlib-rs.
 //!
 //! # Parameters
 //!
@@ -18,6 +20,12 @@
 //! | [`request_max_window_bits`](DeflateConfig::request_max_window_bits) | offers `server_max_window_bits=N`, fails if not granted | answers `client_max_window_bits` if the client offered it |
 //! | [`accept_no_context_takeover`](DeflateConfig::accept_no_context_takeover) | fails on `client_no_context_takeover` when off | skips offers with `server_no_context_takeover` when off |
 //! | [`min_window_bits`](DeflateConfig::min_window_bits) | fails on a smaller `client_max_window_bits` | skips offers with a smaller `server_max_window_bits` |
+//!
+//! Besides these, [`level`](DeflateConfig::level) (0-9, default 6),
+//! [`mem_level`](DeflateConfig::mem_level) (1-9, default 8) and
+//! [`strategy`](DeflateConfig::strategy) ([`Strategy`]) tune our own compressor as
+//! the options of the same names in `permessage-deflate` (Node) do. They are not
+//! negotiated: any setting makes streams every peer inflates.
 //!
 //! The defaults follow common practice: a client offers
 //! `permessage-deflate; client_max_window_bits`, and a server accepts whatever the
@@ -91,4 +99,5 @@
 mod codec;
 mod negotiate;
 
+pub use codec::Strategy;
 pub use negotiate::{DeflateConfig, DeflateError, NAME, PerMessageDeflate};
