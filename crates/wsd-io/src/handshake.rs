@@ -109,7 +109,8 @@ pub async fn accept_with<T: Transport, Z: Timer>(
 }
 
 /// Runs the client handshake for `url` on `io` (already connected to the server,
-/// TLS included for `wss://`). `config` is a [`ClientConfig`] or just [`Options`].
+/// TLS included for `wss://`). `config` is a [`ClientConfig`] or just
+/// [`Options`](crate::Options).
 pub async fn client<T: Transport, Z: Timer>(
     url: &str,
     io: T,

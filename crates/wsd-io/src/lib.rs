@@ -97,7 +97,7 @@ use bytes::BytesMut;
 
 #[cfg(feature = "async-io")]
 pub use async_io::AsyncIoTimer;
-pub use error::{Error, TlsError, UrlError};
+pub use error::{Error, TlsError, UrlError, UrlErrorKind};
 #[cfg(feature = "futures-io")]
 pub use futures_io::FuturesIo;
 pub use handshake::{Accepted, accept, accept_with, client, client_with_input, parse_target};
