@@ -239,7 +239,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
     let root = workspace_root();
     let runs = plan(&options, &root)?;
-    let kosoku = ensure_venv(&root)?.join("kosoku");
+    let kosoku = crate::setup::ensure_venv(&root)?.join("kosoku");
     let reports = root.join("reports").join("autobahn");
 
     let mut failed = Vec::new();
@@ -401,40 +401,6 @@ fn wsd_binary(options: &Options, root: &Path) -> Result<String, String> {
         return Err(format!("autobahn: the build left no {}", binary.display()));
     }
     Ok(binary.display().to_string())
-}
-
-/// Makes `<root>/.venv` with the pinned `tests/interop/requirements.txt` installed,
-/// and returns its `bin` directory. A copy of the requirements kept in the venv
-/// tells whether they changed since the last install; `.ci/run` uses the same copy.
-fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
-    let venv = root.join(".venv");
-    let bin = venv.join("bin");
-    let requirements = root.join("tests").join("interop").join("requirements.txt");
-    let stamp = venv.join("wsd-requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements)
-        .map_err(|e| format!("autobahn: cannot read {}: {e}", requirements.display()))?;
-    if !bin.join("python").exists() {
-        let mut create = Command::new("python3");
-        create.args(["-m", "venv"]).arg(&venv);
-        step("autobahn venv", create)?;
-    }
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        let mut install = Command::new(bin.join("python"));
-        install
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements);
-        step("autobahn pip install", install)?;
-        std::fs::write(&stamp, &wanted)
-            .map_err(|e| format!("autobahn: cannot write {}: {e}", stamp.display()))?;
-    }
-    Ok(bin)
 }
 
 /// What a run left besides its report.

@@ -39,7 +39,17 @@ pub(crate) fn step(name: &str, mut command: Command) -> Result<(), String> {
 }
 
 /// Runs a command, streaming its stdout through while keeping a copy of it.
-pub(crate) fn step_capturing(name: &str, mut command: Command) -> Result<String, String> {
+pub(crate) fn step_capturing(name: &str, command: Command) -> Result<String, String> {
+    step_filtered(name, command, |line| Some(line))
+}
+
+/// Runs a command, keeping a copy of its stdout and showing of each line what `show`
+/// picks out of it (nothing for `None`).
+pub(crate) fn step_filtered(
+    name: &str,
+    mut command: Command,
+    show: impl Fn(&str) -> Option<&str>,
+) -> Result<String, String> {
     use std::io::{BufRead, BufReader, Write};
     let started = Instant::now();
     eprintln!("xtask: {name}: running {}", describe(&command));
@@ -52,7 +62,9 @@ pub(crate) fn step_capturing(name: &str, mut command: Command) -> Result<String,
     if let Some(stdout) = child.stdout.take() {
         let mut out = std::io::stdout().lock();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = writeln!(out, "{line}");
+            if let Some(shown) = show(&line) {
+                let _ = writeln!(out, "{shown}");
+            }
             captured.push_str(&line);
             captured.push('\n');
         }
