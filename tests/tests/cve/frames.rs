@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wsd_frame::OpCode;
 
-use crate::harness::{Bounds, Server, assert_linear, check, client_frame, read_close};
+use crate::harness::{Bounds, Server, check, client_frame, read_close};
 
 /// rust-websocket CVE-2022-35922 (allocated what the length header declared), Tomcat
 /// CVE-2020-13935 (a length with its most significant bit set looped) and gorilla
@@ -186,5 +186,19 @@ fn a_peer_that_never_reads_cannot_grow_the_servers_memory() {
             "; sent {} KiB before the server stopped reading",
             sent >> 10
         ),
+    );
+}
+
+/// Asserts that work growing by a factor of `large.0 / small.0` cost at most 2.5 times
+/// that factor more CPU time (slack for a loaded machine and the 10 ms clock tick), or
+/// `floor` when both are too cheap to measure: near linear, where a quadratic cost
+/// would grow by the factor squared (16x for 4x the work).
+fn assert_linear(what: &str, small: (u64, Duration), large: (u64, Duration), floor: Duration) {
+    let factor = large.0 as f64 / small.0 as f64;
+    assert!(
+        large.1 <= small.1.mul_f64(factor * 2.5).max(floor),
+        "{what}: {factor:.1}x the work cost {:?} against {:?}: worse than linear",
+        large.1,
+        small.1
     );
 }

@@ -265,25 +265,6 @@ pub(crate) fn check(class: &str, before: Usage, after: Usage, bounds: Bounds, de
     );
 }
 
-/// Asserts that work growing by a factor of `large.0 / small.0` cost at most 2.5 times
-/// that factor more CPU time (slack for a loaded machine and the 10 ms clock tick), or
-/// `floor` when both are too cheap to measure: near linear, where a quadratic cost
-/// would grow by the factor squared (16x for 4x the work).
-pub(crate) fn assert_linear(
-    what: &str,
-    small: (u64, Duration),
-    large: (u64, Duration),
-    floor: Duration,
-) {
-    let factor = large.0 as f64 / small.0 as f64;
-    assert!(
-        large.1 <= small.1.mul_f64(factor * 2.5).max(floor),
-        "{what}: {factor:.1}x the work cost {:?} against {:?}: worse than linear",
-        large.1,
-        small.1
-    );
-}
-
 /// The RFC 6455 key every raw client sends (the RFC's own example).
 pub(crate) const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::harness::{Bounds, Server, assert_linear, check, read_head, upgrade_request};
+use crate::harness::{Bounds, Server, check, read_head, upgrade_request};
 
 /// The default head limit of `wsd serve` (`wsd_handshake::Limits::max_head_bytes`).
 const HEAD_LIMIT: usize = 16 * 1024;
@@ -43,11 +43,16 @@ fn send_byte_by_byte(server: &Server, request: &[u8]) -> (String, usize) {
 /// read, with a limit of megabytes, so a long head sent in small pieces cost minutes of
 /// CPU time. wsd parses the buffered head again on each read too, but only up to its
 /// 16 KiB head limit, where a re-parse costs less than the wake-up that brought the byte.
-/// So heads sent one byte per write (each in a wake-up of its own: the figures count
-/// them) must cost CPU time near proportional to their length (a 4x longer head well
-/// under 16x as much), and a head that never ends must be refused at the limit.
+/// So heads sent one byte per write (each in a wake-up of its own, mostly: the figures
+/// count them) must cost about the same per wake-up at 4 KiB and at 16 KiB, where a
+/// parse of all that is buffered would make each wake-up about 4x dearer; and a head
+/// that never ends must be refused at the limit.
+///
+/// Per wake-up, not per byte: on a loaded machine some bytes arrive together, which
+/// makes fewer, slightly dearer wake-ups, and might do so for one head and not the
+/// other.
 #[test]
-fn a_request_head_fed_one_byte_at_a_time_costs_linear_cpu_time() {
+fn a_request_head_fed_one_byte_at_a_time_costs_the_same_per_read() {
     let server = Server::start(&[]);
     let start = server.wsd.usage();
     let mut costs = Vec::new();
@@ -70,23 +75,31 @@ fn a_request_head_fed_one_byte_at_a_time_costs_linear_cpu_time() {
     else {
         unreachable!("two sizes")
     };
-    assert_linear(
-        "a head one byte at a time",
-        (small, small_cpu),
-        (large, large_cpu),
-        Duration::from_millis(300),
+    let per_wakeup = |cpu: Duration, wakeups: u64| cpu / u32::try_from(wakeups.max(1)).unwrap();
+    let (small_each, large_each) = (
+        per_wakeup(small_cpu, small_wakeups),
+        per_wakeup(large_cpu, large_wakeups),
+    );
+    // 2.5x: slack for the load changing between the two heads and for the clock tick;
+    // a floor for a machine so fast that both are a tick or two.
+    assert!(
+        large_each <= small_each.mul_f64(2.5) || large_cpu <= Duration::from_millis(100),
+        "a wake-up cost {large_each:?} at {large} B against {small_each:?} at {small} B: \
+         each read parses all that is buffered"
     );
     // A head that never ends: past the limit, the server answers and closes.
     let endless = padded_request(4 * HEAD_LIMIT);
     let (head, sent) = send_byte_by_byte(&server, &endless[..endless.len() - 4]);
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
     // The limit plus what a busy machine lets through while the answer travels.
-    assert!(sent <= HEAD_LIMIT + 4096, "refused after {sent} bytes");
+    assert!(sent <= 2 * HEAD_LIMIT, "refused after {sent} bytes");
     let detail = format!(
-        "; {small} B: {} ms in {small_wakeups} wake-ups, {large} B: {} ms in {large_wakeups} wake-ups; \
-         an endless head refused after {sent} B",
+        "; {small} B: {} ms in {small_wakeups} wake-ups ({} us each), {large} B: {} ms in \
+         {large_wakeups} ({} us each); an endless head refused after {sent} B",
         small_cpu.as_millis(),
+        small_each.as_micros(),
         large_cpu.as_millis(),
+        large_each.as_micros(),
     );
     check(
         "CVE-2023-43669 head one byte at a time",
