@@ -11,6 +11,7 @@ mod ci;
 mod cve;
 mod fuzz;
 mod json;
+mod process;
 mod setup;
 mod util;
 
