@@ -19,7 +19,7 @@ use wsd_core::{Connection, Event, Options};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// The adapters' read buffer (`wsd_core::io::socket`).
+/// The adapters' read buffer (`wsd_io`'s socket loop).
 const READ_CHUNK: usize = 32 * 1024;
 
 fn open_server() -> Connection {

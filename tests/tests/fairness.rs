@@ -56,11 +56,13 @@ fn a_busy_connection_does_not_starve_new_handshakes_on_smol() {
                     .spawn(async move {
                         let mut config = wsd_smol::ServerConfig::default();
                         config.options.handshake_timeout = Some(Duration::from_secs(2));
-                        let Ok(mut ws) = wsd_smol::accept_with(stream, config).await else {
+                        let Ok(wsd_smol::Accepted::Upgraded(mut ws)) =
+                            wsd_smol::accept_with(stream, config).await
+                        else {
                             return;
                         };
                         while let Some(Ok(message)) = ws.next_message().await {
-                            if message.is_close() || ws.send(message).await.is_err() {
+                            if message.is_close() || ws.feed(message).await.is_err() {
                                 break;
                             }
                         }

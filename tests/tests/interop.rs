@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use wsd_deflate::PerMessageDeflate;
-use wsd_tokio::{CloseCode, Message, Options, ServerConfig};
+use wsd_tokio::{Accepted, CloseCode, Message, Options, ServerConfig};
 
 const SIXTEEN_MIB: usize = 16 << 20;
 /// Upper bound for one peer script's whole run.
@@ -78,17 +78,15 @@ async fn wsd_echo_server(deflate: bool) -> (String, Negotiated) {
         while let Ok((stream, _)) = listener.accept().await {
             let record = Arc::clone(&record);
             tokio::spawn(async move {
-                let config = ServerConfig {
-                    options: options(deflate),
-                    ..ServerConfig::default()
-                };
-                let Ok(mut ws) = wsd_tokio::accept_with(stream, config).await else {
+                let config = ServerConfig::new(options(deflate));
+                let Ok(Accepted::Upgraded(mut ws)) = wsd_tokio::accept_with(stream, config).await
+                else {
                     return;
                 };
                 record.lock().unwrap().push(ws.extensions());
                 while let Some(Ok(message)) = ws.next_message().await {
                     let is_data = matches!(message, Message::Text(_) | Message::Binary(_));
-                    if is_data && ws.send(message).await.is_err() {
+                    if is_data && ws.feed(message).await.is_err() {
                         break;
                     }
                 }

@@ -12,12 +12,12 @@
 //! The machine is shared: absolute numbers drift, compare within one run.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::util::{cargo, step, step_capturing, workspace_root};
+use crate::process::{stop, vm_rss_kib, wait_listening};
+use crate::util::{cargo, step, step_capturing, target_dir, workspace_root};
 
 const USAGE: &str = "usage: cargo xtask bench [--seconds N] [--quick]\n\n  \
     --seconds N  measured seconds per workload and round (default 5, after 1 s warm-up)\n  \
@@ -182,14 +182,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// Builds everything in release mode; returns the directory holding the binaries.
 fn build() -> Result<PathBuf, String> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        workspace_root().join(target)
-    };
+    let target = target_dir();
     let mut ours = cargo();
     ours.args([
         "build",
@@ -237,20 +230,11 @@ fn start_server(release: &Path, server: &Server, port: u16) -> Result<Child, Str
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("starting {}: {e}", server.name))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
-            stop(&mut child);
-            return Err(format!("{} did not start listening on {port}", server.name));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if let Err(error) = wait_listening(&mut child, server.name, port, Duration::from_secs(10)) {
+        stop(&mut child);
+        return Err(error);
     }
     Ok(child)
-}
-
-fn stop(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn load(
@@ -288,22 +272,6 @@ fn load(
             let stderr = String::from_utf8_lossy(&output.stderr);
             format!("failed: {}", stderr.trim())
         })
-}
-
-fn vm_rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("VmRSS:")?
-                .trim()
-                .strip_suffix("kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| "no VmRSS".to_string())
 }
 
 /// RSS growth of a fresh server per idle open connection, in KiB.

@@ -1,7 +1,8 @@
 //! `cargo xtask ci`: every check a submission must pass, in order, stopping at the
 //! first failure.
 
-use crate::util::{cargo, step, step_capturing};
+use crate::setup::{self, TEST_PROGRAMS};
+use crate::util::{cargo, step, step_capturing, workspace_root};
 
 /// Whether `ci` ends with the Autobahn TestSuite, strict (every case OK or
 /// INFORMATIONAL): `cargo xtask autobahn` on groups 1-10 for every runtime's server
@@ -49,6 +50,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let wanted = |name: &str| !skip.contains(&name);
+    let root = workspace_root();
+
+    // Every program a step will need is named before the first step starts, so a new
+    // machine learns all it lacks at once rather than one failed test at a time.
+    let autobahn = AUTOBAHN_IN_CI && (wanted("autobahn") || wanted("autobahn-deflate"));
+    let mut missing = Vec::new();
+    if wanted("test") {
+        missing.extend(setup::missing(&TEST_PROGRAMS));
+    }
+    if wanted("test") || autobahn {
+        missing.extend(setup::missing_python(&root));
+    }
+    if let Some(message) = setup::missing_message(&missing) {
+        return Err(format!("ci: {message}"));
+    }
 
     if wanted("fmt") {
         let mut fmt = cargo();
@@ -68,11 +84,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         step("clippy", clippy)?;
     }
     if wanted("test") {
+        // The interop and browser tests run the peers of tests/interop.
+        setup::ensure_venv(&root)?;
+        setup::ensure_node_modules(&root)?;
         let mut test = cargo();
         test.args(["test", "--workspace"]);
         let output = step_capturing("test", test)?;
         let (passed, failed, ignored) = count_test_results(&output);
         println!("xtask: tests: {passed} passed, {failed} failed, {ignored} skipped");
+    }
+    // The test step has run the replays as tests already; this shows their figures,
+    // one at a time, in about 15 s.
+    if wanted("cve") {
+        crate::cve::run(&[])?;
     }
     if wanted("doc") {
         let mut doc = cargo();

@@ -8,8 +8,11 @@
 mod autobahn;
 mod bench;
 mod ci;
+mod cve;
 mod fuzz;
 mod json;
+mod process;
+mod setup;
 mod util;
 
 use std::process::ExitCode;
@@ -23,11 +26,13 @@ fn main() -> ExitCode {
     let result = match task {
         "ci" => ci::run(rest),
         "autobahn" => autobahn::run(rest),
+        "cve" => cve::run(rest),
+        "setup" => setup::run(rest),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)\n  fuzz      the libFuzzer targets in fuzz/, 30 s each (`cargo xtask fuzz --help`)\n  bench     echo throughput and memory vs the peer servers (`cargo xtask bench --help`)"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  cve       the vulnerability replays, one line of figures per class\n  setup     install the interop peers (python venv, node packages) ci needs\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)\n  fuzz      the libFuzzer targets in fuzz/, 30 s each (`cargo xtask fuzz --help`)\n  bench     echo throughput and memory vs the peer servers (`cargo xtask bench --help`)"
             );
             Ok(())
         }

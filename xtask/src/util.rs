@@ -13,6 +13,13 @@ pub(crate) fn workspace_root() -> PathBuf {
         .unwrap_or(manifest_dir)
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set (a relative one read against
+/// the workspace root, where [`cargo`] runs cargo), else `<workspace>/target`.
+pub(crate) fn target_dir() -> PathBuf {
+    let root = workspace_root();
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir))
+}
+
 /// `cargo` as the caller invoked it (respects `$CARGO`).
 pub(crate) fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -39,7 +46,17 @@ pub(crate) fn step(name: &str, mut command: Command) -> Result<(), String> {
 }
 
 /// Runs a command, streaming its stdout through while keeping a copy of it.
-pub(crate) fn step_capturing(name: &str, mut command: Command) -> Result<String, String> {
+pub(crate) fn step_capturing(name: &str, command: Command) -> Result<String, String> {
+    step_filtered(name, command, |line| Some(line))
+}
+
+/// Runs a command, keeping a copy of its stdout and showing of each line what `show`
+/// picks out of it (nothing for `None`).
+pub(crate) fn step_filtered(
+    name: &str,
+    mut command: Command,
+    show: impl Fn(&str) -> Option<&str>,
+) -> Result<String, String> {
     use std::io::{BufRead, BufReader, Write};
     let started = Instant::now();
     eprintln!("xtask: {name}: running {}", describe(&command));
@@ -52,7 +69,9 @@ pub(crate) fn step_capturing(name: &str, mut command: Command) -> Result<String,
     if let Some(stdout) = child.stdout.take() {
         let mut out = std::io::stdout().lock();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = writeln!(out, "{line}");
+            if let Some(shown) = show(&line) {
+                let _ = writeln!(out, "{shown}");
+            }
             captured.push_str(&line);
             captured.push('\n');
         }

@@ -117,7 +117,7 @@ fn client_and_server_echo_text_binary_a_large_message_and_ping_then_close_with_1
 }
 
 #[test]
-fn close_waits_for_the_reply_and_both_sides_see_1000() {
+fn close_then_reading_on_completes_the_handshake_and_both_sides_see_1000() {
     block_on(async {
         let (listener, url) = listener().await;
         let server = spawn(async move {
@@ -126,7 +126,14 @@ fn close_waits_for_the_reply_and_both_sides_see_1000() {
             ws.next_message().await
         });
         let mut ws = wsd_async_std::connect(&url).await.unwrap();
+        // `close` sends and flushes the close frame; reading on completes the
+        // closing handshake.
         ws.close(CloseCode::NORMAL, "done").await.unwrap();
+        match ws.next_message().await {
+            Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::NORMAL),
+            other => panic!("expected the server's close, got {other:?}"),
+        }
+        assert!(ws.next_message().await.is_none());
         let received = server.await.unwrap().unwrap();
         assert_eq!(
             received,
@@ -145,21 +152,21 @@ fn server_answers_a_plain_http_request_with_respond() {
         let (listener, url) = listener().await;
         let server = spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
-            let config = ServerConfig {
-                on_request: Some(Box::new(|request| {
-                    if request.headers.get("upgrade").is_some() {
-                        Decision::Accept
-                    } else {
-                        Decision::Respond {
-                            status: 404,
-                            headers: vec![("X-Why".into(), "not a websocket".into())],
-                            body: b"no such page\n".to_vec(),
-                        }
+            let mut config = ServerConfig::default();
+            config.on_request = Some(Box::new(|request| {
+                if request.headers.get("upgrade").is_some() {
+                    Decision::Accept
+                } else {
+                    Decision::Respond {
+                        status: 404,
+                        headers: vec![("X-Why".into(), "not a websocket".into())],
+                        body: b"no such page\n".to_vec(),
                     }
-                })),
-                ..ServerConfig::default()
-            };
-            wsd_async_std::accept_with(stream, config).await.map(drop)
+                }
+            }));
+            wsd_async_std::accept_with(stream, config)
+                .await
+                .map(|a| a.upgraded().is_none())
         });
         let mut raw = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/chat"))
             .await
@@ -172,7 +179,7 @@ fn server_answers_a_plain_http_request_with_respond() {
         assert!(answer.contains("X-Why: not a websocket\r\n"), "{answer}");
         assert!(answer.ends_with("\r\n\r\nno such page\n"), "{answer}");
         drop(raw);
-        assert!(matches!(server.await, Err(Error::Responded)));
+        assert!(matches!(server.await, Ok(true)));
     })
 }
 
@@ -205,7 +212,9 @@ fn handshake_times_out_when_the_client_sends_nothing() {
             let mut config = ServerConfig::default();
             config.options.handshake_timeout = Some(Duration::from_millis(100));
             let started = std::time::Instant::now();
-            let result = wsd_async_std::accept_with(stream, config).await.map(drop);
+            let result = wsd_async_std::accept_with(stream, config)
+                .await
+                .map(|a| a.upgraded().is_none());
             (result, started.elapsed())
         });
         let mut raw = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/chat"))
@@ -296,7 +305,6 @@ fn a_pipelined_echo_loop_batches_its_answers() {
         options.mask_seed = Some(1);
         let mut ws = wsd_async_std::connect_with(&url, options).await.unwrap();
         for i in 0..1000 {
-            use futures_util::SinkExt;
             ws.feed(Message::text(format!("{i}"))).await.unwrap();
         }
         ws.flush().await.unwrap();

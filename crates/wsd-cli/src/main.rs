@@ -20,6 +20,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use args::{Cli, Command, Runtime};
+use runtime::async_std::AsyncStd;
+use runtime::smol::Smol;
+use runtime::tokio::Tokio;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -42,17 +45,17 @@ fn run(command: Command) -> Result<(), String> {
         Command::Connect(args) => {
             let lines = render::spawn_line_reader(std::io::BufReader::new(std::io::stdin()));
             match args.runtime {
-                Runtime::Tokio => runtime::tokio::block_on(runtime::tokio::connect(&args, lines)),
+                Runtime::Tokio => runtime::tokio::block_on(runtime::connect::<Tokio>(&args, lines)),
                 Runtime::AsyncStd => {
-                    runtime::async_std::block_on(runtime::async_std::connect(&args, lines))
+                    runtime::async_std::block_on(runtime::connect::<AsyncStd>(&args, lines))
                 }
-                Runtime::Smol => runtime::smol::block_on(runtime::smol::connect(&args, lines)),
+                Runtime::Smol => runtime::smol::block_on(runtime::connect::<Smol>(&args, lines)),
             }
         }
         Command::AutobahnClient(args) => match args.runtime {
-            Runtime::Tokio => runtime::tokio::block_on(runtime::tokio::autobahn(&args)),
-            Runtime::AsyncStd => runtime::async_std::block_on(runtime::async_std::autobahn(&args)),
-            Runtime::Smol => runtime::smol::block_on(runtime::smol::autobahn(&args)),
+            Runtime::Tokio => runtime::tokio::block_on(runtime::autobahn::<Tokio>(&args)),
+            Runtime::AsyncStd => runtime::async_std::block_on(runtime::autobahn::<AsyncStd>(&args)),
+            Runtime::Smol => runtime::smol::block_on(runtime::autobahn::<Smol>(&args)),
         },
     }
 }

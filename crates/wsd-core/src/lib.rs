@@ -6,8 +6,9 @@
 //! handshakes (subprotocols, extensions, custom headers), framing, masking, queueing
 //! messages until open, recombining fragments, answering pings, the closing
 //! handshake, and the timers around them. It does no I/O, reads no clock and spawns
-//! nothing: the runtime adapters (`wsd-tokio`, `wsd-async-std`, `wsd-smol`) do that in
-//! one small loop.
+//! nothing: the async crate `wsd-io` does that in one small loop, which the runtime
+//! adapters (`wsd-tokio`, `wsd-async-std`, `wsd-smol`) plug their sockets and timers
+//! into.
 //!
 //! # Writing an adapter
 //!
@@ -74,9 +75,6 @@ mod connection;
 pub mod differences;
 mod error;
 mod event;
-// Async glue for runtime adapters (feature `io`).
-#[cfg(feature = "io")]
-pub mod io;
 mod message;
 mod options;
 mod output;
@@ -85,13 +83,15 @@ mod timer;
 pub use connection::{Connection, ReadyState};
 pub use error::{Error, Usage};
 pub use event::{Event, PingId};
-pub use message::{Message, Utf8Bytes};
+pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::Options;
 
 pub use bytes::Bytes;
+/// URLs, as [`Connection::client`] and [`Connection::url`] take and give them.
+pub use url::Url;
 /// The extension framework.
 pub use wsd_extensions as extensions;
 /// The framing layer, for close codes and roles.
-pub use wsd_frame::{CloseCode, Role};
+pub use wsd_frame::{CloseCode, OpCode, Role, Rsv};
 /// The handshake layer, for requests, headers and limits.
 pub use wsd_handshake::{Headers, Limits, Request, Response};

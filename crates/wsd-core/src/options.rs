@@ -59,6 +59,34 @@ pub struct Options {
 impl Options {
     /// The default `max_length`, 2^26 - 1.
     pub const DEFAULT_MAX_LENGTH: usize = (1 << 26) - 1;
+
+    /// Checks what can be wrong with options before a connection uses them: a
+    /// header name or value that is not allowed (CR, LF, NUL, or a handshake header
+    /// the driver sets itself), or two extensions with one name. A connection built
+    /// from invalid options fails at once with the same error; the async layer
+    /// calls this first so the caller gets it before any I/O.
+    ///
+    /// ```
+    /// let mut options = wsd_core::Options::default();
+    /// assert!(options.validate().is_ok());
+    /// options.headers.push(("X-Bad".into(), "a\r\nInjected: 1".into()));
+    /// assert!(options.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let mut headers = wsd_handshake::HeaderList::new();
+        for (name, value) in &self.headers {
+            headers
+                .set(name, value)
+                .map_err(crate::Usage::InvalidHeader)?;
+        }
+        let mut extensions = wsd_extensions::Extensions::new();
+        for extension in &self.extensions {
+            extensions
+                .add(extension.clone())
+                .map_err(crate::Usage::Extension)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for Options {

@@ -1,12 +1,20 @@
 //! The per-connection data path: one compressor and one decompressor, kept across
 //! messages (context takeover) or dropped after each one.
+//!
+//! Compression goes through zlib-rs's own safe API, which takes every parameter of
+//! zlib's `deflateInit2` (flate2 passes only a level and a window); decompression
+//! through flate2, whose `decompress_vec` fills a vector's spare capacity, which this
+//! crate could not do without `unsafe`.
+
+use std::fmt;
 
 use bytes::Bytes;
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Decompress, FlushDecompress, Status};
 use wsd_extensions::{ExtensionError, Message, Session};
 use wsd_frame::Rsv;
+use zlib_rs::{Deflate, DeflateFlush, Method};
 
-use crate::negotiate::Agreed;
+use crate::negotiate::{Agreed, DeflateError};
 
 /// What a sync flush ends with (RFC 7692 section 7.2.1): removed by the sender,
 /// appended again by the receiver.
@@ -21,21 +29,134 @@ fn zlib_window_bits(bits: u8) -> u8 {
     bits.clamp(9, 15)
 }
 
+/// How the compressor looks for repeated strings: zlib's `strategy` parameter.
+///
+/// Every strategy makes a valid deflate stream that any peer inflates; they trade
+/// compression for speed, or suit data whose redundancy is not repeated strings.
+/// `TryFrom<i32>` takes zlib's numbers (`Z_FILTERED` is 1 and so on), as the
+/// `strategy` option of `permessage-deflate` (Node) does.
+///
+/// ```
+/// use wsd_deflate::{DeflateConfig, DeflateError, Strategy};
+///
+/// assert_eq!(Strategy::try_from(2), Ok(Strategy::HuffmanOnly));
+/// assert_eq!(Strategy::try_from(5), Err(DeflateError::InvalidStrategy(5)));
+/// let deflate = DeflateConfig::new().strategy(Strategy::Rle).build().unwrap();
+/// # let _ = deflate;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Strategy {
+    /// The level's own search for matches (`Z_DEFAULT_STRATEGY`, 0).
+    #[default]
+    Default,
+    /// For data produced by a filter or predictor, small values of a noisy
+    /// distribution: short matches count for less (`Z_FILTERED`, 1).
+    Filtered,
+    /// No matches at all, Huffman coding of bytes only: fast, and as good as it gets
+    /// for data without repeated strings (`Z_HUFFMAN_ONLY`, 2).
+    HuffmanOnly,
+    /// Matches at distance one only, that is runs of one byte (`Z_RLE`, 3).
+    Rle,
+    /// The level's matches, always written with the fixed Huffman codes, which
+    /// saves the code tables on small messages (`Z_FIXED`, 4).
+    Fixed,
+}
+
+impl Strategy {
+    /// Every strategy, in the order of zlib's numbers (0-4).
+    pub const ALL: [Self; 5] = [
+        Self::Default,
+        Self::Filtered,
+        Self::HuffmanOnly,
+        Self::Rle,
+        Self::Fixed,
+    ];
+}
+
+impl TryFrom<i32> for Strategy {
+    type Error = DeflateError;
+
+    fn try_from(value: i32) -> Result<Self, DeflateError> {
+        match value {
+            0 => Ok(Self::Default),
+            1 => Ok(Self::Filtered),
+            2 => Ok(Self::HuffmanOnly),
+            3 => Ok(Self::Rle),
+            4 => Ok(Self::Fixed),
+            _ => Err(DeflateError::InvalidStrategy(value)),
+        }
+    }
+}
+
+impl From<Strategy> for zlib_rs::Strategy {
+    fn from(strategy: Strategy) -> Self {
+        match strategy {
+            Strategy::Default => Self::Default,
+            Strategy::Filtered => Self::Filtered,
+            Strategy::HuffmanOnly => Self::HuffmanOnly,
+            Strategy::Rle => Self::Rle,
+            Strategy::Fixed => Self::Fixed,
+        }
+    }
+}
+
+/// What our compressor is made with besides its window: local choices that are not
+/// negotiated and that the peer cannot see, except in the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tuning {
+    /// 0-9.
+    pub(crate) level: u8,
+    /// 1-9.
+    pub(crate) mem_level: u8,
+    pub(crate) strategy: Strategy,
+}
+
+impl Tuning {
+    /// A raw-deflate compressor with a `2^bits`-byte window.
+    ///
+    /// zlib-rs panics on parameters zlib would refuse; [`DeflateConfig`] checks the
+    /// level and memLevel when it is built, and `zlib_window_bits` keeps the window
+    /// within 9-15, so none reaches it.
+    ///
+    /// [`DeflateConfig`]: crate::DeflateConfig
+    fn compressor(self, bits: u8) -> Deflate {
+        Deflate::new_with_config(zlib_rs::DeflateConfig {
+            level: i32::from(self.level),
+            method: Method::Deflated,
+            // Negative: a raw stream, without zlib's header and checksum.
+            window_bits: -i32::from(zlib_window_bits(bits)),
+            mem_level: i32::from(self.mem_level),
+            strategy: self.strategy.into(),
+        })
+    }
+}
+
 /// One connection's permessage-deflate state.
-#[derive(Debug)]
 pub(crate) struct DeflateSession {
-    level: Compression,
+    tuning: Tuning,
     agreed: Agreed,
     /// Our compressor, created on first use; dropped after each message without
     /// context takeover so an idle connection holds no window.
-    compressor: Option<Compress>,
+    compressor: Option<Deflate>,
     decompressor: Option<Decompress>,
 }
 
+/// By hand: zlib-rs's compressor has no `Debug`; whether it is held is what matters.
+impl fmt::Debug for DeflateSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeflateSession")
+            .field("tuning", &self.tuning)
+            .field("agreed", &self.agreed)
+            .field("compressor", &self.compressor.as_ref().map(|_| "held"))
+            .field("decompressor", &self.decompressor)
+            .finish()
+    }
+}
+
 impl DeflateSession {
-    pub(crate) fn new(level: u32, agreed: Agreed) -> Self {
+    pub(crate) fn new(tuning: Tuning, agreed: Agreed) -> Self {
         Self {
-            level: Compression::new(level),
+            tuning,
             agreed,
             compressor: None,
             decompressor: None,
@@ -96,28 +217,36 @@ impl DeflateSession {
     }
 
     fn deflate(&mut self, input: &[u8]) -> Result<Vec<u8>, ExtensionError> {
-        let (level, bits) = (self.level, zlib_window_bits(self.agreed.own_window_bits));
+        let (tuning, bits) = (self.tuning, self.agreed.own_window_bits);
         let compressor = self
             .compressor
-            .get_or_insert_with(|| Compress::new_with_window_bits(level, false, bits));
+            .get_or_insert_with(|| tuning.compressor(bits));
         // Deflate rarely grows data by more than a few bytes per block; the loop grows
-        // the buffer if it does.
-        let mut out = Vec::with_capacity(input.len() / 2 + 64);
+        // the buffer if it does. zlib-rs's safe API writes into initialised bytes, so
+        // the buffer is zeroed (by the allocator, for a fresh one) and cut to size.
+        let mut out = vec![0; input.len() / 2 + 64];
+        let mut written = 0;
         let mut rest = input;
         loop {
-            if out.len() == out.capacity() {
-                out.reserve(out.capacity().max(64));
+            if written == out.len() {
+                out.resize(out.len() * 2, 0);
             }
-            let in_before = compressor.total_in();
+            let room = out.get_mut(written..).unwrap_or_default();
+            let room_len = room.len();
+            let (in_before, out_before) = (compressor.total_in(), compressor.total_out());
             compressor
-                .compress_vec(rest, &mut out, FlushCompress::Sync)
-                .map_err(|error| ExtensionError::internal(error.to_string()))?;
+                .compress(rest, room, DeflateFlush::SyncFlush)
+                .map_err(|error| ExtensionError::internal(error.as_str()))?;
             let consumed = usize::try_from(compressor.total_in() - in_before).unwrap_or(usize::MAX);
+            let produced =
+                usize::try_from(compressor.total_out() - out_before).unwrap_or(usize::MAX);
             rest = rest.get(consumed..).unwrap_or_default();
-            if rest.is_empty() && out.len() < out.capacity() {
+            written += produced.min(room_len);
+            if rest.is_empty() && written < out.len() {
                 break;
             }
         }
+        out.truncate(written);
         // zlib writes nothing for an empty message right after a flush; otherwise the
         // output ends with the sync tail.
         if out.is_empty() {
@@ -193,7 +322,17 @@ fn within(out: &[u8], max_length: usize) -> Result<(), ExtensionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::{Compress, Compression, FlushCompress};
     use wsd_frame::{CloseCode, OpCode};
+
+    /// zlib's defaults with `level`.
+    fn level(level: u8) -> Tuning {
+        Tuning {
+            level,
+            mem_level: 8,
+            strategy: Strategy::Default,
+        }
+    }
 
     fn agreed(own_no: bool, own_bits: u8, peer_no: bool, peer_bits: u8) -> Agreed {
         Agreed {
@@ -207,7 +346,10 @@ mod tests {
     /// A sender and a receiver that agree: `takeover` for both directions, window 15.
     fn pair(takeover: bool) -> (DeflateSession, DeflateSession) {
         let terms = agreed(!takeover, 15, !takeover, 15);
-        (DeflateSession::new(6, terms), DeflateSession::new(6, terms))
+        (
+            DeflateSession::new(level(6), terms),
+            DeflateSession::new(level(6), terms),
+        )
     }
 
     fn compressed(data: &[u8]) -> Message {
@@ -351,8 +493,10 @@ mod tests {
     fn small_negotiated_windows_round_trip_and_8_works_as_9() {
         for bits in [8, 9, 12] {
             let terms = agreed(false, bits, false, bits);
-            let (mut sender, mut receiver) =
-                (DeflateSession::new(9, terms), DeflateSession::new(9, terms));
+            let (mut sender, mut receiver) = (
+                DeflateSession::new(level(9), terms),
+                DeflateSession::new(level(9), terms),
+            );
             for _ in 0..3 {
                 let text = sample(20_000);
                 let message = receiver
@@ -361,6 +505,100 @@ mod tests {
                 assert_eq!(message.data, text, "window {bits}");
             }
         }
+    }
+
+    /// A sender tuned by `tuning` and a default receiver, window 15, context takeover.
+    fn tuned_pair(tuning: Tuning) -> (DeflateSession, DeflateSession) {
+        let terms = agreed(false, 15, false, 15);
+        (
+            DeflateSession::new(tuning, terms),
+            DeflateSession::new(level(6), terms),
+        )
+    }
+
+    fn with(mem_level: u8, strategy: Strategy) -> Tuning {
+        Tuning {
+            level: 6,
+            mem_level,
+            strategy,
+        }
+    }
+
+    /// The length of `text` compressed as one message by a fresh sender.
+    fn compressed_len(tuning: Tuning, text: &[u8]) -> usize {
+        encode(&mut tuned_pair(tuning).0, text).len()
+    }
+
+    #[test]
+    fn every_strategy_and_mem_level_round_trips_through_a_default_receiver() {
+        for strategy in Strategy::ALL {
+            for mem_level in 1..=9 {
+                let (mut sender, mut receiver) = tuned_pair(with(mem_level, strategy));
+                for len in [0, 5, 20_000, 70_000] {
+                    let text = sample(len);
+                    let data = encode(&mut sender, &text);
+                    let message = receiver.decode(compressed(&data), len).unwrap();
+                    assert_eq!(message.data, text, "{strategy:?}, memLevel {mem_level}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mem_level_1_cuts_the_stream_into_more_blocks_that_inflate_back() {
+        // 128 symbols per block instead of 16384: the same text, other bytes, a
+        // little longer for the extra block headers.
+        let text = sample(20_000);
+        let (small, default) = (
+            compressed_len(with(1, Strategy::Default), &text),
+            compressed_len(with(8, Strategy::Default), &text),
+        );
+        assert!(small > default, "memLevel 1: {small}, 8: {default}");
+        let (mut sender, mut receiver) = tuned_pair(with(1, Strategy::Default));
+        let data = encode(&mut sender, &text);
+        assert_eq!(
+            receiver.decode(compressed(&data), 20_000).unwrap().data,
+            text
+        );
+    }
+
+    #[test]
+    fn huffman_only_finds_no_repeats_and_rle_only_runs_of_one_byte() {
+        let repeated = b"Hello, world! ".repeat(500);
+        let run = vec![b'a'; 7000];
+        let default = compressed_len(level(6), &repeated);
+        let huffman = compressed_len(with(8, Strategy::HuffmanOnly), &repeated);
+        let rle = compressed_len(with(8, Strategy::Rle), &repeated);
+        // Default: a few dozen bytes; without matches each byte still costs bits.
+        assert!(default < 100, "default {default}");
+        assert!(huffman > repeated.len() / 4, "huffman-only {huffman}");
+        assert!(rle > repeated.len() / 4, "rle {rle}");
+        assert!(compressed_len(with(8, Strategy::Rle), &run) < 100);
+        assert!(compressed_len(with(8, Strategy::HuffmanOnly), &run) > run.len() / 8);
+    }
+
+    #[test]
+    fn fixed_strategy_writes_blocks_with_the_fixed_codes() {
+        // The first three bits of a block: BFINAL, then BTYPE 01 (fixed codes) or
+        // 10 (dynamic codes), least significant bit first.
+        let text = sample(5000);
+        let block_type = |tuning| (encode(&mut tuned_pair(tuning).0, &text)[0] >> 1) & 0b11;
+        assert_eq!(block_type(with(8, Strategy::Fixed)), 0b01);
+        assert_eq!(block_type(with(8, Strategy::Default)), 0b10);
+    }
+
+    #[test]
+    fn a_window_of_8_is_made_as_9_with_any_tuning() {
+        // zlib-rs refuses (panics on) a raw stream with window bits 8.
+        let terms = agreed(false, 8, false, 8);
+        let tuning = with(1, Strategy::Filtered);
+        let (mut sender, mut receiver) = (
+            DeflateSession::new(tuning, terms),
+            DeflateSession::new(tuning, terms),
+        );
+        let text = sample(3000);
+        let data = encode(&mut sender, &text);
+        assert_eq!(receiver.decode(compressed(&data), 3000).unwrap().data, text);
     }
 
     #[test]

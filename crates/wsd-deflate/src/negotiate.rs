@@ -5,7 +5,7 @@ use std::fmt;
 use wsd_extensions::{Extension, NegotiationError, Params, Session};
 use wsd_frame::Rsv;
 
-use crate::codec::DeflateSession;
+use crate::codec::{DeflateSession, Strategy, Tuning};
 
 /// The extension's name in the header.
 pub const NAME: &str = "permessage-deflate";
@@ -49,6 +49,8 @@ pub(crate) struct Agreed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeflateConfig {
     level: u32,
+    mem_level: u8,
+    strategy: Strategy,
     no_context_takeover: bool,
     max_window_bits: Option<u8>,
     request_no_context_takeover: bool,
@@ -64,12 +66,14 @@ impl Default for DeflateConfig {
 }
 
 impl DeflateConfig {
-    /// Common practice: level 6, context takeover both ways, any window the peer
-    /// asks for, nothing requested of the peer. As a client this offers
-    /// `permessage-deflate; client_max_window_bits`.
+    /// Common practice: level 6, memLevel 8, the default strategy, context takeover
+    /// both ways, any window the peer asks for, nothing requested of the peer. As a
+    /// client this offers `permessage-deflate; client_max_window_bits`.
     pub const fn new() -> Self {
         Self {
             level: 6,
+            mem_level: 8,
+            strategy: Strategy::Default,
             no_context_takeover: false,
             max_window_bits: None,
             request_no_context_takeover: false,
@@ -83,6 +87,36 @@ impl DeflateConfig {
     #[must_use]
     pub const fn level(mut self, level: u32) -> Self {
         self.level = level;
+        self
+    }
+
+    /// zlib's `memLevel`, 1 to 9, default 8: the size of the compressor's buffer of
+    /// pending symbols, `2^(mem_level + 6)` of them at 7 bytes each (112 KiB at 8,
+    /// 896 bytes at 1). Smaller means less memory per connection and more, smaller
+    /// deflate blocks, so slightly worse compression. zlib also sizes its hash table
+    /// by memLevel; zlib-rs, used here, keeps a fixed 128 KiB one (see the crate
+    /// documentation for measured figures). Like `level` it is our own choice, not
+    /// negotiated.
+    ///
+    /// ```
+    /// # use wsd_deflate::{DeflateConfig, DeflateError};
+    /// assert!(DeflateConfig::new().mem_level(1).build().is_ok());
+    /// assert_eq!(
+    ///     DeflateConfig::new().mem_level(0).build().unwrap_err(),
+    ///     DeflateError::InvalidMemLevel(0)
+    /// );
+    /// ```
+    #[must_use]
+    pub const fn mem_level(mut self, mem_level: u8) -> Self {
+        self.mem_level = mem_level;
+        self
+    }
+
+    /// zlib's compression `strategy`, default [`Strategy::Default`]. Our own choice,
+    /// not negotiated: any strategy makes streams every peer inflates.
+    #[must_use]
+    pub const fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
         self
     }
 
@@ -151,6 +185,9 @@ impl DeflateConfig {
         if self.level > 9 {
             return Err(DeflateError::InvalidLevel(self.level));
         }
+        if !(1..=9).contains(&self.mem_level) {
+            return Err(DeflateError::InvalidMemLevel(self.mem_level));
+        }
         let windows = [
             ("max_window_bits", self.max_window_bits),
             ("request_max_window_bits", self.request_max_window_bits),
@@ -162,6 +199,16 @@ impl DeflateConfig {
             }
         }
         Ok(())
+    }
+
+    /// What our compressor is made with; valid once [`check`](Self::check) passed.
+    const fn tuning(&self) -> Tuning {
+        Tuning {
+            // At most 9 after `check`; the cap keeps the cast lossless regardless.
+            level: if self.level > 9 { 9 } else { self.level as u8 },
+            mem_level: self.mem_level,
+            strategy: self.strategy,
+        }
     }
 
     /// Client side: this configuration's offer.
@@ -297,6 +344,10 @@ impl DeflateConfig {
 pub enum DeflateError {
     /// The level is not 0-9.
     InvalidLevel(u32),
+    /// The memLevel is not 1-9.
+    InvalidMemLevel(u8),
+    /// The number is none of zlib's strategies (0-4).
+    InvalidStrategy(i32),
     /// A window size is not 8-15.
     InvalidWindowBits {
         /// The builder method.
@@ -310,6 +361,10 @@ impl fmt::Display for DeflateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidLevel(level) => write!(f, "compression level {level} is not 0-9"),
+            Self::InvalidMemLevel(mem_level) => write!(f, "memLevel {mem_level} is not 1-9"),
+            Self::InvalidStrategy(strategy) => {
+                write!(f, "strategy {strategy} is not one of zlib's 0-4")
+            }
             Self::InvalidWindowBits { option, bits } => write!(f, "{option} {bits} is not 8-15"),
         }
     }
@@ -351,7 +406,8 @@ impl PerMessageDeflate {
     /// for its own compressor: if any fitting offer carried
     /// `client_no_context_takeover`, or a smaller `client_max_window_bits`, that
     /// promise holds (section 7.1.1.2: the server may rely on it without echoing it).
-    /// The compression level is that of the first fitting configuration.
+    /// The compression level, memLevel and strategy are those of the first fitting
+    /// configuration.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -390,23 +446,23 @@ impl PerMessageDeflate {
         offers.iter().find_map(|offer| {
             self.configs().find_map(|config| {
                 let (params, agreed) = config.answer(offer).ok()?;
-                Some((params, session(config.level, agreed)))
+                Some((params, session(config.tuning(), agreed)))
             })
         })
     }
 
     /// Client side: the terms for `response`, strictest over the configurations whose
     /// offer it fits; the reasons of each when it fits none.
-    fn activate(&self, response: &Params) -> Result<(u32, Agreed), String> {
+    fn activate(&self, response: &Params) -> Result<(Tuning, Agreed), String> {
         let answered = Parsed::from_params(response, Side::Response)?;
-        let mut fitting: Option<(u32, Agreed)> = None;
+        let mut fitting: Option<(Tuning, Agreed)> = None;
         let mut reasons = Vec::new();
         for config in self.configs() {
             match config.activate(&answered) {
                 Ok(agreed) => {
                     fitting = Some(match fitting {
-                        None => (config.level, agreed),
-                        Some((level, earlier)) => (level, strictest(earlier, agreed)),
+                        None => (config.tuning(), agreed),
+                        Some((tuning, earlier)) => (tuning, strictest(earlier, agreed)),
                     });
                 }
                 Err(reason) => reasons.push(reason),
@@ -430,8 +486,8 @@ fn strictest(a: Agreed, b: Agreed) -> Agreed {
     }
 }
 
-fn session(level: u32, agreed: Agreed) -> Box<dyn Session> {
-    Box::new(DeflateSession::new(level, agreed))
+fn session(tuning: Tuning, agreed: Agreed) -> Box<dyn Session> {
+    Box::new(DeflateSession::new(tuning, agreed))
 }
 
 impl Extension for PerMessageDeflate {
@@ -449,7 +505,7 @@ impl Extension for PerMessageDeflate {
 
     fn client_activate(&self, response: &Params) -> Result<Box<dyn Session>, NegotiationError> {
         match self.activate(response) {
-            Ok((level, agreed)) => Ok(session(level, agreed)),
+            Ok((tuning, agreed)) => Ok(session(tuning, agreed)),
             Err(reason) => Err(NegotiationError::rejected(NAME, response, reason)),
         }
     }
@@ -928,10 +984,14 @@ mod tests {
             ),
         ];
         for (response, (level, expected)) in table {
-            let (got_level, agreed) = both
+            let (tuning, agreed) = both
                 .activate(&params(response))
                 .unwrap_or_else(|e| panic!("{response}: {e}"));
-            assert_eq!((got_level, terms(agreed)), (level, expected), "{response}");
+            assert_eq!(
+                (tuning.level, terms(agreed)),
+                (level, expected),
+                "{response}"
+            );
         }
         // A plain answer fits both the plain offer and the one promising no context
         // takeover; the server may hold the client to that promise.
@@ -1058,12 +1118,114 @@ mod tests {
                 .is_err()
         );
         assert!(DeflateConfig::new().min_window_bits(16).build().is_err());
+        for mem_level in [0, 10, 255] {
+            let error = DeflateConfig::new()
+                .mem_level(mem_level)
+                .build()
+                .unwrap_err();
+            assert_eq!(error, DeflateError::InvalidMemLevel(mem_level));
+            assert_eq!(
+                error.to_string(),
+                format!("memLevel {mem_level} is not 1-9")
+            );
+            // An alternative is checked as well.
+            assert!(
+                PerMessageDeflate::new()
+                    .with_alternative(DeflateConfig::new().mem_level(mem_level))
+                    .is_err()
+            );
+        }
+        for mem_level in 1..=9 {
+            assert!(DeflateConfig::new().mem_level(mem_level).build().is_ok());
+        }
         assert!(
             DeflateConfig::new()
                 .level(0)
                 .max_window_bits(8)
                 .build()
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn strategy_takes_zlibs_numbers_and_rejects_others() {
+        for (number, strategy) in (0..).zip(Strategy::ALL) {
+            assert_eq!(Strategy::try_from(number), Ok(strategy));
+        }
+        for number in [-1, 5, i32::MAX] {
+            let error = Strategy::try_from(number).unwrap_err();
+            assert_eq!(error, DeflateError::InvalidStrategy(number));
+            assert_eq!(
+                error.to_string(),
+                format!("strategy {number} is not one of zlib's 0-4")
+            );
+        }
+    }
+
+    /// The first byte's block type (bits 1-2): 0b01 for fixed codes, 0b10 dynamic.
+    fn block_type(message: &Message) -> u8 {
+        (message.data[0] >> 1) & 0b11
+    }
+
+    #[test]
+    fn each_side_compresses_with_its_own_tuning_which_is_not_negotiated() {
+        let fixed = DeflateConfig::new().mem_level(1).strategy(Strategy::Fixed);
+        let (client, server) = (registry(DeflateConfig::new()), registry(fixed));
+        let offer = client.client_offer_header();
+        let (response, mut server_pipe) = server.server_negotiate(offer.as_deref()).unwrap();
+        // The tuning leaves the header alone.
+        assert_eq!(response.as_deref(), Some(NAME));
+        let mut client_pipe = client.client_activate(response.as_deref()).unwrap();
+        // Varied enough that zlib's default picks dynamic codes.
+        let text: String = (0..200)
+            .map(|i| format!("{{\"id\": {i}, \"name\": \"user{}\"}}, ", i * 7919 % 1000))
+            .collect();
+        for _ in 0..2 {
+            let sent = server_pipe
+                .encode(Message::new(OpCode::Text, text.clone()))
+                .unwrap();
+            assert_eq!(block_type(&sent), 0b01, "the server uses fixed codes");
+            assert_eq!(client_pipe.decode(sent, 1 << 20).unwrap().data, text);
+            let sent = client_pipe
+                .encode(Message::new(OpCode::Text, text.clone()))
+                .unwrap();
+            assert_eq!(block_type(&sent), 0b10, "the client keeps dynamic codes");
+            assert_eq!(server_pipe.decode(sent, 1 << 20).unwrap().data, text);
+        }
+    }
+
+    #[test]
+    fn a_client_tunes_its_compressor_as_the_first_configuration_the_response_fits() {
+        let fixed = DeflateConfig::new()
+            .request_no_context_takeover(true)
+            .strategy(Strategy::Fixed)
+            .mem_level(2)
+            .level(1);
+        let both = fixed
+            .build()
+            .unwrap()
+            .with_alternative(DeflateConfig::new().strategy(Strategy::HuffmanOnly))
+            .unwrap();
+        let table = [
+            ("server_no_context_takeover", fixed.tuning()),
+            (
+                "",
+                DeflateConfig::new()
+                    .strategy(Strategy::HuffmanOnly)
+                    .tuning(),
+            ),
+        ];
+        for (response, expected) in table {
+            let (tuning, _) = both.activate(&params(response)).unwrap();
+            assert_eq!(tuning, expected, "{response}");
+        }
+        assert_eq!(
+            fixed.tuning(),
+            Tuning {
+                level: 1,
+                mem_level: 2,
+                strategy: Strategy::Fixed
+            }
         );
     }
 

@@ -103,3 +103,5 @@ pub use header::{
     ExtensionOffer, HeaderError, HeaderErrorKind, Params, is_token, parse_header, serialize_header,
 };
 pub use registry::{Extensions, Pipeline};
+/// The frame types an extension's [`Message`] carries.
+pub use wsd_frame::{OpCode, Rsv};

@@ -7,8 +7,11 @@
 //! for `ws://` URLs; for `wss://`, wrap the TCP stream in your TLS
 //! library's stream and call [`client`].
 //!
-//! All protocol work happens in [`wsd_core::Connection`]; the I/O loop is the shared
-//! [`wsd_core::io`] glue, and this crate only supplies smol's streams and timers.
+//! All protocol work happens in [`wsd_core::Connection`]; the I/O loop is
+//! [`wsd_io::WebSocket`] over a [`FuturesIo`] transport and the [`AsyncIoTimer`]
+//! (smol runs on the async-io reactor), shared with the other futures-io
+//! adapter. [`WebSocket<S>`](WebSocket) is `wsd_io::WebSocket<FuturesIo<S>,
+//! AsyncIoTimer>`.
 //!
 //! # Example: an echo server
 //!
@@ -25,7 +28,8 @@
 //!             if message.is_close() {
 //!                 break;
 //!             }
-//!             if ws.send(message).await.is_err() {
+//!             // Queued; written in one batch when no more input waits.
+//!             if ws.feed(message).await.is_err() {
 //!                 break;
 //!             }
 //!         }
@@ -52,131 +56,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
-use std::io::{self, IoSlice};
-use std::time::Instant;
+use std::io;
 
-use futures_io::{AsyncRead, AsyncWrite};
-
-use wsd_core::io as glue;
-
-pub use wsd_core::io::{CloseFrame, Config, Decision, Error, Message, RequestHook, ServerConfig};
-pub use wsd_core::{Bytes, CloseCode, Options, Request, Utf8Bytes};
+pub use wsd_core::{Bytes, CloseCode, Connection, Options, Request, Utf8Bytes};
+pub use wsd_io::futures_io::{
+    ReadHalf, WebSocket, WriteHalf, accept, accept_with, client, client_via_proxy, from_connection,
+};
+pub use wsd_io::{
+    Accepted, AsyncIoTimer, ClientConfig, CloseFrame, Config, Decision, Error, FuturesIo, Message,
+    RequestHook, ServerConfig, TlsError, UrlError,
+};
 
 pub use smol::net::TcpStream;
-
-/// A smol (futures-io) stream as the glue's transport.
-struct Io<S>(S);
-
-impl<S: AsyncRead + AsyncWrite + Unpin> glue::Transport for Io<S> {
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-
-    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
-    }
-}
-
-/// smol's clock and timer; the timer is allocated only while a deadline exists.
-#[derive(Default)]
-struct Timer(Option<(Instant, smol::Timer)>);
-
-impl glue::Timer for Timer {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn poll_deadline(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> Poll<()> {
-        let Some(deadline) = deadline else {
-            self.0 = None;
-            return Poll::Pending;
-        };
-        let (at, timer) = self
-            .0
-            .get_or_insert_with(|| (deadline, smol::Timer::at(deadline)));
-        if *at != deadline {
-            *at = deadline;
-            timer.set_at(deadline);
-        }
-        Pin::new(timer).poll(cx).map(drop)
-    }
-}
-
-wsd_core::adapter_websocket! {
-    /// A WebSocket over the smol stream `S`: a `Stream` of received messages and a
-    /// `Sink` of messages to send.
-    ///
-    /// Received items are `Ok(Text | Binary | Ping | Pong)` (pings are answered
-    /// automatically), then `Ok(Message::Close(..))` once when the closing handshake
-    /// completes, or `Err(Error::Protocol(..))` when the peer broke the protocol (the
-    /// close frame has been sent), and then the stream ends.
-    ///
-    /// Sending queues the message and writes in batches: [`send`](Self::send) writes at
-    /// once unless more received messages are waiting to be answered; polling the stream
-    /// or flushing writes the rest.
-    ///
-    /// ```no_run
-    /// # async fn run(stream: smol::net::TcpStream) -> Result<(), wsd_smol::Error> {
-    /// let mut ws = wsd_smol::accept(stream).await?;
-    /// while let Some(message) = ws.next_message().await {
-    ///     match message? {
-    ///         wsd_smol::Message::Close(_) => break,
-    ///         message => ws.send(message).await?,
-    ///     }
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    bounds: AsyncRead + AsyncWrite + Unpin
-}
-
-/// Runs the server handshake on `stream`, accepting any valid WebSocket request.
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebSocket<S>, Error> {
-    accept_with(stream, ServerConfig::default()).await
-}
-
-/// Runs the server handshake on `stream` with `config`. A
-/// [`Decision::Respond`] writes the HTTP answer, shuts down and returns
-/// [`Error::Responded`].
-pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    config: ServerConfig,
-) -> Result<WebSocket<S>, Error> {
-    glue::accept_with(Io(stream), Timer::default(), config)
-        .await
-        .map(WebSocket)
-}
-
-/// Runs the client handshake for `url` over `stream`, which is already connected to
-/// the server (wrapped in TLS by the caller for `wss://`).
-pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
-    url: &str,
-    stream: S,
-    options: Options,
-) -> Result<WebSocket<S>, Error> {
-    glue::client(url, Io(stream), Timer::default(), options)
-        .await
-        .map(WebSocket)
-}
 
 /// Connects to a `ws://` URL with default options.
 pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
@@ -186,18 +77,11 @@ pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
 /// Connects to a `ws://` URL: DNS, TCP with `TCP_NODELAY` (the driver batches its
 /// own writes, so Nagle would only add latency), then the handshake. `wss://` is
 /// refused with [`Error::Tls`]: wrap a TCP stream in TLS and call [`client`].
-pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<TcpStream>, Error> {
-    let (host, port, tls) = glue::parse_target(url)?;
-    if tls {
-        return Err(Error::Tls(
-            "wss:// is not built into wsd-smol: connect TCP, wrap it in your TLS \
-             library's stream and call client()"
-                .into(),
-        ));
-    }
-    let stream = TcpStream::connect((host.as_str(), port)).await?;
-    stream.set_nodelay(true)?;
-    client(url, stream, options).await
+pub async fn connect_with(
+    url: &str,
+    config: impl Into<ClientConfig>,
+) -> Result<WebSocket<TcpStream>, Error> {
+    wsd_io::futures_io::connect_with(url, config, tcp_connect).await
 }
 
 /// Connects to a `ws://` URL through the HTTP proxy `proxy` (for example
@@ -205,30 +89,19 @@ pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<TcpSt
 /// (with `Proxy-Authorization: Basic` when the proxy URL has userinfo), then the
 /// handshake inside the tunnel. A proxy answering anything but 2xx fails with
 /// [`Error::ProxyRefused`], which carries its status and headers. `wss://` is
-/// refused with [`Error::Tls`]: run [`wsd_core::io::proxy_connect`] on your own
-/// stream, wrap it in TLS, and call [`client`].
+/// refused with [`Error::Tls`]: run [`wsd_io::proxy_connect`] on your own stream,
+/// wrap it in TLS, and call [`client`].
 pub async fn connect_via_proxy(
     url: &str,
     proxy: &str,
-    options: Options,
+    config: impl Into<ClientConfig>,
 ) -> Result<WebSocket<TcpStream>, Error> {
-    glue::parse_target(url)?;
-    let (host, port) = glue::proxy_target(proxy)?;
-    let stream = TcpStream::connect((host.as_str(), port)).await?;
-    stream.set_nodelay(true)?;
-    client_via_proxy(url, proxy, stream, options).await
+    wsd_io::futures_io::connect_via_proxy(url, proxy, config, tcp_connect).await
 }
 
-/// Runs the `CONNECT` exchange for the `ws://` URL `url` through the HTTP proxy
-/// `proxy` on `stream` (connected to the proxy), then the client handshake in the
-/// tunnel.
-pub async fn client_via_proxy<S: AsyncRead + AsyncWrite + Unpin>(
-    url: &str,
-    proxy: &str,
-    stream: S,
-    options: Options,
-) -> Result<WebSocket<S>, Error> {
-    glue::client_via_proxy(url, proxy, Io(stream), Timer::default(), options)
-        .await
-        .map(WebSocket)
+/// TCP to `host:port` with `TCP_NODELAY`.
+async fn tcp_connect(host: String, port: u16) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect((host.as_str(), port)).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }

@@ -6,8 +6,11 @@
 //! and a `Sink` of messages to send. [`connect`] does DNS, TCP (with `TCP_NODELAY`)
 //! and, with the `rustls` feature, TLS for `wss://` URLs.
 //!
-//! All protocol work happens in [`wsd_core::Connection`]; the I/O loop is the shared
-//! [`wsd_core::io`] glue, and this crate only supplies tokio's streams and timers.
+//! All protocol work happens in [`wsd_core::Connection`]; the I/O loop is
+//! [`wsd_io::WebSocket`], and this crate only supplies tokio's streams and timers
+//! ([`TokioIo`], [`TokioTimer`]): [`WebSocket<S>`](WebSocket) is
+//! `wsd_io::WebSocket<TokioIo<S>, TokioTimer>`, so code generic over `wsd_io` types
+//! runs here too.
 //!
 //! # Example: a server and a client over an in-memory pipe
 //!
@@ -89,18 +92,22 @@ use std::time::Instant;
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use wsd_core::io as glue;
 
-pub use wsd_core::io::{CloseFrame, Config, Decision, Error, Message, RequestHook, ServerConfig};
-pub use wsd_core::{Bytes, CloseCode, Options, Request, Utf8Bytes};
+pub use wsd_core::{Bytes, CloseCode, Connection, Options, Request, Utf8Bytes};
+pub use wsd_io::{
+    Accepted, ClientConfig, CloseFrame, Config, Decision, Error, Message, RequestHook,
+    ServerConfig, TlsError, UrlError,
+};
 
 mod stream;
 pub use stream::MaybeTlsStream;
 
-/// A tokio stream as the glue's transport.
-struct Io<S>(S);
+/// A tokio stream as a [`wsd_io::Transport`]: reads go into the connection's buffer
+/// without zero-filling it first.
+#[derive(Debug)]
+pub struct TokioIo<S>(pub S);
 
-impl<S: AsyncRead + AsyncWrite + Unpin> glue::Transport for Io<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> wsd_io::Transport for TokioIo<S> {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let mut buf = ReadBuf::new(buf);
         ready!(Pin::new(&mut self.0).poll_read(cx, &mut buf))?;
@@ -143,13 +150,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> glue::Transport for Io<S> {
     }
 }
 
-/// tokio's clock and sleep; the sleep is allocated only while a deadline exists.
+/// tokio's clock and sleep as a [`wsd_io::Timer`]; the sleep is allocated only while
+/// a deadline exists. Tests with paused time see the same instants as the driver.
 #[derive(Default)]
-struct Timer(Option<Pin<Box<tokio::time::Sleep>>>);
+pub struct TokioTimer(Option<Pin<Box<tokio::time::Sleep>>>);
 
-impl glue::Timer for Timer {
+impl core::fmt::Debug for TokioTimer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let deadline = self.0.as_ref().map(|sleep| sleep.deadline());
+        f.debug_struct("TokioTimer")
+            .field("deadline", &deadline)
+            .finish()
+    }
+}
+
+impl wsd_io::Timer for TokioTimer {
     fn now(&self) -> Instant {
-        // tokio's clock, so tests with paused time see the same instants.
         tokio::time::Instant::now().into_std()
     }
 
@@ -168,61 +184,66 @@ impl glue::Timer for Timer {
     }
 }
 
-wsd_core::adapter_websocket! {
-    /// A WebSocket over the tokio stream `S`: a `Stream` of received messages and a
-    /// `Sink` of messages to send.
-    ///
-    /// Received items are `Ok(Text | Binary | Ping | Pong)` (pings are answered
-    /// automatically), then `Ok(Message::Close(..))` once when the closing handshake
-    /// completes, or `Err(Error::Protocol(..))` when the peer broke the protocol (the
-    /// close frame has been sent), and then the stream ends.
-    ///
-    /// Sending queues the message and writes in batches: [`send`](Self::send) writes at
-    /// once unless more received messages are waiting to be answered; polling the stream
-    /// or flushing writes the rest.
-    ///
-    /// ```no_run
-    /// # async fn run(stream: tokio::net::TcpStream) -> Result<(), wsd_tokio::Error> {
-    /// let mut ws = wsd_tokio::accept(stream).await?;
-    /// while let Some(message) = ws.next_message().await {
-    ///     match message? {
-    ///         wsd_tokio::Message::Close(_) => break,
-    ///         message => ws.send(message).await?,
-    ///     }
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    bounds: AsyncRead + AsyncWrite + Unpin
+/// A WebSocket over the tokio stream `S`: a `Stream` of received messages and a
+/// `Sink` of messages to send (see [`wsd_io::WebSocket`] for its methods).
+///
+/// ```no_run
+/// # async fn run(stream: tokio::net::TcpStream) -> Result<(), wsd_tokio::Error> {
+/// let mut ws = wsd_tokio::accept(stream).await?;
+/// while let Some(message) = ws.next_message().await {
+///     match message? {
+///         message @ (wsd_tokio::Message::Text(_) | wsd_tokio::Message::Binary(_)) => {
+///             ws.send(message).await?
+///         }
+///         _ => {}
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub type WebSocket<S> = wsd_io::WebSocket<TokioIo<S>, TokioTimer>;
+
+/// The reading half of a [`WebSocket`] ([`wsd_io::WebSocket::split`]).
+pub type ReadHalf<S> = wsd_io::ReadHalf<TokioIo<S>, TokioTimer>;
+
+/// The writing half of a [`WebSocket`] ([`wsd_io::WebSocket::split`]).
+pub type WriteHalf<S> = wsd_io::WriteHalf<TokioIo<S>, TokioTimer>;
+
+/// Drives a [`Connection`] the caller set up over `stream`: a server connection
+/// made from a request another HTTP stack (hyper, axum) answered, over the upgraded
+/// stream, or any connection still in its handshake.
+pub fn from_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: Connection,
+    stream: S,
+    config: Config,
+) -> WebSocket<S> {
+    wsd_io::WebSocket::from_connection(conn, TokioIo(stream), TokioTimer::default(), config)
 }
 
 /// Runs the server handshake on `stream`, accepting any valid WebSocket request.
 pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebSocket<S>, Error> {
-    accept_with(stream, ServerConfig::default()).await
+    wsd_io::accept(TokioIo(stream), TokioTimer::default()).await
 }
 
-/// Runs the server handshake on `stream` with `config`. A
-/// [`Decision::Respond`] writes the HTTP answer, shuts down and returns
-/// [`Error::Responded`].
+/// Runs the server handshake on `stream` with `config`: the WebSocket, or
+/// [`Accepted::Responded`] when the request hook answered with plain HTTP
+/// ([`Decision::Respond`]; the answer was written and the stream shut down).
 pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     config: ServerConfig,
-) -> Result<WebSocket<S>, Error> {
-    glue::accept_with(Io(stream), Timer::default(), config)
-        .await
-        .map(WebSocket)
+) -> Result<Accepted<WebSocket<S>>, Error> {
+    wsd_io::accept_with(TokioIo(stream), TokioTimer::default(), config).await
 }
 
 /// Runs the client handshake for `url` over `stream`, which is already connected to
-/// the server (wrapped in TLS by the caller for `wss://`).
+/// the server (wrapped in TLS by the caller for `wss://`). `config` is a
+/// [`ClientConfig`] or just [`Options`].
 pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     stream: S,
-    options: Options,
+    config: impl Into<ClientConfig>,
 ) -> Result<WebSocket<S>, Error> {
-    glue::client(url, Io(stream), Timer::default(), options)
-        .await
-        .map(WebSocket)
+    wsd_io::client(url, TokioIo(stream), TokioTimer::default(), config).await
 }
 
 /// Connects to a `ws://` URL (or `wss://` with the `rustls` feature) with default
@@ -286,11 +307,9 @@ pub async fn client_via_proxy<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     proxy: &str,
     stream: S,
-    options: Options,
+    config: impl Into<ClientConfig>,
 ) -> Result<WebSocket<S>, Error> {
-    glue::client_via_proxy(url, proxy, Io(stream), Timer::default(), options)
-        .await
-        .map(WebSocket)
+    wsd_io::client_via_proxy(url, proxy, TokioIo(stream), TokioTimer::default(), config).await
 }
 
 async fn connect_inner(
@@ -300,7 +319,6 @@ async fn connect_inner(
     tls: stream::TlsChoice,
 ) -> Result<WebSocket<MaybeTlsStream>, Error> {
     let (stream, input) = stream::open(url, proxy, &options, tls).await?;
-    glue::client_with_input(url, Io(stream), Timer::default(), options, &input)
-        .await
-        .map(WebSocket)
+    let timer = TokioTimer::default();
+    wsd_io::client_with_input(url, TokioIo(stream), timer, options, &input).await
 }

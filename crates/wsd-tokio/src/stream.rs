@@ -7,9 +7,9 @@ use std::io;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use wsd_core::io as glue;
+use wsd_io::TlsError;
 
-use crate::{Error, Io, Options, Timer};
+use crate::{Error, Options, TokioIo, TokioTimer};
 
 /// A TCP stream, or (feature `rustls`) a TLS stream over TCP.
 #[derive(Debug)]
@@ -105,25 +105,25 @@ pub(crate) async fn open(
     options: &Options,
     tls_choice: TlsChoice,
 ) -> Result<(MaybeTlsStream, Vec<u8>), Error> {
-    let (host, port, tls) = glue::parse_target(url)?;
+    let (host, port, tls) = wsd_io::parse_target(url)?;
     #[cfg(not(feature = "rustls"))]
     let _ = tls_choice;
     #[cfg(not(feature = "rustls"))]
     if tls {
-        return Err(Error::Tls(
-            "wss:// needs the `rustls` feature of wsd-tokio, or call wsd_tokio::client() \
-             with your own TLS stream"
-                .into(),
-        ));
+        return Err(TlsError::NotAvailable {
+            hint: "turn on the `rustls` feature of wsd-tokio, or call wsd_tokio::client() \
+                   with your own TLS stream",
+        }
+        .into());
     }
     let (tcp, input) = match proxy {
         Some(proxy) => {
-            let (proxy_host, proxy_port) = glue::proxy_target(proxy)?;
+            let (proxy_host, proxy_port) = wsd_io::proxy_target(proxy)?;
             let mut tcp = TcpStream::connect((proxy_host.as_str(), proxy_port)).await?;
             tcp.set_nodelay(true)?;
-            let input = glue::proxy_connect(
-                &mut Io(&mut tcp),
-                &mut Timer::default(),
+            let input = wsd_io::proxy_connect(
+                &mut TokioIo(&mut tcp),
+                &mut TokioTimer::default(),
                 url,
                 proxy,
                 options,
@@ -143,9 +143,11 @@ pub(crate) async fn open(
         if !input.is_empty() {
             // A TLS server speaks only after the ClientHello: these bytes cannot be
             // part of the tunnel to it.
-            return Err(Error::Tls(
-                "the proxy sent data before the TLS handshake began".into(),
-            ));
+            let unexpected = io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the proxy sent data before the TLS handshake began",
+            );
+            return Err(TlsError::Failed(Box::new(unexpected)).into());
         }
         static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
         let config = tls_choice.config.unwrap_or_else(|| {
@@ -166,10 +168,11 @@ pub(crate) async fn open(
             }))
         });
         let name = rustls::pki_types::ServerName::try_from(host.clone())
-            .map_err(|e| Error::Tls(format!("{host}: {e}")))?;
+            .map_err(|_| TlsError::InvalidServerName(host.clone()))?;
         let stream = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
-            .await?;
+            .await
+            .map_err(|e| TlsError::Failed(Box::new(e)))?;
         Ok((MaybeTlsStream::Rustls(Box::new(stream)), input))
     }
     #[cfg(not(feature = "rustls"))]

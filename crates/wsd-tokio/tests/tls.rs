@@ -63,8 +63,10 @@ async fn wss_echo_round_trip_and_clean_close_with_an_injected_tls_config() {
 
     // The default configuration trusts the webpki roots only: refused.
     let error = wsd_tokio::connect(&url).await.expect_err("untrusted");
-    assert!(matches!(error, Error::Io(_)), "{error}");
-    assert!(error.to_string().contains("certificate"), "{error}");
+    // A typed TLS error, with rustls' reason as its source.
+    assert!(matches!(error, Error::Tls(_)), "{error}");
+    let cause = std::error::Error::source(&error).expect("the TLS failure's cause");
+    assert!(cause.to_string().contains("certificate"), "{cause}");
 
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert).unwrap();
@@ -76,7 +78,10 @@ async fn wss_echo_round_trip_and_clean_close_with_an_injected_tls_config() {
     let mut ws = wsd_tokio::connect_with_tls(&url, None, Options::default(), Arc::new(config))
         .await
         .unwrap();
-    assert!(matches!(ws.get_ref(), wsd_tokio::MaybeTlsStream::Rustls(_)));
+    assert!(matches!(
+        ws.get_ref().0,
+        wsd_tokio::MaybeTlsStream::Rustls(_)
+    ));
     ws.send(Message::text("secret")).await.unwrap();
     ws.send(Message::binary(vec![7u8; 70_000])).await.unwrap();
     assert_eq!(
@@ -88,6 +93,10 @@ async fn wss_echo_round_trip_and_clean_close_with_an_injected_tls_config() {
         Message::binary(vec![7u8; 70_000])
     );
     ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+    assert!(matches!(
+        ws.next_message().await,
+        Some(Ok(Message::Close(_)))
+    ));
     assert!(ws.next_message().await.is_none());
 
     let frame = server.await.unwrap().expect("a close code");

@@ -1,9 +1,48 @@
 //! The commands on async-std.
 
-use ::async_std::net::{TcpListener, TcpStream};
-use ::async_std::task::{self, sleep};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
 
-adapter_sessions!(wsd_async_std, TcpStream, TcpListener, sleep);
+use ::async_std::net::{TcpListener, TcpStream};
+use ::async_std::task;
+use wsd_async_std::{AsyncIoTimer, FuturesIo};
+
+use super::{Net, serve_with};
+use crate::args::ServeArgs;
+
+/// async-std's TCP for the sessions.
+pub(crate) enum AsyncStd {}
+
+impl Net for AsyncStd {
+    type Transport = FuturesIo<TcpStream>;
+    type Timer = AsyncIoTimer;
+    type Listener = TcpListener;
+
+    async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind(addr).await
+    }
+
+    fn local_addr(listener: &TcpListener) -> io::Result<SocketAddr> {
+        listener.local_addr()
+    }
+
+    async fn accept(listener: &TcpListener) -> io::Result<(Self::Transport, SocketAddr)> {
+        let (stream, peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((FuturesIo(stream), peer))
+    }
+
+    async fn connect(authority: &str) -> io::Result<Self::Transport> {
+        let stream = TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        Ok(FuturesIo(stream))
+    }
+
+    async fn sleep(duration: Duration) {
+        task::sleep(duration).await;
+    }
+}
 
 /// Runs `future` to completion.
 pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Result<T, String> {
@@ -12,7 +51,7 @@ pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Re
 
 /// `wsd serve`: one task per connection.
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
-    block_on(serve_with(args, |connection| {
+    block_on(serve_with::<AsyncStd>(args, |connection| {
         task::spawn(connection);
     }))
 }

@@ -1,17 +1,25 @@
 //! The commands on each runtime.
 //!
-//! The three adapters expose the same API under different types, so the sessions
-//! (echo, connect, the Autobahn loop) are written once, in `adapter_sessions!`, and
-//! expanded in each runtime's module next to what differs: the executor, the
-//! listener, spawning and sleeping.
+//! The sessions (echo, connect, the Autobahn loop) are ordinary generic functions
+//! over `wsd_io`'s WebSocket; each runtime's module implements [`Net`]: its
+//! transport and timer types, the listener, connecting and sleeping.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use wsd_core::{CloseCode, Options};
+use wsd_io::{
+    Accepted, Decision, Error as WsError, Message, ServerConfig, Timer, Transport, WebSocket,
+};
+
+use crate::args::{AutobahnArgs, ConnectArgs, ServeArgs};
+use crate::route::{Route, route};
 
 /// The line `wsd serve` prints once it listens (the end-to-end tests read it to
 /// learn the port when started with port 0).
 pub(crate) fn announce(addr: SocketAddr) {
-    let mut out = std::io::stdout().lock();
+    let mut out = io::stdout().lock();
     let _ = writeln!(
         out,
         "wsd: listening on ws://{addr} (open http://{addr}/ in a browser)"
@@ -20,13 +28,13 @@ pub(crate) fn announce(addr: SocketAddr) {
 }
 
 /// The error for a listener that cannot be opened.
-pub(crate) fn bind_error(addr: SocketAddr, error: &std::io::Error) -> String {
+pub(crate) fn bind_error(addr: SocketAddr, error: &io::Error) -> String {
     format!("cannot listen on {addr}: {error}")
 }
 
 /// Logs a failed `accept`. Such failures (out of file descriptors, a connection
 /// reset before it was accepted) are transient; the caller pauses and goes on.
-pub(crate) fn log_accept_error(error: &std::io::Error) {
+pub(crate) fn log_accept_error(error: &io::Error) {
     eprintln!("wsd: accept failed: {error}; retrying");
 }
 
@@ -39,273 +47,287 @@ pub(crate) fn log_connection_error(peer: SocketAddr, error: &str) {
 
 /// How long to pause after a failed `accept`, so a persistent failure (EMFILE) does
 /// not spin.
-pub(crate) const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A connection's task, handed to the runtime's spawn.
 pub(crate) type Task = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// Expands the runtime-independent sessions for one adapter crate. The runtime
-/// supplies its TCP types (`$tcp` with `$tcp::connect(&str)`, `$listener` with
-/// `$listener::bind(SocketAddr)`) and `$sleep(Duration)`.
-macro_rules! adapter_sessions {
-    ($adapter:ident, $tcp:ident, $listener:ident, $sleep:path) => {
-        use $adapter::{CloseFrame, Decision, Error as WsError, Message, ServerConfig, WebSocket};
+/// What a runtime supplies to the sessions: its transport and timer for `wsd_io`,
+/// and plain TCP.
+pub(crate) trait Net {
+    /// A TCP stream as a `wsd_io` transport.
+    type Transport: Transport + Send + 'static;
+    /// The runtime's timer.
+    type Timer: Timer + Default + Send + 'static;
+    /// A bound TCP listener.
+    type Listener;
 
-        use crate::args::{AutobahnArgs, ConnectArgs, ServeArgs};
-        use crate::route::{Route, route};
-        use crate::runtime::{
-            ACCEPT_BACKOFF, ConnectError, Task, announce, bind_error, log_accept_error,
-            log_connection_error,
-        };
-        use wsd_core::{CloseCode, Options};
+    /// Listens on `addr`.
+    async fn bind(addr: SocketAddr) -> io::Result<Self::Listener>;
+    /// The address `listener` listens on.
+    fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr>;
+    /// The next connection, with `TCP_NODELAY` set.
+    async fn accept(listener: &Self::Listener) -> io::Result<(Self::Transport, SocketAddr)>;
+    /// TCP to `authority` (`host:port`) with `TCP_NODELAY`: small messages (the
+    /// Autobahn echo, typed lines) must not wait for Nagle's algorithm.
+    async fn connect(authority: &str) -> io::Result<Self::Transport>;
+    /// Waits `duration`.
+    async fn sleep(duration: Duration);
+}
 
-        /// `wsd serve`: listens, then accepts forever, handing each connection's
-        /// task to `spawn`.
-        pub(crate) async fn serve_with(
-            args: &ServeArgs,
-            mut spawn: impl FnMut(Task),
-        ) -> Result<(), String> {
-            let listener = $listener::bind(args.addr)
-                .await
-                .map_err(|error| bind_error(args.addr, &error))?;
-            announce(listener.local_addr().unwrap_or(args.addr));
-            loop {
-                match listener.accept().await {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let options = args.options();
-                        spawn(Box::pin(async move {
-                            if let Err(error) = serve_connection(stream, options).await {
-                                log_connection_error(peer, &error);
-                            }
-                        }));
+/// A WebSocket on the runtime `R`.
+type Socket<R> = WebSocket<<R as Net>::Transport, <R as Net>::Timer>;
+
+/// `wsd serve`: listens, then accepts forever, handing each connection's task to
+/// `spawn`.
+pub(crate) async fn serve_with<R: Net>(
+    args: &ServeArgs,
+    mut spawn: impl FnMut(Task),
+) -> Result<(), String> {
+    let listener = R::bind(args.addr)
+        .await
+        .map_err(|error| bind_error(args.addr, &error))?;
+    announce(R::local_addr(&listener).unwrap_or(args.addr));
+    loop {
+        match R::accept(&listener).await {
+            Ok((stream, peer)) => {
+                let options = args.options();
+                spawn(Box::pin(async move {
+                    if let Err(error) = serve_connection::<R>(stream, options).await {
+                        log_connection_error(peer, &error);
                     }
-                    Err(error) => {
-                        log_accept_error(&error);
-                        let _ = $sleep(ACCEPT_BACKOFF).await;
-                    }
-                }
+                }));
+            }
+            Err(error) => {
+                log_accept_error(&error);
+                R::sleep(ACCEPT_BACKOFF).await;
             }
         }
+    }
+}
 
-        /// Serves one accepted connection: the handshake (or a plain HTTP answer),
-        /// then echo until the peer closes.
-        async fn serve_connection(stream: $tcp, options: Options) -> Result<(), String> {
-            let mut config = ServerConfig::default();
-            config.options = options;
-            config.on_request = Some(Box::new(|request: &wsd_core::Request| {
-                match route(request) {
-                    Route::Upgrade => Decision::Accept,
-                    Route::Respond {
-                        status,
-                        headers,
-                        body,
-                    } => Decision::Respond {
-                        status,
-                        headers,
-                        body,
-                    },
-                }
-            }));
-            let mut ws = match $adapter::accept_with(stream, config).await {
-                Ok(ws) => ws,
-                // A plain HTTP request answered with the page or a 404: done.
-                Err(WsError::Responded) => return Ok(()),
-                Err(error) => return Err(format!("handshake failed: {error}")),
-            };
-            echo(&mut ws).await
+/// Serves one accepted connection: the handshake (or a plain HTTP answer), then echo
+/// until the peer closes.
+async fn serve_connection<R: Net>(stream: R::Transport, options: Options) -> Result<(), String> {
+    let mut config = ServerConfig::new(options);
+    config.on_request = Some(Box::new(|request: &wsd_core::Request| {
+        match route(request) {
+            Route::Upgrade => Decision::Accept,
+            Route::Respond {
+                status,
+                headers,
+                body,
+            } => Decision::Respond {
+                status,
+                headers,
+                body,
+            },
         }
+    }));
+    match wsd_io::accept_with(stream, R::Timer::default(), config).await {
+        Ok(Accepted::Upgraded(mut ws)) => echo(&mut ws).await,
+        // A plain HTTP request answered with the page or a 404: done.
+        Ok(Accepted::Responded { .. }) => Ok(()),
+        Err(error) => Err(format!("handshake failed: {}", chain(&error))),
+    }
+}
 
-        /// Sends every text and binary message back until the connection ends.
-        /// Pings are answered and the close is echoed by the driver.
-        async fn echo(ws: &mut WebSocket<$tcp>) -> Result<(), String> {
-            while let Some(item) = ws.next_message().await {
-                let message = item.map_err(|error| error.to_string())?;
-                if !matches!(message, Message::Text(_) | Message::Binary(_)) {
-                    continue;
-                }
-                match ws.send(message).await {
-                    Ok(()) => {}
-                    // The peer started closing after its message: there is no one to
-                    // echo to, and reading on completes the closing handshake.
-                    Err(WsError::Closed) => {}
-                    Err(error) => return Err(error.to_string()),
-                }
-            }
-            Ok(())
+/// Sends every text and binary message back until the connection ends. Pings are
+/// answered and the close is echoed by the driver. The echoes are fed, not sent: the
+/// answers to everything one read brought are written together when the socket next
+/// waits for input.
+async fn echo<T: Transport, Z: Timer>(ws: &mut WebSocket<T, Z>) -> Result<(), String> {
+    while let Some(item) = ws.next_message().await {
+        let message = item.map_err(|error| chain(&error))?;
+        if !matches!(message, Message::Text(_) | Message::Binary(_)) {
+            continue;
         }
-
-        /// Opens a client connection: TCP with TCP_NODELAY (to the proxy when one is
-        /// given, then the CONNECT tunnel), then the handshake.
-        async fn open_client(
-            url: &str,
-            proxy: Option<&str>,
-            options: Options,
-        ) -> Result<WebSocket<$tcp>, ConnectError> {
-            let authority = crate::runtime::authority(url).map_err(ConnectError::Url)?;
-            let dial = match proxy {
-                Some(proxy) => crate::runtime::proxy_authority(proxy).map_err(ConnectError::Url)?,
-                None => authority,
-            };
-            let stream = $tcp::connect(dial.as_str())
-                .await
-                .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
-            // Small messages (the Autobahn echo, typed lines) must not wait for
-            // Nagle's algorithm.
-            let _ = stream.set_nodelay(true);
-            let opened = match proxy {
-                Some(proxy) => $adapter::client_via_proxy(url, proxy, stream, options).await,
-                None => $adapter::client(url, stream, options).await,
-            };
-            opened.map_err(|error| match error {
-                WsError::ProxyRefused(_) => ConnectError::Proxy(error.to_string()),
-                error => ConnectError::Handshake(error.to_string()),
-            })
+        match ws.feed(message).await {
+            Ok(()) => {}
+            // The peer started closing after its message: there is no one to echo
+            // to, and reading on completes the closing handshake.
+            Err(WsError::Closed) => {}
+            Err(error) => return Err(chain(&error)),
         }
+    }
+    Ok(())
+}
 
-        /// `wsd connect`: stdin lines out as text, messages in on stdout.
-        pub(crate) async fn connect(
-            args: &ConnectArgs,
-            lines: async_channel::Receiver<std::io::Result<String>>,
-        ) -> Result<(), String> {
-            use futures_util::future::{Either, select};
-            use std::io::Write as _;
-
-            let mut ws = open_client(&args.url, args.proxy.as_deref(), args.options())
-                .await
-                .map_err(|error| error.to_string())?;
-            let mut stdin_open = true;
-            let mut stdin_error = None;
-            loop {
-                // Wait for a message, and for a line while stdin is open. The
-                // futures are dropped before acting, which `next_message` allows:
-                // its progress lives in the WebSocket.
-                let event = if stdin_open {
-                    let message = std::pin::pin!(ws.next_message());
-                    let line = std::pin::pin!(lines.recv());
-                    match select(message, line).await {
-                        Either::Left((message, _)) => Either::Left(message),
-                        Either::Right((line, _)) => Either::Right(line),
-                    }
-                } else {
-                    Either::Left(ws.next_message().await)
-                };
-                match event {
-                    Either::Right(Ok(Ok(line))) => {
-                        if let Err(error) = ws.send(Message::Text(line.into())).await {
-                            // The server closed: stop sending, read its close.
-                            if !matches!(error, WsError::Closed) {
-                                return Err(format!("sending failed: {error}"));
-                            }
-                            stdin_open = false;
-                        }
-                    }
-                    Either::Right(end) => {
-                        // End of stdin (or an unreadable stdin): start the closing
-                        // handshake with 1000 and read on, printing the echoes still
-                        // on their way, until the server's close frame ends the
-                        // stream. (`WebSocket::close` would drop those echoes.)
-                        if let Ok(Err(error)) = end {
-                            stdin_error = Some(error);
-                        }
-                        stdin_open = false;
-                        let close = Message::Close(Some(CloseFrame {
-                            code: CloseCode::NORMAL,
-                            reason: String::new(),
-                        }));
-                        match ws.send(close).await {
-                            Ok(()) | Err(WsError::Closed) => {}
-                            Err(error) => return Err(format!("closing failed: {error}")),
-                        }
-                    }
-                    Either::Left(None) => break,
-                    Either::Left(Some(Err(error))) => {
-                        return Err(format!("connection failed: {error}"));
-                    }
-                    Either::Left(Some(Ok(message))) => {
-                        let mut out = std::io::stdout().lock();
-                        let written = match message {
-                            Message::Text(text) => writeln!(out, "{}", text.as_str()),
-                            Message::Binary(data) => {
-                                writeln!(out, "{}", crate::render::binary_line(&data))
-                            }
-                            Message::Close(Some(frame)) => {
-                                if !crate::render::is_normal_close(frame.code) {
-                                    let _ = out.flush();
-                                    return Err(format!(
-                                        "the server closed the connection with {}{}",
-                                        frame.code,
-                                        crate::render::reason_suffix(&frame.reason)
-                                    ));
-                                }
-                                Ok(())
-                            }
-                            _ => Ok(()),
-                        };
-                        // stdout gone (a closed pipe): nothing left to print to.
-                        written
-                            .and_then(|()| out.flush())
-                            .map_err(|error| format!("cannot write to stdout: {error}"))?;
-                    }
-                }
-            }
-            match stdin_error {
-                Some(error) => Err(format!("cannot read stdin: {error}")),
-                None => Ok(()),
-            }
+/// An error and its sources, joined as one log line.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut next = error.source();
+    while let Some(source) = next {
+        let text = source.to_string();
+        // Some layers still print their cause themselves: say it once.
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
         }
+        next = source.source();
+    }
+    line
+}
 
-        /// `wsd autobahn-client`: every case of the fuzzing server, `--concurrency`
-        /// of them at a time, then (once every case has ended) the report.
-        pub(crate) async fn autobahn(args: &AutobahnArgs) -> Result<(), String> {
-            use crate::autobahn::{case_count_url, case_url, parse_case_count, update_reports_url};
-            use futures_util::StreamExt as _;
-
-            let count_url = case_count_url(&args.server);
-            let mut ws = open_client(&count_url, None, args.options())
-                .await
-                .map_err(|error| format!("{count_url}: {error}"))?;
-            let mut count = None;
-            while let Some(item) = ws.next_message().await {
-                match item {
-                    Ok(Message::Text(text)) if count.is_none() => {
-                        count = Some(parse_case_count(text.as_str())?);
-                    }
-                    Ok(_) => {}
-                    Err(error) => return Err(format!("{count_url}: {error}")),
-                }
-            }
-            let count = count.ok_or_else(|| format!("{count_url}: closed without a case count"))?;
-            eprintln!("wsd: {count} cases");
-
-            // The cases run as futures of this one task (no spawning, so the same
-            // code on every runtime), in case order, at most `concurrency` at once.
-            futures_util::stream::iter(1..=count)
-                .for_each_concurrent(args.concurrency.get(), |case| async move {
-                    let url = case_url(&args.server, case, &args.agent);
-                    // A case that fails is the suite's to judge; it never stops the run.
-                    let outcome = match open_client(&url, None, args.options()).await {
-                        Ok(mut ws) => echo(&mut ws).await,
-                        Err(error) => Err(error.to_string()),
-                    };
-                    if let Err(error) = outcome {
-                        eprintln!("wsd: case {case}: {error}");
-                    }
-                })
-                .await;
-
-            let url = update_reports_url(&args.server, &args.agent);
-            let mut ws = open_client(&url, None, args.options())
-                .await
-                .map_err(|error| format!("{url}: {error}"))?;
-            // The server closes once the report is written.
-            while let Some(item) = ws.next_message().await {
-                item.map_err(|error| format!("{url}: {error}"))?;
-            }
-            eprintln!("wsd: reports updated");
-            Ok(())
-        }
+/// Opens a client connection: TCP (to the proxy when one is given, then the CONNECT
+/// tunnel), then the handshake.
+async fn open_client<R: Net>(
+    url: &str,
+    proxy: Option<&str>,
+    options: Options,
+) -> Result<Socket<R>, ConnectError> {
+    let authority = authority(url).map_err(ConnectError::Url)?;
+    let dial = match proxy {
+        Some(proxy) => proxy_authority(proxy).map_err(ConnectError::Url)?,
+        None => authority,
     };
+    let stream = R::connect(&dial)
+        .await
+        .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
+    let timer = R::Timer::default();
+    let opened = match proxy {
+        Some(proxy) => wsd_io::client_via_proxy(url, proxy, stream, timer, options).await,
+        None => wsd_io::client(url, stream, timer, options).await,
+    };
+    opened.map_err(|error| match error {
+        WsError::ProxyRefused(_) => ConnectError::Proxy(chain(&error)),
+        error => ConnectError::Handshake(chain(&error)),
+    })
+}
+
+/// `wsd connect`: stdin lines out as text, messages in on stdout.
+pub(crate) async fn connect<R: Net>(
+    args: &ConnectArgs,
+    lines: async_channel::Receiver<io::Result<String>>,
+) -> Result<(), String> {
+    use futures_util::future::{Either, select};
+
+    let mut ws = open_client::<R>(&args.url, args.proxy.as_deref(), args.options())
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut stdin_open = true;
+    let mut stdin_error = None;
+    loop {
+        // Wait for a message, and for a line while stdin is open. The futures are
+        // dropped before acting, which `next_message` allows: it is cancel safe.
+        let event = if stdin_open {
+            let message = std::pin::pin!(ws.next_message());
+            let line = std::pin::pin!(lines.recv());
+            match select(message, line).await {
+                Either::Left((message, _)) => Either::Left(message),
+                Either::Right((line, _)) => Either::Right(line),
+            }
+        } else {
+            Either::Left(ws.next_message().await)
+        };
+        match event {
+            Either::Right(Ok(Ok(line))) => {
+                if let Err(error) = ws.send(Message::from(line)).await {
+                    // The server closed: stop sending, read its close.
+                    if !matches!(error, WsError::Closed) {
+                        return Err(format!("sending failed: {}", chain(&error)));
+                    }
+                    stdin_open = false;
+                }
+            }
+            Either::Right(end) => {
+                // End of stdin (or an unreadable stdin): start the closing handshake
+                // with 1000 and read on, printing the echoes still on their way,
+                // until the server's close frame ends the stream.
+                if let Ok(Err(error)) = end {
+                    stdin_error = Some(error);
+                }
+                stdin_open = false;
+                ws.close(CloseCode::NORMAL, "")
+                    .await
+                    .map_err(|error| format!("closing failed: {}", chain(&error)))?;
+            }
+            Either::Left(None) => break,
+            Either::Left(Some(Err(error))) => {
+                return Err(format!("connection failed: {}", chain(&error)));
+            }
+            Either::Left(Some(Ok(message))) => {
+                let mut out = io::stdout().lock();
+                let written = match message {
+                    Message::Text(text) => writeln!(out, "{}", text.as_str()),
+                    Message::Binary(data) => {
+                        writeln!(out, "{}", crate::render::binary_line(&data))
+                    }
+                    Message::Close(Some(frame)) => {
+                        if !crate::render::is_normal_close(frame.code) {
+                            let _ = out.flush();
+                            return Err(format!(
+                                "the server closed the connection with {}{}",
+                                frame.code,
+                                crate::render::reason_suffix(&frame.reason)
+                            ));
+                        }
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                };
+                // stdout gone (a closed pipe): nothing left to print to.
+                written
+                    .and_then(|()| out.flush())
+                    .map_err(|error| format!("cannot write to stdout: {error}"))?;
+            }
+        }
+    }
+    match stdin_error {
+        Some(error) => Err(format!("cannot read stdin: {error}")),
+        None => Ok(()),
+    }
+}
+
+/// `wsd autobahn-client`: every case of the fuzzing server, `--concurrency` of them
+/// at a time, then (once every case has ended) the report.
+pub(crate) async fn autobahn<R: Net>(args: &AutobahnArgs) -> Result<(), String> {
+    use crate::autobahn::{case_count_url, case_url, parse_case_count, update_reports_url};
+    use futures_util::StreamExt as _;
+
+    let count_url = case_count_url(&args.server);
+    let mut ws = open_client::<R>(&count_url, None, args.options())
+        .await
+        .map_err(|error| format!("{count_url}: {error}"))?;
+    let mut count = None;
+    while let Some(item) = ws.next_message().await {
+        match item {
+            Ok(Message::Text(text)) if count.is_none() => {
+                count = Some(parse_case_count(text.as_str())?);
+            }
+            Ok(_) => {}
+            Err(error) => return Err(format!("{count_url}: {}", chain(&error))),
+        }
+    }
+    let count = count.ok_or_else(|| format!("{count_url}: closed without a case count"))?;
+    eprintln!("wsd: {count} cases");
+
+    // The cases run as futures of this one task (no spawning, so the same code on
+    // every runtime), in case order, at most `concurrency` at once.
+    futures_util::stream::iter(1..=count)
+        .for_each_concurrent(args.concurrency.get(), |case| async move {
+            let url = case_url(&args.server, case, &args.agent);
+            // A case that fails is the suite's to judge; it never stops the run.
+            let outcome = match open_client::<R>(&url, None, args.options()).await {
+                Ok(mut ws) => echo(&mut ws).await,
+                Err(error) => Err(error.to_string()),
+            };
+            if let Err(error) = outcome {
+                eprintln!("wsd: case {case}: {error}");
+            }
+        })
+        .await;
+
+    let url = update_reports_url(&args.server, &args.agent);
+    let mut ws = open_client::<R>(&url, None, args.options())
+        .await
+        .map_err(|error| format!("{url}: {error}"))?;
+    // The server closes once the report is written.
+    while let Some(item) = ws.next_message().await {
+        item.map_err(|error| format!("{url}: {}", chain(&error)))?;
+    }
+    eprintln!("wsd: reports updated");
+    Ok(())
 }
 
 /// Why a client connection could not be opened.
@@ -314,7 +336,7 @@ pub(crate) enum ConnectError {
     /// The URL is unusable.
     Url(String),
     /// The TCP connection failed.
-    Tcp(String, std::io::Error),
+    Tcp(String, io::Error),
     /// The WebSocket handshake failed.
     Handshake(String),
     /// The HTTP proxy refused the tunnel.
@@ -355,7 +377,7 @@ pub(crate) fn authority(url: &str) -> Result<String, String> {
 /// The `host:port` to open a TCP connection to for an `http://` proxy URL (port 80
 /// when not given).
 pub(crate) fn proxy_authority(proxy: &str) -> Result<String, String> {
-    let (host, port) = wsd_core::io::proxy_target(proxy).map_err(|error| error.to_string())?;
+    let (host, port) = wsd_io::proxy_target(proxy).map_err(|error| chain(&error))?;
     Ok(if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -363,7 +385,6 @@ pub(crate) fn proxy_authority(proxy: &str) -> Result<String, String> {
     })
 }
 
-// After the macro: the modules see it by textual scope.
 pub(crate) mod async_std;
 pub(crate) mod smol;
 pub(crate) mod tokio;

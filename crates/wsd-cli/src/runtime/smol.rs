@@ -1,10 +1,48 @@
 //! The commands on smol, on a single-threaded local executor.
 
-use ::smol::LocalExecutor;
-use ::smol::Timer;
-use ::smol::net::{TcpListener, TcpStream};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
 
-adapter_sessions!(wsd_smol, TcpStream, TcpListener, Timer::after);
+use ::smol::LocalExecutor;
+use ::smol::net::{TcpListener, TcpStream};
+use wsd_smol::{AsyncIoTimer, FuturesIo};
+
+use super::{Net, serve_with};
+use crate::args::ServeArgs;
+
+/// smol's TCP for the sessions.
+pub(crate) enum Smol {}
+
+impl Net for Smol {
+    type Transport = FuturesIo<TcpStream>;
+    type Timer = AsyncIoTimer;
+    type Listener = TcpListener;
+
+    async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind(addr).await
+    }
+
+    fn local_addr(listener: &TcpListener) -> io::Result<SocketAddr> {
+        listener.local_addr()
+    }
+
+    async fn accept(listener: &TcpListener) -> io::Result<(Self::Transport, SocketAddr)> {
+        let (stream, peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((FuturesIo(stream), peer))
+    }
+
+    async fn connect(authority: &str) -> io::Result<Self::Transport> {
+        let stream = TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        Ok(FuturesIo(stream))
+    }
+
+    async fn sleep(duration: Duration) {
+        ::smol::Timer::after(duration).await;
+    }
+}
 
 /// Runs `future` to completion.
 pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Result<T, String> {
@@ -14,5 +52,7 @@ pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Re
 /// `wsd serve`: one task per connection, all on this thread.
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
     let executor = LocalExecutor::new();
-    block_on(executor.run(serve_with(args, |task| executor.spawn(task).detach())))
+    block_on(executor.run(serve_with::<Smol>(args, |task| {
+        executor.spawn(task).detach()
+    })))
 }

@@ -1,11 +1,49 @@
 //! The commands on tokio, each on a current-thread runtime: one core per process is
 //! what the fastest peers use, and it keeps every connection's work on one thread.
 
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use ::tokio::net::{TcpListener, TcpStream};
 use ::tokio::runtime::Builder;
-use ::tokio::time::sleep;
+use wsd_tokio::{TokioIo, TokioTimer};
 
-adapter_sessions!(wsd_tokio, TcpStream, TcpListener, sleep);
+use super::{Net, serve_with};
+use crate::args::ServeArgs;
+
+/// tokio's TCP for the sessions.
+pub(crate) enum Tokio {}
+
+impl Net for Tokio {
+    type Transport = TokioIo<TcpStream>;
+    type Timer = TokioTimer;
+    type Listener = TcpListener;
+
+    async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind(addr).await
+    }
+
+    fn local_addr(listener: &TcpListener) -> io::Result<SocketAddr> {
+        listener.local_addr()
+    }
+
+    async fn accept(listener: &TcpListener) -> io::Result<(Self::Transport, SocketAddr)> {
+        let (stream, peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((TokioIo(stream), peer))
+    }
+
+    async fn connect(authority: &str) -> io::Result<Self::Transport> {
+        let stream = TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        Ok(TokioIo(stream))
+    }
+
+    async fn sleep(duration: Duration) {
+        ::tokio::time::sleep(duration).await;
+    }
+}
 
 /// Runs `future` to completion on a fresh runtime.
 pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Result<T, String> {
@@ -18,7 +56,7 @@ pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Re
 
 /// `wsd serve`: one task per connection.
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
-    block_on(serve_with(args, |task| {
+    block_on(serve_with::<Tokio>(args, |task| {
         ::tokio::spawn(task);
     }))
 }

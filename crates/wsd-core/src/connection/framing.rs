@@ -136,7 +136,8 @@ impl Framing {
         matches!(self, Self::Rfc6455(rfc) if rfc.pipeline.is_empty())
     }
 
-    /// Encodes `message` into `out`. An extension's failure comes back as
+    /// Encodes a data message into `out` (`Connection::send` turns control messages
+    /// into their commands before they get here). An extension's failure comes back as
     /// [`Error::Extension`], on which the connection must fail; a message the draft
     /// cannot carry as a usage error.
     pub(super) fn send(&mut self, message: Message, out: &mut Outbox) -> Result<(), Error> {
@@ -150,14 +151,16 @@ impl Framing {
                         out.queue.extend_from_slice(&frame);
                         Ok(())
                     }
-                    Message::Binary(_) => Err(Usage::NotSupportedByDraft("binary messages").into()),
+                    _ => Err(Usage::NotSupportedByDraft("binary messages").into()),
                 };
             }
         };
-        let (opcode, data) = match message {
-            Message::Text(text) => (OpCode::Text, text.into_bytes()),
-            Message::Binary(data) => (OpCode::Binary, data),
+        let opcode = if message.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
         };
+        let data = message.into_data();
         if rfc.pipeline.is_empty() {
             out.write_data_frame(opcode, Rsv::NONE, data);
             return Ok(());

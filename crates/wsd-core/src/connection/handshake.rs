@@ -86,6 +86,26 @@ impl Connection {
         )
     }
 
+    /// The work of [`start`](Connection::start): the next step of the handshake.
+    pub(super) fn start_handshake(&mut self) -> Result<(), Error> {
+        match &mut self.state {
+            State::Connecting(connecting) => match &mut connecting.step {
+                Handshake::Idle => {
+                    self.start_client();
+                    Ok(())
+                }
+                Handshake::AwaitingStart => self.start_server(),
+                Handshake::ReadingRequest { start_requested } if !*start_requested => {
+                    *start_requested = true;
+                    Ok(())
+                }
+                _ => Err(Usage::AlreadyStarted.into()),
+            },
+            State::Closed(_) => Err(Usage::Closed.into()),
+            State::Open(_) | State::Closing(_) => Err(Usage::AlreadyStarted.into()),
+        }
+    }
+
     /// Clients: sends the request.
     pub(super) fn start_client(&mut self) {
         let mut key = [0u8; 16];

@@ -313,22 +313,7 @@ impl Connection {
     /// that error too). A server still reading its request remembers the call and
     /// starts as soon as the request is complete.
     pub fn start(&mut self) -> Result<(), Error> {
-        match &mut self.state {
-            State::Connecting(connecting) => match &mut connecting.step {
-                Handshake::Idle => {
-                    self.start_client();
-                    Ok(())
-                }
-                Handshake::AwaitingStart => self.start_server(),
-                Handshake::ReadingRequest { start_requested } if !*start_requested => {
-                    *start_requested = true;
-                    Ok(())
-                }
-                _ => Err(Usage::AlreadyStarted.into()),
-            },
-            State::Closed(_) => Err(Usage::Closed.into()),
-            State::Open(_) | State::Closing(_) => Err(Usage::AlreadyStarted.into()),
-        }
+        self.start_handshake()
     }
 
     /// Servers: answers the request with a plain HTTP response instead of a
@@ -349,7 +334,22 @@ impl Connection {
 
     /// Sends a message (queued if the connection is not open yet). Fails when the
     /// connection is closing or closed.
+    ///
+    /// Control messages do what their commands do: `Ping` is [`ping`](Self::ping)
+    /// (its id is not returned), `Pong` is [`pong`](Self::pong), and `Close` is
+    /// [`close`](Self::close) (`None`: 1000 with no reason).
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        let message = match message {
+            Message::Ping(payload) => return self.ping(&payload).map(drop),
+            Message::Pong(payload) => return self.pong(&payload),
+            Message::Close(frame) => {
+                return match frame {
+                    Some(frame) => self.close(frame.code, &frame.reason),
+                    None => self.close(CloseCode::NORMAL, ""),
+                };
+            }
+            data => data,
+        };
         match &mut self.state {
             State::Open(_) => self.send_now(message),
             State::Closing(_) | State::Closed(_) => Err(Usage::Closed.into()),
@@ -572,6 +572,11 @@ impl Connection {
             State::Closed(closed) => Some((closed.code, closed.reason.as_str())),
             _ => None,
         }
+    }
+
+    /// The options the connection was made with.
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// True once the connection is closed and the transport should be shut down

@@ -1,5 +1,4 @@
-//! The HTTP `CONNECT` step before a client handshake (seed 1.8, 2.11), over any
-//! [`Transport`]: [`proxy_connect`], [`proxy_target`] and [`client_via_proxy`].
+//! The HTTP `CONNECT` step before a client handshake, over any [`Transport`]: [`proxy_connect`], [`proxy_target`] and [`client_via_proxy`].
 
 use core::future::poll_fn;
 use core::task::{Context, Poll, ready};
@@ -7,9 +6,10 @@ use std::io;
 
 use wsd_handshake::{ProxyConnect, Status};
 
-use super::socket::WebSocket;
-use super::{Error, Timer, Transport, handshake};
-use crate::Options;
+use crate::error::{TlsError, UrlError, UrlErrorKind};
+use crate::handshake::{self, host_of};
+use crate::{ClientConfig, Error, Timer, Transport, WebSocket};
+use wsd_core::Options;
 
 /// Where to open the TCP connection for a proxy URL such as
 /// `http://user:pass@proxy.example:3128`: `(host, port)`, the host without IPv6
@@ -17,26 +17,23 @@ use crate::Options;
 /// `CONNECT` request travels in clear; the tunnel may still carry `wss://`).
 ///
 /// ```
-/// # use wsd_core::io::proxy_target;
+/// # use wsd_io::proxy_target;
 /// assert_eq!(proxy_target("http://u:p@127.0.0.1:8888").unwrap(), ("127.0.0.1".into(), 8888));
 /// assert_eq!(proxy_target("http://proxy.example").unwrap(), ("proxy.example".into(), 80));
 /// assert!(proxy_target("socks5://proxy.example").is_err());
 /// ```
 pub fn proxy_target(proxy: &str) -> Result<(String, u16), Error> {
-    let parsed = url::Url::parse(proxy).map_err(|e| Error::Url(format!("{proxy}: {e}")))?;
+    let parsed = parse(proxy)?;
     if parsed.scheme() != "http" {
-        return Err(Error::Url(format!(
-            "{proxy}: the proxy must be an http:// URL, not {}://",
-            parsed.scheme()
-        )));
+        let kind = UrlErrorKind::ProxyScheme(parsed.scheme().to_owned());
+        return Err(UrlError::new(proxy, kind).into());
     }
-    let host = match parsed.host() {
-        Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
-        Some(url::Host::Ipv4(ip)) => ip.to_string(),
-        Some(url::Host::Ipv6(ip)) => ip.to_string(),
-        _ => return Err(Error::Url(format!("{proxy}: no proxy host"))),
-    };
+    let host = host_of(&parsed).ok_or_else(|| UrlError::new(proxy, UrlErrorKind::NoHost))?;
     Ok((host, parsed.port().unwrap_or(80)))
+}
+
+fn parse(url: &str) -> Result<url::Url, Error> {
+    url::Url::parse(url).map_err(|e| UrlError::new(url, UrlErrorKind::Parse(e)).into())
 }
 
 /// Opens a tunnel to `url` (a `ws://` or `wss://` URL) through the HTTP proxy
@@ -46,7 +43,7 @@ pub fn proxy_target(proxy: &str) -> Result<(String, u16), Error> {
 ///
 /// On any 2xx it returns the bytes that followed the answer's head: they already
 /// belong to the tunnel, so the caller hands them to the WebSocket client (see
-/// [`client_with_input`](super::client_with_input)); they are almost always empty,
+/// [`client_with_input`](crate::client_with_input)); they are almost always empty,
 /// since the target speaks only after the client. Any other status fails with
 /// [`Error::ProxyRefused`], carrying the proxy's status and headers (a 407 asks for
 /// credentials). The exchange is bounded by `options.limits` (the head size) and
@@ -58,9 +55,10 @@ pub async fn proxy_connect<T: Transport, Z: Timer>(
     proxy: &str,
     options: &Options,
 ) -> Result<Vec<u8>, Error> {
-    let target = url::Url::parse(url).map_err(|e| Error::Url(format!("{url}: {e}")))?;
-    let proxy_url = url::Url::parse(proxy).map_err(|e| Error::Url(format!("{proxy}: {e}")))?;
-    let connect = ProxyConnect::new(&target, &proxy_url).map_err(|e| Error::Url(e.to_string()))?;
+    let target = parse(url)?;
+    let proxy_url = parse(proxy)?;
+    let connect = ProxyConnect::new(&target, &proxy_url)
+        .map_err(|e| UrlError::new(proxy, UrlErrorKind::Handshake(e.to_string())))?;
     let mut request = Vec::new();
     connect.write_request(&mut request);
     let deadline = options.handshake_timeout.map(|t| timer.now() + t);
@@ -124,29 +122,34 @@ impl Exchange {
                 Err(wsd_handshake::Error::ProxyRefused(response)) => {
                     return Poll::Ready(Err(Error::ProxyRefused(response)));
                 }
-                Err(e) => return Poll::Ready(Err(Error::Protocol(crate::Error::Handshake(e)))),
+                Err(e) => {
+                    return Poll::Ready(Err(Error::Protocol(wsd_core::Error::Handshake(e))));
+                }
             }
         }
     }
 }
 
-/// [`proxy_connect`] then [`client_with_input`](super::client_with_input) on the
+/// [`proxy_connect`] then [`client_with_input`](crate::client_with_input) on the
 /// same transport: a `ws://` WebSocket through an HTTP proxy. `io` is connected to
 /// the proxy. For `wss://`, TLS has to start inside the tunnel: call
-/// [`proxy_connect`], wrap the transport in TLS, then [`client`](super::client).
+/// [`proxy_connect`], wrap the transport in TLS, then [`client`](crate::client).
 pub async fn client_via_proxy<T: Transport, Z: Timer>(
     url: &str,
     proxy: &str,
     mut io: T,
     mut timer: Z,
-    options: Options,
+    config: impl Into<ClientConfig>,
 ) -> Result<WebSocket<T, Z>, Error> {
+    let config = config.into();
     let (_, _, tls) = handshake::parse_target(url)?;
     if tls {
-        return Err(Error::Tls(format!(
-            "{url}: wss:// through a proxy needs TLS inside the tunnel (proxy_connect, then TLS, then client)"
-        )));
+        return Err(TlsError::NotAvailable {
+            hint: "wss:// through a proxy needs TLS inside the tunnel: \
+                   proxy_connect, then TLS over the transport, then client",
+        }
+        .into());
     }
-    let input = proxy_connect(&mut io, &mut timer, url, proxy, &options).await?;
-    handshake::client_with_input(url, io, timer, options, &input).await
+    let input = proxy_connect(&mut io, &mut timer, url, proxy, &config.options).await?;
+    handshake::client_with_input(url, io, timer, config, &input).await
 }

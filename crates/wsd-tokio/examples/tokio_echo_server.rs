@@ -1,14 +1,10 @@
-//! An echo server: `cargo run -p wsd-async-std --example echo_server [ADDR]`.
+//! An echo server: `cargo run -p wsd-tokio --example tokio_echo_server [ADDR]`.
 
-use async_std::net::TcpListener;
-use async_std::task::block_on;
-use wsd_async_std::{Error, Message};
+use tokio::net::TcpListener;
+use wsd_tokio::Message;
 
-fn main() -> std::io::Result<()> {
-    block_on(serve())
-}
-
-async fn serve() -> std::io::Result<()> {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9001".into());
@@ -18,10 +14,9 @@ async fn serve() -> std::io::Result<()> {
         let (stream, peer) = listener.accept().await?;
         // The driver batches its own writes; Nagle would only delay them.
         stream.set_nodelay(true)?;
-        async_std::task::spawn(async move {
-            let mut ws = match wsd_async_std::accept(stream).await {
+        tokio::spawn(async move {
+            let mut ws = match wsd_tokio::accept(stream).await {
                 Ok(ws) => ws,
-                Err(Error::Responded) => return,
                 Err(e) => return eprintln!("{peer}: handshake failed: {e}"),
             };
             while let Some(item) = ws.next_message().await {
@@ -30,7 +25,8 @@ async fn serve() -> std::io::Result<()> {
                     // Pings are answered by the driver already.
                     Ok(Message::Ping(_) | Message::Pong(_)) => {}
                     Ok(message) => {
-                        if let Err(e) = ws.send(message).await {
+                        // Queued, and written in one batch when no more input waits.
+                        if let Err(e) = ws.feed(message).await {
                             return eprintln!("{peer}: {e}");
                         }
                     }

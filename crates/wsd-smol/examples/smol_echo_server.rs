@@ -1,8 +1,8 @@
-//! An echo server: `cargo run -p wsd-smol --example echo_server [ADDR]`.
+//! An echo server: `cargo run -p wsd-smol --example smol_echo_server [ADDR]`.
 
 use smol::block_on;
 use smol::net::TcpListener;
-use wsd_smol::{Error, Message};
+use wsd_smol::Message;
 
 fn main() -> std::io::Result<()> {
     block_on(serve())
@@ -21,7 +21,6 @@ async fn serve() -> std::io::Result<()> {
         smol::spawn(async move {
             let mut ws = match wsd_smol::accept(stream).await {
                 Ok(ws) => ws,
-                Err(Error::Responded) => return,
                 Err(e) => return eprintln!("{peer}: handshake failed: {e}"),
             };
             while let Some(item) = ws.next_message().await {
@@ -30,7 +29,8 @@ async fn serve() -> std::io::Result<()> {
                     // Pings are answered by the driver already.
                     Ok(Message::Ping(_) | Message::Pong(_)) => {}
                     Ok(message) => {
-                        if let Err(e) = ws.send(message).await {
+                        // Queued, and written in one batch when no more input waits.
+                        if let Err(e) = ws.feed(message).await {
                             return eprintln!("{peer}: {e}");
                         }
                     }

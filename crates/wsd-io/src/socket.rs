@@ -11,8 +11,9 @@ use bytes::BytesMut;
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use super::{CloseFrame, Config, Error, Message, Timer, Transport};
-use crate::{CloseCode, Connection, Event, Request, Usage};
+use wsd_core::{CloseCode, CloseFrame, Connection, Event, Message, Request, Usage};
+
+use crate::{Config, Error, Timer, Transport};
 
 /// How long, and how much, to read after shutting down writing before giving up on
 /// the peer's end of the connection.
@@ -37,15 +38,26 @@ enum Phase {
 /// A WebSocket over a transport `T` with a runtime timer `Z`: a `Stream` of received
 /// [`Message`]s and a `Sink` of messages to send.
 ///
-/// The runtime adapters wrap this type; see the module documentation for how reads,
+/// The runtime adapters name it for their streams (`wsd_tokio::WebSocket<S>` is
+/// `WebSocket<TokioIo<S>, TokioTimer>`); see the crate documentation for how reads,
 /// writes and the end of the connection are scheduled. Items after the handshake:
 ///
-/// - `Ok(Message::Text | Binary | Ping | Pong)` as they arrive (pings are answered);
+/// - `Ok(Message::Text | Binary | Ping | Pong)` as they arrive (pings are answered),
+///   including those that arrive after our own close frame was sent;
 /// - `Ok(Message::Close(..))` once when the closing handshake completes (or 1006 when
 ///   the transport ended or the close timeout fired), after which the stream ends;
 /// - `Err(Error::Protocol(..))` when the peer broke the protocol: the close frame has
 ///   been written, and the stream ends;
 /// - `Err(Error::Io(..))` when the transport failed, and the stream ends.
+///
+/// # Cancel safety
+///
+/// [`next_message`](Self::next_message) and the `Stream` are cancel safe: a message
+/// is taken from the connection only in the poll that returns it, so dropping the
+/// future (a losing branch of `select!`) loses nothing. [`feed`](Self::feed),
+/// [`send`](Self::send) and [`close`](Self::close) are not: dropped while waiting
+/// for room, the message was not queued; dropped while flushing, it was queued and
+/// goes out with the next write. [`flush`](Self::flush) is cancel safe.
 #[derive(Debug)]
 pub struct WebSocket<T, Z> {
     conn: Connection,
@@ -113,13 +125,22 @@ thread_local! {
 const SPARE_MAX_READS: usize = 2;
 
 impl<T, Z> WebSocket<T, Z> {
-    /// Wraps a connection (usually still in its handshake).
-    pub(crate) fn new(conn: Connection, io: T, timer: Z, close_timeout: Option<Duration>) -> Self {
+    /// Drives `conn` over `io`, a transport connected to the peer, with `timer` for
+    /// its deadlines and the buffer sizes of `config`.
+    ///
+    /// `conn` may be in its handshake (the loop runs it, as [`accept_with`] and
+    /// [`client`] do) or already open: a server connection made from a request
+    /// another HTTP stack answered, over the upgraded stream it handed over.
+    ///
+    /// [`accept_with`]: crate::accept_with
+    /// [`client`]: crate::client
+    pub fn from_connection(conn: Connection, io: T, timer: Z, config: Config) -> Self {
+        let close_timeout = conn.options().close_timeout;
         Self {
             conn,
             io,
             timer,
-            config: Config::default(),
+            config,
             close_timeout,
             phase: Phase::Running,
             read_eof: false,
@@ -154,7 +175,7 @@ impl<T, Z> WebSocket<T, Z> {
         self.conn.status()
     }
 
-    /// The sans-I/O connection underneath.
+    /// The sans-I/O connection underneath (state, buffered amounts, getters).
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -167,6 +188,21 @@ impl<T, Z> WebSocket<T, Z> {
     /// The transport, mutably (reading or writing it directly breaks the stream).
     pub fn get_mut(&mut self) -> &mut T {
         &mut self.io
+    }
+
+    /// The transport, giving up the WebSocket. Output not yet written is lost.
+    pub fn into_inner(self) -> T {
+        self.io
+    }
+
+    /// The connection, the transport and the timer, giving up the WebSocket.
+    pub fn into_parts(self) -> (Connection, T, Z) {
+        (self.conn, self.io, self.timer)
+    }
+
+    /// Whether the stream side still runs (the connection has not ended).
+    pub(crate) fn is_running(&self) -> bool {
+        self.phase == Phase::Running
     }
 
     /// The buffer sizes in use.
@@ -183,46 +219,56 @@ impl<T, Z> WebSocket<T, Z> {
 impl<T: Transport, Z: Timer> WebSocket<T, Z> {
     // ----- async conveniences --------------------------------------------------
 
-    /// Queues a message; writes at once unless more received input is waiting to be
-    /// handed out (then the answer is batched with the next ones and written when the
-    /// stream is polled, or by [`flush`](Self::flush)). Waits while the output queue
-    /// is full.
+    /// Sends a message: queues it (waiting while the output queue is full), then
+    /// writes and flushes everything queued. Returns once the message is written to
+    /// the transport, as `SinkExt::send` does. Not cancel safe (see the type's docs).
+    ///
+    /// Sending `Message::Close` starts the closing handshake, like
+    /// [`close`](Self::close); sending it again while closing does nothing.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
-        self.start_send_inner(message)?;
-        if self.conn.buffered_input() == 0 && self.phase == Phase::Running {
-            // Nothing left to answer: write now, without waiting for it to finish.
-            let waker = futures_noop_context();
-            let mut cx = Context::from_waker(&waker);
-            if let Poll::Ready(Err(e)) = self.poll_write_out(&mut cx) {
-                return Err(Error::Io(e));
-            }
-        }
-        Ok(())
+        self.feed(message).await?;
+        self.flush().await
     }
 
-    /// Writes and flushes everything queued.
+    /// Queues a message without flushing, waiting while the output queue is over
+    /// [`Config::max_write_buffer_size`]. It is written when the stream next waits
+    /// for input, when the queue passes [`Config::write_buffer_size`], or on
+    /// [`flush`](Self::flush): a server answering a burst of messages writes the
+    /// answers in one batch. As `SinkExt::feed`; not cancel safe.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_ready_inner(cx)).await?;
+        self.start_send_inner(message)
+    }
+
+    /// Writes and flushes everything queued. Cancel safe.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.poll_write_out(cx))
             .await
             .map_err(Error::Io)
     }
 
-    /// The next message; `None` once the stream ended.
+    /// The next message; `None` once the stream ended. Cancel safe.
     pub async fn next_message(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.poll_next_inner(cx)).await
     }
 
-    /// The closing handshake: sends a close frame with `code` and `reason`, waits for
-    /// the peer's (messages arriving meanwhile are dropped; at most
-    /// `Options::close_timeout`), and shuts the transport down. Does nothing more if
-    /// the connection is already closing or closed.
+    /// Starts the closing handshake: sends a close frame with `code` and `reason`
+    /// (at most 123 bytes) and flushes it. Keep reading the stream: the messages the
+    /// peer sent before its own close frame come first, then `Message::Close`, and
+    /// the stream ends once the transport is shut down (the peer has
+    /// `Options::close_timeout` to answer). Does nothing more if the connection is
+    /// already closing or closed.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.start_close(code, reason)?;
+        self.flush().await
+    }
+
+    /// Queues a close frame unless one was sent.
+    fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         match self.conn.close(code, reason) {
-            Ok(()) | Err(crate::Error::Usage(Usage::Closed)) => {}
-            Err(e) => return Err(e.into()),
+            Ok(()) | Err(wsd_core::Error::Usage(Usage::Closed)) => Ok(()),
+            Err(e) => Err(e.into()),
         }
-        poll_fn(|cx| self.poll_close_inner(cx)).await
     }
 
     // ----- the loop ------------------------------------------------------------
@@ -390,7 +436,10 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
     }
 
     /// The stream's poll.
-    fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+    pub(crate) fn poll_next_inner(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
         if self.budget == 0 {
             self.budget = WORK_BUDGET;
             cx.waker().wake_by_ref();
@@ -410,7 +459,7 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                 }
             };
             let message = match event {
-                Event::Message(message) => message.into(),
+                Event::Message(message) => message,
                 Event::Ping(payload) => Message::Ping(payload),
                 Event::Pong { payload, .. } => Message::Pong(payload),
                 Event::Error(e) => {
@@ -496,7 +545,7 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
         Poll::Ready(())
     }
 
-    fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    pub(crate) fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.phase == Phase::Done {
             return Poll::Ready(Err(Error::Closed));
         }
@@ -512,43 +561,25 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
         Poll::Ready(Ok(()))
     }
 
-    fn start_send_inner(&mut self, message: Message) -> Result<(), Error> {
-        let result = match message {
-            Message::Text(text) => self.conn.send(crate::Message::Text(text)),
-            Message::Binary(data) => self.conn.send(crate::Message::Binary(data)),
-            Message::Ping(payload) => self.conn.ping(&payload).map(drop),
-            Message::Pong(payload) => self.conn.pong(&payload),
+    pub(crate) fn start_send_inner(&mut self, message: Message) -> Result<(), Error> {
+        match message {
+            // Closing twice is harmless: an echo loop may send the close back.
             Message::Close(frame) => {
                 let (code, reason) =
                     frame.map_or((CloseCode::NORMAL, String::new()), |f| (f.code, f.reason));
-                match self.conn.close(code, &reason) {
-                    // Closing twice is harmless: an echo loop may send the close back.
-                    Err(crate::Error::Usage(Usage::Closed)) => Ok(()),
-                    other => other,
-                }
+                self.start_close(code, &reason)
             }
-        };
-        result.map_err(Error::from)
-    }
-
-    fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.phase == Phase::Running && self.conn.state() == crate::ReadyState::Open {
-            // Sink::close without a close message: a normal closure.
-            let _ = self.conn.close(CloseCode::NORMAL, "");
-        }
-        loop {
-            match ready!(self.poll_next_inner(cx)) {
-                None => return Poll::Ready(Ok(())),
-                Some(Err(Error::Io(e))) => return Poll::Ready(Err(Error::Io(e))),
-                Some(_) => {}
-            }
+            message => self.conn.send(message).map_err(Error::from),
         }
     }
-}
 
-/// A context whose waker does nothing, for a write attempt nobody waits on.
-fn futures_noop_context() -> core::task::Waker {
-    core::task::Waker::noop().clone()
+    /// `Sink::poll_close`: a close frame (1000) unless one was sent, flushed.
+    pub(crate) fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.phase == Phase::Running {
+            self.start_close(CloseCode::NORMAL, "")?;
+        }
+        self.poll_write_out(cx).map_err(Error::Io)
+    }
 }
 
 impl<T: Transport, Z: Timer> Stream for WebSocket<T, Z> {
@@ -574,8 +605,8 @@ impl<T: Transport, Z: Timer> Sink<Message> for WebSocket<T, Z> {
         self.get_mut().poll_write_out(cx).map_err(Error::Io)
     }
 
-    /// Sends a close frame (1000) unless one was sent, waits for the peer's (dropping
-    /// messages that arrive meanwhile) and shuts the transport down.
+    /// Sends a close frame (1000) unless one was sent, and flushes it. The stream
+    /// side still yields what the peer sends until its close frame.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.get_mut().poll_close_inner(cx)
     }

@@ -1,17 +1,14 @@
-//! A client: `cargo run -p wsd-smol --example client [URL]` sends a few messages to
+//! A client: `cargo run -p wsd-tokio --example tokio_client [URL]` sends a few messages to
 //! an echo server and prints the replies.
 
-use wsd_smol::{CloseCode, Message};
+use wsd_tokio::{CloseCode, Message};
 
-fn main() -> Result<(), wsd_smol::Error> {
-    smol::block_on(run())
-}
-
-async fn run() -> Result<(), wsd_smol::Error> {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), wsd_tokio::Error> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "ws://127.0.0.1:9001/".into());
-    let mut ws = wsd_smol::connect(&url).await?;
+    let mut ws = wsd_tokio::connect(&url).await?;
     for text in ["hello", "wsd", "bye"] {
         ws.send(Message::text(text)).await?;
         match ws.next_message().await {

@@ -1,10 +1,11 @@
 //! The I/O loop over a scripted in-memory transport: when it reads, when it writes,
 //! and when it steps aside.
 
-use super::socket::{READ_UNIT, SPARE_INPUT, WORK_BUDGET};
-use super::*;
-use crate::{Connection, Event};
+use crate::socket::{READ_UNIT, SPARE_INPUT, WORK_BUDGET};
+use crate::*;
+use wsd_core::Event;
 
+use core::future::Future;
 use core::pin::Pin;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -119,7 +120,7 @@ fn open_server(input: Vec<Vec<u8>>) -> WebSocket<Scripted, Never> {
         zero_fills: true,
         ..Scripted::default()
     };
-    WebSocket::new(conn, transport, Never, None)
+    WebSocket::from_connection(conn, transport, Never, Config::default())
 }
 
 fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
@@ -363,4 +364,69 @@ fn a_transport_that_reads_into_uninitialised_memory_is_asked_for_the_full_size()
         [65536, 65536],
         "the second read finds nothing"
     );
+}
+
+/// Runs a future that must complete without waiting (the scripted transport never
+/// blocks a write).
+fn now<F: Future>(future: F) -> F::Output {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match core::pin::pin!(future).poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the future waited"),
+    }
+}
+
+#[test]
+fn send_writes_at_once_and_feed_waits_for_the_batch() {
+    let mut ws = open_server(vec![]);
+    now(ws.feed(Message::text("queued"))).unwrap();
+    assert!(ws.get_ref().writes().is_empty(), "feed does not write");
+    now(ws.send(Message::text("now"))).unwrap();
+    // Both go out, in order, in the send's one write.
+    assert_eq!(
+        ws.get_ref().writes(),
+        [[plain(OpCode::Text, b"queued"), plain(OpCode::Text, b"now")].concat()]
+    );
+}
+
+#[test]
+fn close_writes_the_frame_and_the_stream_still_yields_what_arrives_before_the_peers_close() {
+    let mut ws = open_server(vec![
+        masked(OpCode::Text, b"late but wanted"),
+        masked(OpCode::Close, &[0x03, 0xE8]),
+        // Then the peer's end of the connection, which ends the drain.
+        Vec::new(),
+    ]);
+    now(ws.close(CloseCode::NORMAL, "bye")).unwrap();
+    let mut close = vec![0x03, 0xE8];
+    close.extend_from_slice(b"bye");
+    assert_eq!(ws.get_ref().writes(), [plain(OpCode::Close, &close)]);
+    let mut items = Vec::new();
+    while let Some(item) = now(ws.next_message()) {
+        items.push(item.unwrap());
+    }
+    assert_eq!(items[0], Message::text("late but wanted"));
+    assert!(matches!(&items[1], Message::Close(Some(frame)) if frame.code == CloseCode::NORMAL));
+    assert_eq!(items.len(), 2);
+    // Closing again, or sending a close, does nothing more.
+    now(ws.close(CloseCode::NORMAL, "again")).unwrap();
+    assert!(matches!(
+        now(ws.send(Message::text("x"))),
+        Err(Error::Closed)
+    ));
+}
+
+#[test]
+fn invalid_options_fail_before_any_io() {
+    let mut options = Options::default();
+    options
+        .headers
+        .push(("X-Evil".into(), "a\r\nInjected: yes".into()));
+    let transport = Scripted::default();
+    let result = now(client("ws://example.com/", transport, Never, options));
+    assert!(matches!(result, Err(Error::Usage(_))));
+    let mut config = ServerConfig::default();
+    config.options.headers.push(("Bad Name".into(), "v".into()));
+    let result = now(accept_with(Scripted::default(), Never, config));
+    assert!(matches!(result, Err(Error::Usage(_))));
 }

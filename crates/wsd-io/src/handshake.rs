@@ -4,68 +4,120 @@ use core::future::poll_fn;
 use core::task::{Context, Poll, ready};
 use std::io;
 
-use super::socket::WebSocket;
-use super::{Decision, Error, ServerConfig, Timer, Transport};
-use crate::{Connection, Event, Options};
+use wsd_core::{Connection, Event, Usage};
+
+use crate::error::{UrlError, UrlErrorKind};
+use crate::{ClientConfig, Decision, Error, ServerConfig, Timer, Transport, WebSocket};
 
 /// Where to connect for a `ws://` or `wss://` URL: `(host, port, tls)`, the host
 /// without IPv6 brackets, ready for DNS.
 ///
 /// ```
-/// # use wsd_core::io::parse_target;
+/// # use wsd_io::parse_target;
 /// assert_eq!(parse_target("wss://example.com/chat").unwrap(), ("example.com".into(), 443, true));
 /// assert_eq!(parse_target("ws://[::1]:9001").unwrap(), ("::1".into(), 9001, false));
 /// assert!(parse_target("http://example.com").is_err());
 /// ```
 pub fn parse_target(url: &str) -> Result<(String, u16, bool), Error> {
-    let parsed = url::Url::parse(url).map_err(|e| Error::Url(format!("{url}: {e}")))?;
+    let parsed = url::Url::parse(url).map_err(|e| UrlError::new(url, UrlErrorKind::Parse(e)))?;
     let tls = match parsed.scheme() {
         "ws" => false,
         "wss" => true,
-        other => {
-            return Err(Error::Url(format!(
-                "{url}: scheme {other} is not ws or wss"
-            )));
-        }
+        other => return Err(UrlError::new(url, UrlErrorKind::Scheme(other.to_owned())).into()),
     };
-    let host = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.to_owned(),
-        Some(url::Host::Ipv4(ip)) => ip.to_string(),
-        Some(url::Host::Ipv6(ip)) => ip.to_string(),
-        None => return Err(Error::Url(format!("{url}: no host"))),
-    };
+    let host = host_of(&parsed).ok_or_else(|| UrlError::new(url, UrlErrorKind::NoHost))?;
     let port = parsed.port().unwrap_or(if tls { 443 } else { 80 });
     Ok((host, port, tls))
 }
 
+/// The URL's host, ready for DNS (IPv6 without brackets); `None` when it has none.
+pub(crate) fn host_of(url: &url::Url) -> Option<String> {
+    match url.host()? {
+        url::Host::Domain("") => None,
+        url::Host::Domain(d) => Some(d.to_owned()),
+        url::Host::Ipv4(ip) => Some(ip.to_string()),
+        url::Host::Ipv6(ip) => Some(ip.to_string()),
+    }
+}
+
+/// How [`accept_with`] ended: a WebSocket, or a plain HTTP answer the request hook
+/// chose ([`Decision::Respond`]).
+#[derive(Debug)]
+#[must_use]
+pub enum Accepted<W> {
+    /// The handshake completed.
+    Upgraded(W),
+    /// The request was answered with plain HTTP, written and shut down: not a
+    /// failure, a server loop moves on.
+    Responded {
+        /// The status that was sent.
+        status: u16,
+    },
+}
+
+impl<W> Accepted<W> {
+    /// The WebSocket, if the request was upgraded.
+    pub fn upgraded(self) -> Option<W> {
+        match self {
+            Self::Upgraded(ws) => Some(ws),
+            Self::Responded { .. } => None,
+        }
+    }
+
+    /// Changes the WebSocket's type (adapters wrap it).
+    pub fn map<V>(self, f: impl FnOnce(W) -> V) -> Accepted<V> {
+        match self {
+            Self::Upgraded(ws) => Accepted::Upgraded(f(ws)),
+            Self::Responded { status } => Accepted::Responded { status },
+        }
+    }
+}
+
+/// Runs the server handshake on `io`, accepting any valid WebSocket request with
+/// default options (see [`accept_with`] for the errors).
+pub async fn accept<T: Transport, Z: Timer>(io: T, timer: Z) -> Result<WebSocket<T, Z>, Error> {
+    match accept_with(io, timer, ServerConfig::default()).await? {
+        Accepted::Upgraded(ws) => Ok(ws),
+        // Only a request hook answers with plain HTTP, and there is none.
+        Accepted::Responded { .. } => Err(Error::Closed),
+    }
+}
+
 /// Runs the server handshake on `io`: reads the request, asks
-/// [`ServerConfig::on_request`], and answers. Fails with [`Error::Responded`] after a
-/// plain HTTP answer, [`Error::HandshakeTimeout`] when the request did not arrive in
-/// time, and [`Error::Protocol`] when it was not a valid WebSocket request (a 400 was
-/// sent).
+/// [`ServerConfig::on_request`], and answers. Returns [`Accepted::Responded`] after a
+/// plain HTTP answer; fails with [`Error::HandshakeTimeout`] when the request did not
+/// arrive in time, [`Error::Protocol`] when it was not a valid WebSocket request (a
+/// 400 was sent), and [`Error::Usage`] for invalid options (nothing was read).
+///
+/// Cancel safety: dropping the future drops the transport; nothing is half-sent
+/// that the peer could mistake for an answer other than a partial head.
 pub async fn accept_with<T: Transport, Z: Timer>(
     io: T,
     timer: Z,
     mut config: ServerConfig,
-) -> Result<WebSocket<T, Z>, Error> {
-    let close_timeout = config.options.close_timeout;
+) -> Result<Accepted<WebSocket<T, Z>>, Error> {
+    config.options.validate()?;
     let conn = Connection::server(config.options.clone());
-    let mut ws = WebSocket::new(conn, io, timer, close_timeout);
+    let mut ws = WebSocket::from_connection(conn, io, timer, config.io);
     let mut hook = config.on_request.take();
     let mut outcome = Outcome::default();
     poll_fn(|cx| drive(&mut ws, cx, &mut outcome, &mut hook)).await?;
-    Ok(ws)
+    Ok(match outcome.responded {
+        Some(status) => Accepted::Responded { status },
+        None => Accepted::Upgraded(ws),
+    })
 }
 
 /// Runs the client handshake for `url` on `io` (already connected to the server,
-/// TLS included for `wss://`).
+/// TLS included for `wss://`). `config` is a [`ClientConfig`] or just
+/// [`Options`](crate::Options).
 pub async fn client<T: Transport, Z: Timer>(
     url: &str,
     io: T,
     timer: Z,
-    options: Options,
+    config: impl Into<ClientConfig>,
 ) -> Result<WebSocket<T, Z>, Error> {
-    client_with_input(url, io, timer, options, &[]).await
+    client_with_input(url, io, timer, config, &[]).await
 }
 
 /// [`client`] for a transport from which `input` was already read: the bytes a
@@ -76,19 +128,22 @@ pub async fn client_with_input<T: Transport, Z: Timer>(
     url: &str,
     io: T,
     timer: Z,
-    options: Options,
+    config: impl Into<ClientConfig>,
     input: &[u8],
 ) -> Result<WebSocket<T, Z>, Error> {
-    let close_timeout = options.close_timeout;
-    let mut conn = Connection::client(url, options).map_err(|e| match e {
-        crate::Error::Usage(crate::Usage::InvalidUrl(u)) => Error::Url(u),
+    let config = config.into();
+    config.options.validate()?;
+    let mut conn = Connection::client(url, config.options).map_err(|e| match e {
+        wsd_core::Error::Usage(Usage::InvalidUrl(why)) => {
+            Error::Url(UrlError::new(url, UrlErrorKind::Handshake(why)))
+        }
         e => e.into(),
     })?;
     // The connection only buffers input before its response is due, so the
     // tunnel's first bytes can go in before `start` writes the request.
     conn.handle_input(input);
     conn.start()?;
-    let mut ws = WebSocket::new(conn, io, timer, close_timeout);
+    let mut ws = WebSocket::from_connection(conn, io, timer, config.io);
     let mut outcome = Outcome::default();
     poll_fn(|cx| drive(&mut ws, cx, &mut outcome, &mut None)).await?;
     Ok(ws)
@@ -98,8 +153,9 @@ pub async fn client_with_input<T: Transport, Z: Timer>(
 #[derive(Default)]
 struct Outcome {
     opened: bool,
-    responded: bool,
-    error: Option<crate::Error>,
+    /// The status of a plain HTTP answer.
+    responded: Option<u16>,
+    error: Option<wsd_core::Error>,
     /// The handshake failed; the answer (a 400, a plain HTTP response) is being
     /// written before the error is returned.
     failed: bool,
@@ -109,7 +165,7 @@ fn drive<T: Transport, Z: Timer>(
     ws: &mut WebSocket<T, Z>,
     cx: &mut Context<'_>,
     outcome: &mut Outcome,
-    hook: &mut Option<super::RequestHook>,
+    hook: &mut Option<crate::RequestHook>,
 ) -> Poll<Result<(), Error>> {
     loop {
         if outcome.opened {
@@ -119,16 +175,15 @@ fn drive<T: Transport, Z: Timer>(
         }
         if outcome.failed {
             ready!(ws.poll_end(cx));
-            return Poll::Ready(Err(if outcome.responded {
-                Error::Responded
-            } else {
-                match outcome.error.take() {
-                    Some(e) => e.into(),
-                    None => Error::Io(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the connection ended during the WebSocket handshake",
-                    )),
-                }
+            if outcome.responded.is_some() {
+                return Poll::Ready(Ok(()));
+            }
+            return Poll::Ready(Err(match outcome.error.take() {
+                Some(e) => e.into(),
+                None => Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the connection ended during the WebSocket handshake",
+                )),
             }));
         }
         let event = match ready!(ws.poll_event(cx)) {
@@ -156,12 +211,12 @@ fn drive<T: Transport, Z: Timer>(
                             .iter()
                             .map(|(n, v)| (n.as_str(), v.as_str()))
                             .collect();
-                        outcome.responded = true;
+                        outcome.responded = Some(status);
                         conn.respond(status, &headers, &body)
                     }
                 };
                 if let Err(e) = started {
-                    if matches!(e, crate::Error::Usage(_)) {
+                    if matches!(e, wsd_core::Error::Usage(_)) {
                         // A bad header in the hook's answer: nothing was sent.
                         return Poll::Ready(Err(e.into()));
                     }
