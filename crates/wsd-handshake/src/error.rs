@@ -191,8 +191,25 @@ pub enum RequestError {
     MissingConnection,
     /// The `Connection` header has no `upgrade` token.
     ConnectionNotUpgrade(String),
+    /// The request target is neither in origin-form (`/path?query`) nor an absolute `http`, `https`,
+    /// `ws` or `wss` URI (RFC 9112 §3.2).
+    InvalidTarget {
+        /// The request target as received.
+        target: String,
+        /// What form it has instead.
+        reason: TargetError,
+    },
     /// There is no `Host` header.
     MissingHost,
+    /// There is more than one `Host` header (RFC 9112 §3.2 requires a 400 for that).
+    DuplicateHost,
+    /// The `Host` header is not `host[:port]` (RFC 9112 §3.2, RFC 3986 §3.2).
+    InvalidHost {
+        /// The header's value as received.
+        host: String,
+        /// What is wrong with it.
+        reason: AuthorityError,
+    },
     /// `Sec-WebSocket-Version` is absent or not exactly `13`; answered with 426.
     UnsupportedVersion(Option<String>),
     /// There is no `Sec-WebSocket-Key` header.
@@ -221,7 +238,16 @@ impl fmt::Display for RequestError {
                 f,
                 "Not a WebSocket request: Connection header {v:?} has no upgrade token"
             ),
+            Self::InvalidTarget { target, reason } => {
+                write!(f, "Invalid request target {target:?}: {reason}")
+            }
             Self::MissingHost => f.write_str("Missing handshake request header: Host"),
+            Self::DuplicateHost => {
+                f.write_str("Invalid handshake request: more than one Host header")
+            }
+            Self::InvalidHost { host, reason } => {
+                write!(f, "Invalid Host header {host:?}: {reason}")
+            }
             Self::UnsupportedVersion(Some(v)) => write!(f, "Unsupported WebSocket version: {v}"),
             Self::UnsupportedVersion(None) => {
                 f.write_str("Missing handshake request header: Sec-WebSocket-Version")
@@ -236,6 +262,73 @@ impl fmt::Display for RequestError {
 }
 
 impl std::error::Error for RequestError {}
+
+/// What is wrong with a `Host` header or another authority (`host[:port]`, RFC 3986 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthorityError {
+    /// The host is empty (`""`, `:80`). RFC 3986 allows it, but a WebSocket URI always names a host.
+    Empty,
+    /// The authority has userinfo (`user@host`), which HTTP deprecates and a recipient must treat as
+    /// an error (RFC 9110 §4.2.4).
+    Userinfo,
+    /// A `[` without its `]`, or brackets around something that is not an IPv6 address (or
+    /// `IPvFuture`).
+    IpLiteral,
+    /// The host has a byte a host name may not have (a space, `/`, a non-ASCII byte, a `%` not
+    /// followed by two hex digits).
+    RegName,
+    /// The port is not a decimal number from 0 to 65535 (an empty port, as in `host:`, is allowed).
+    Port,
+}
+
+impl fmt::Display for AuthorityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Empty => "the host is empty",
+            Self::Userinfo => "it has userinfo (user@), which HTTP does not allow",
+            Self::IpLiteral => "the bracketed IP literal is unclosed or not an IPv6 address",
+            Self::RegName => "the host has a character a host name may not have",
+            Self::Port => "the port is not a number from 0 to 65535",
+        })
+    }
+}
+
+/// What form a request target that a WebSocket server refuses has (RFC 9112 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// `*`, the asterisk-form, which only `OPTIONS` uses.
+    Asterisk,
+    /// `host:port`, the authority-form, which only `CONNECT` uses.
+    AuthorityForm,
+    /// A relative reference such as `x` or `../x`: neither a path starting with `/` nor an absolute URI.
+    Relative,
+    /// An absolute URI whose scheme is not `http`, `https`, `ws` or `wss`.
+    Scheme,
+    /// An absolute URI without `//` and an authority (`http:/x`).
+    MissingAuthority,
+    /// An absolute URI whose authority is malformed.
+    Authority(AuthorityError),
+    /// A `#fragment`, which a request target never has.
+    Fragment,
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Asterisk => f.write_str("the asterisk-form is for OPTIONS requests only"),
+            Self::AuthorityForm => f.write_str("the authority-form is for CONNECT requests only"),
+            Self::Relative => {
+                f.write_str("it is neither a path starting with / nor an absolute URI")
+            }
+            Self::Scheme => f.write_str("the scheme is not http, https, ws or wss"),
+            Self::MissingAuthority => f.write_str("the absolute URI has no //authority"),
+            Self::Authority(e) => write!(f, "in its authority, {e}"),
+            Self::Fragment => f.write_str("a request target may not have a #fragment"),
+        }
+    }
+}
 
 /// Why a client rejects the server's handshake response (RFC 6455 §4.1, checks in this order).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -82,10 +82,14 @@ mod headers;
 mod http;
 mod proxy;
 pub mod server;
+mod uri;
 mod url_util;
 
 pub use client::{ClientHandshake, ClientOptions, Negotiated};
-pub use error::{Error, HeaderError, Malformed, RequestError, ResponseError, UrlError};
+pub use error::{
+    AuthorityError, Error, HeaderError, Malformed, RequestError, ResponseError, TargetError,
+    UrlError,
+};
 pub use headers::{HeaderList, Headers};
 pub use http::{Limits, Request, Response, Status};
 pub use proxy::ProxyConnect;

@@ -13,6 +13,7 @@ use sha1::{Digest as _, Sha1};
 use crate::error::{Error, HeaderError, RequestError};
 use crate::headers::{HeaderList, is_safe_value, trim_ows, write_line};
 use crate::http::Request;
+use crate::uri::{check_authority, check_target};
 
 /// The GUID RFC 6455 §1.3 appends to the key before hashing.
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -262,15 +263,24 @@ pub fn reason_phrase(status: u16) -> &'static str {
 
 /// Checks a client's opening handshake (RFC 6455 §4.2.1) and picks a subprotocol.
 ///
-/// Checks, in order: method `GET`; HTTP/1.1 or later; an `Upgrade` header with a `websocket` token; a
-/// `Connection` header with an `upgrade` token; a `Host` header; `Sec-WebSocket-Version` exactly `13`
-/// (else 426 Upgrade Required); a `Sec-WebSocket-Key` that is base64 for exactly 16 bytes.
+/// Checks, in order: method `GET`; HTTP/1.1 or later; a request target in origin-form (`/chat?x`) or
+/// absolute-form (`ws://host/chat`); an `Upgrade` header with a `websocket` token; a `Connection`
+/// header with an `upgrade` token; exactly one `Host` header, of the form `host[:port]`;
+/// `Sec-WebSocket-Version` exactly `13` (else 426 Upgrade Required); a `Sec-WebSocket-Key` that is
+/// base64 for exactly 16 bytes.
+///
+/// The target and `Host` rules are RFC 9112 §3.2's: a `Host` may be an IPv6 literal (`[::1]:8080`),
+/// have an empty port (`host:`) or `%`-escapes and sub-delimiters in its name, but not spaces,
+/// userinfo (`user@host`), an unclosed `[` or a port that is not a number; the asterisk-form (`*`),
+/// the authority-form (`host:443`) and relative targets (`../x`) are refused. The path's characters
+/// are not checked further, since browsers send `|` or a stray `%` as they are.
 ///
 /// The subprotocol is the first one in the *client's* `Sec-WebSocket-Protocol` list that is also in
 /// `protocols` (case-sensitive), as in the seed.
 ///
-/// Differences from the seed (2.1), all following RFC 6455: the seed does not check the HTTP version,
-/// `Host`, or the key's shape, and it compares `Upgrade` as a whole value rather than a token list.
+/// Differences from `websocket-driver` (Node), all following RFC 6455 and RFC 9112: it does not check
+/// the HTTP version, the request target, `Host`, or the key's shape, and it compares `Upgrade` as a
+/// whole value rather than a token list.
 ///
 /// ```
 /// use wsd_handshake::{Limits, Request, Status, server};
@@ -292,6 +302,10 @@ pub fn negotiate<S: AsRef<str>>(request: &Request, protocols: &[S]) -> Result<Ac
     if request.version < 1 {
         return Err(RequestError::HttpVersion(request.version).into());
     }
+    if let Err(reason) = check_target(&request.target) {
+        let target = request.target.clone();
+        return Err(RequestError::InvalidTarget { target, reason }.into());
+    }
     match h.get("Upgrade") {
         None => return Err(RequestError::MissingUpgrade.into()),
         Some(_) if h.contains_token("Upgrade", "websocket") => {}
@@ -302,8 +316,16 @@ pub fn negotiate<S: AsRef<str>>(request: &Request, protocols: &[S]) -> Result<Ac
         Some(_) if h.contains_token("Connection", "upgrade") => {}
         Some(v) => return Err(RequestError::ConnectionNotUpgrade(v.into_owned()).into()),
     }
-    if !h.contains("Host") {
-        return Err(RequestError::MissingHost.into());
+    let mut hosts = h.get_all("Host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) => return Err(RequestError::MissingHost.into()),
+        (Some(_), Some(_)) => return Err(RequestError::DuplicateHost.into()),
+        (Some(host), None) => {
+            if let Err(reason) = check_authority(host) {
+                let host = host.to_owned();
+                return Err(RequestError::InvalidHost { host, reason }.into());
+            }
+        }
     }
     match h.get("Sec-WebSocket-Version") {
         Some(v) if trim_ows(&v) == VERSION => {}
@@ -328,7 +350,7 @@ pub fn negotiate<S: AsRef<str>>(request: &Request, protocols: &[S]) -> Result<Ac
 mod tests {
     use super::*;
     use crate::http::Status;
-    use crate::{Headers, Limits};
+    use crate::{AuthorityError, Headers, Limits, TargetError};
 
     const VALID: [(&str, &str); 5] = [
         ("Host", "example.com"),
@@ -466,6 +488,98 @@ mod tests {
                 Err((400, E::InvalidKey(bad.to_owned()))),
             );
         }
+    }
+
+    fn with_target(target: &str) -> Request {
+        Request {
+            target: target.to_owned(),
+            ..request_with(&[])
+        }
+    }
+
+    #[test]
+    fn server_accepts_odd_but_valid_hosts_and_targets() {
+        for host in [
+            "[::1]:8080",
+            "[::1]",
+            "example.com:",
+            "caf%C3%A9.example",
+            "a!$&'()*+,;=b:80",
+            "127.0.0.1:9000",
+        ] {
+            check(&request_with(&[("Host", Some(host))]), Ok(()));
+        }
+        for target in [
+            "/chat?room=1",
+            "//x",
+            "http://example.com/chat",
+            "ws://example.com",
+            "wss://[::1]:9000/chat?x",
+        ] {
+            check(&with_target(target), Ok(()));
+        }
+    }
+
+    #[test]
+    fn server_rejects_malformed_hosts_with_400() {
+        use AuthorityError as A;
+        for (host, reason) in [
+            ("exa mple.com", A::RegName),
+            ("[::1", A::IpLiteral),
+            ("[::1]:x", A::Port),
+            ("example.com:http", A::Port),
+            ("example.com:-80", A::Port),
+            ("user@example.com", A::Userinfo),
+            ("", A::Empty),
+            (":8080", A::Empty),
+        ] {
+            let error = RequestError::InvalidHost {
+                host: host.to_owned(),
+                reason,
+            };
+            check(&request_with(&[("Host", Some(host))]), Err((400, error)));
+        }
+        let mut twice = request_with(&[]);
+        twice.headers.push("host", "example.com");
+        check(&twice, Err((400, RequestError::DuplicateHost)));
+    }
+
+    #[test]
+    fn server_rejects_targets_of_other_forms_with_400() {
+        use TargetError as T;
+        for (target, reason) in [
+            ("*", T::Asterisk),
+            ("../x", T::Relative),
+            ("x", T::Relative),
+            ("example.com:443", T::AuthorityForm),
+            ("ftp://example.com/", T::Scheme),
+            ("/chat#top", T::Fragment),
+            (
+                "ws://user@example.com/",
+                T::Authority(AuthorityError::Userinfo),
+            ),
+        ] {
+            let error = RequestError::InvalidTarget {
+                target: target.to_owned(),
+                reason,
+            };
+            check(&with_target(target), Err((400, error)));
+        }
+    }
+
+    #[test]
+    fn host_and_target_rejections_say_what_was_wrong() {
+        let rejection =
+            negotiate::<&str>(&request_with(&[("Host", Some("[::1"))]), &[]).unwrap_err();
+        assert_eq!(
+            rejection.message,
+            "Invalid Host header \"[::1\": the bracketed IP literal is unclosed or not an IPv6 address"
+        );
+        let rejection = negotiate::<&str>(&with_target("*"), &[]).unwrap_err();
+        assert_eq!(
+            rejection.message,
+            "Invalid request target \"*\": the asterisk-form is for OPTIONS requests only"
+        );
     }
 
     #[test]
