@@ -74,14 +74,9 @@ impl ClientHandshake {
     /// §4.1 requires a fresh, unpredictable key per connection).
     ///
     /// Fails when the scheme is not `ws` or `wss`, a protocol is not an HTTP token, or the origin or
-    /// extension offer contains CR, LF or NUL.
+    /// extension offer contains a control character other than a tab.
     pub fn new(url: &Url, key: [u8; 16], options: ClientOptions) -> Result<Self, Error> {
-        if !matches!(url.scheme(), "ws" | "wss") || url.host_str().is_none() {
-            return Err(Error::InvalidUrl {
-                url: url.to_string(),
-                reason: UrlError::NotWebSocket,
-            });
-        }
+        check_websocket_url(url)?;
         if let Some(p) = options.protocols.iter().find(|p| !is_token(p)) {
             return Err(Error::InvalidProtocol(p.clone()));
         }
@@ -203,6 +198,47 @@ impl ClientHandshake {
                 .map(|e| e.into_owned())
                 .filter(|e| !e.is_empty()),
         })
+    }
+}
+
+/// Parses `url` and checks that it is a `ws` or `wss` URL with a host, as [`ClientHandshake::new`] and
+/// [`ProxyConnect::new`](crate::ProxyConnect::new) need.
+///
+/// A parse failure is [`Error::InvalidUrl`] with [`UrlError::Syntax`], whose
+/// [`source`](std::error::Error::source) is the url crate's error.
+///
+/// ```
+/// use wsd_handshake::{Error, UrlError, client::parse_url};
+///
+/// assert_eq!(parse_url("wss://example.com/chat")?.port_or_known_default(), Some(443));
+/// assert!(matches!(
+///     parse_url("http://example.com/"),
+///     Err(Error::InvalidUrl { reason: UrlError::NotWebSocket, .. })
+/// ));
+/// assert!(matches!(
+///     parse_url("chat"),
+///     Err(Error::InvalidUrl { reason: UrlError::Syntax(_), .. })
+/// ));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn parse_url(url: &str) -> Result<Url, Error> {
+    let parsed = Url::parse(url).map_err(|e| Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: UrlError::Syntax(e),
+    })?;
+    check_websocket_url(&parsed)?;
+    Ok(parsed)
+}
+
+/// The host and port of a `ws` or `wss` URL (the port defaulting to 80 or 443); fails for any other
+/// URL.
+pub(crate) fn check_websocket_url(url: &Url) -> Result<(&str, u16), Error> {
+    match (url.scheme(), url.host_str(), url.port_or_known_default()) {
+        ("ws" | "wss", Some(host), Some(port)) => Ok((host, port)),
+        _ => Err(Error::InvalidUrl {
+            url: url.to_string(),
+            reason: UrlError::NotWebSocket,
+        }),
     }
 }
 
@@ -348,6 +384,10 @@ mod tests {
         });
         check(ClientOptions {
             extensions: Some("a\nb".to_owned()),
+            ..ClientOptions::default()
+        });
+        check(ClientOptions {
+            origin: Some("http://a.example\x01".to_owned()),
             ..ClientOptions::default()
         });
     }

@@ -12,10 +12,30 @@ use crate::http::Response;
 /// ([`Request`](Self::Request), [`Response`](Self::Response), [`ProxyRefused`](Self::ProxyRefused)),
 /// or the caller passed something we cannot put on the wire ([`InvalidHeader`](Self::InvalidHeader),
 /// [`InvalidUrl`](Self::InvalidUrl), [`InvalidProtocol`](Self::InvalidProtocol)).
+///
+/// `Display` describes this crate's own findings, detail enums included; an error from another crate
+/// that caused this one (httparse's, the url crate's) is not repeated in the text but returned by
+/// [`source`](std::error::Error::source), so an error reporter that walks the chain prints each once.
+/// The texts of [`Response`](Self::Response) and [`Request`](Self::Request) are those of
+/// `websocket-driver` (Node) where it has one, for code that matches on them.
+///
+/// ```
+/// use std::error::Error as _;
+/// use wsd_handshake::{Error, Limits, Request};
+///
+/// let err = Request::parse(b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", &Limits::default()).unwrap_err();
+/// assert_eq!(err.to_string(), "malformed HTTP head");
+/// assert_eq!(err.source().unwrap().to_string(), "invalid header name"); // httparse's words
+///
+/// let err = wsd_handshake::client::parse_url("ws://example.com:99999/").unwrap_err();
+/// assert_eq!(err.to_string(), "ws://example.com:99999/ is not a valid URL");
+/// assert_eq!(err.source().unwrap().to_string(), "invalid port number");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The HTTP head is not valid HTTP/1.x.
+    /// The HTTP head is not valid HTTP/1.x; [`source`](std::error::Error::source) returns httparse's
+    /// error.
     Malformed(Malformed),
     /// The head did not end within [`Limits::max_head_bytes`](crate::Limits::max_head_bytes) bytes.
     HeadTooLarge {
@@ -52,7 +72,8 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Malformed(m) => write!(f, "malformed HTTP head: {m}"),
+            // The detail is httparse's error, returned by `source`.
+            Self::Malformed(_) => f.write_str("malformed HTTP head"),
             Self::HeadTooLarge { limit } => {
                 write!(f, "HTTP head is larger than the limit of {limit} bytes")
             }
@@ -60,6 +81,7 @@ impl fmt::Display for Error {
                 write!(f, "HTTP head has more than the limit of {limit} headers")
             }
             Self::InvalidHeader(e) => write!(f, "invalid header: {e}"),
+            // A parse error is returned by `source`; `UrlError::Syntax` displays as "URL".
             Self::InvalidUrl { url, reason } => write!(f, "{url} is not a valid {reason}"),
             Self::InvalidProtocol(p) => {
                 write!(f, "subprotocol {p:?} is not a valid HTTP token")
@@ -75,7 +97,18 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Malformed(m) => Some(m.httparse_error()),
+            Self::InvalidUrl {
+                reason: UrlError::Syntax(e),
+                ..
+            } => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<RequestError> for Error {
     fn from(e: RequestError) -> Self {
@@ -113,6 +146,20 @@ pub enum Malformed {
     Version,
 }
 
+impl Malformed {
+    /// The httparse error this detail stands for, as the error's source.
+    fn httparse_error(self) -> &'static httparse::Error {
+        match self {
+            Self::HeaderName => &httparse::Error::HeaderName,
+            Self::HeaderValue => &httparse::Error::HeaderValue,
+            Self::NewLine => &httparse::Error::NewLine,
+            Self::Status => &httparse::Error::Status,
+            Self::Token => &httparse::Error::Token,
+            Self::Version => &httparse::Error::Version,
+        }
+    }
+}
+
 impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -133,7 +180,9 @@ pub enum HeaderError {
     /// The name is empty or contains a byte that is not allowed in an HTTP token (RFC 9110 §5.1), such as
     /// `:`, a space, CR or LF.
     InvalidName(String),
-    /// The value contains CR, LF or NUL, which would let it end the header line early (header injection).
+    /// The value contains a control character: CR, LF or NUL, which would let it end the header line
+    /// early (header injection), or another one that RFC 9110 §5.5 does not allow in a field value (a
+    /// horizontal tab is allowed).
     InvalidValue {
         /// The header's name.
         name: String,
@@ -147,7 +196,10 @@ impl fmt::Display for HeaderError {
         match self {
             Self::InvalidName(n) => write!(f, "header name {n:?} is not an HTTP token"),
             Self::InvalidValue { name, value } => {
-                write!(f, "value {value:?} of header {name} contains CR, LF or NUL")
+                write!(
+                    f,
+                    "value {value:?} of header {name} contains a control character"
+                )
             }
         }
     }
@@ -157,6 +209,8 @@ impl fmt::Display for HeaderError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UrlError {
+    /// The text is not a URL; the url crate's error is the [`Error`]'s source.
+    Syntax(url::ParseError),
     /// The WebSocket URL's scheme is not `ws` or `wss`.
     NotWebSocket,
     /// The proxy URL has no host.
@@ -166,6 +220,7 @@ pub enum UrlError {
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::Syntax(_) => "URL",
             Self::NotWebSocket => "WebSocket URL",
             Self::NoProxyHost => "proxy URL: it has no host",
         })
@@ -383,3 +438,103 @@ impl fmt::Display for ResponseError {
 }
 
 impl std::error::Error for ResponseError {}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::headers::Headers;
+
+    /// Every message in `err`'s chain, outermost first.
+    fn chain(err: &Error) -> Vec<String> {
+        let mut messages = vec![err.to_string()];
+        let mut source = err.source();
+        while let Some(e) = source {
+            messages.push(e.to_string());
+            source = e.source();
+        }
+        messages
+    }
+
+    #[test]
+    fn malformed_heads_chain_the_httparse_error() {
+        for (detail, httparse) in [
+            (Malformed::HeaderName, httparse::Error::HeaderName),
+            (Malformed::HeaderValue, httparse::Error::HeaderValue),
+            (Malformed::NewLine, httparse::Error::NewLine),
+            (Malformed::Status, httparse::Error::Status),
+            (Malformed::Token, httparse::Error::Token),
+            (Malformed::Version, httparse::Error::Version),
+        ] {
+            let err = Error::Malformed(detail);
+            assert_eq!(
+                chain(&err),
+                ["malformed HTTP head".to_owned(), httparse.to_string()]
+            );
+            let source = err
+                .source()
+                .and_then(|s| s.downcast_ref::<httparse::Error>());
+            assert_eq!(source, Some(&httparse), "{detail:?}");
+        }
+    }
+
+    #[test]
+    fn url_syntax_errors_chain_the_url_crates_error() {
+        let parse = url::Url::parse("ws://example.com:99999/").unwrap_err();
+        let err = Error::InvalidUrl {
+            url: "ws://example.com:99999/".to_owned(),
+            reason: UrlError::Syntax(parse),
+        };
+        assert_eq!(
+            chain(&err),
+            [
+                "ws://example.com:99999/ is not a valid URL",
+                "invalid port number"
+            ]
+        );
+        let source = err
+            .source()
+            .and_then(|s| s.downcast_ref::<url::ParseError>());
+        assert_eq!(source, Some(&parse));
+    }
+
+    #[test]
+    fn errors_without_a_foreign_cause_have_no_source_and_keep_their_text() {
+        let mut headers = Headers::new();
+        headers.push("Proxy-Authenticate", "Basic");
+        let refused = Response {
+            version: 1,
+            status: 407,
+            reason: "Proxy Authentication Required".to_owned(),
+            headers,
+        };
+        for (err, text) in [
+            (
+                Error::Response(ResponseError::UnexpectedStatus(404)),
+                "Error during WebSocket handshake: Unexpected response code: 404",
+            ),
+            (
+                Error::Request(RequestError::MissingKey),
+                "Missing handshake request header: Sec-WebSocket-Key",
+            ),
+            (
+                Error::InvalidUrl {
+                    url: "http://a.example/".to_owned(),
+                    reason: UrlError::NotWebSocket,
+                },
+                "http://a.example/ is not a valid WebSocket URL",
+            ),
+            (
+                Error::HeadTooLarge { limit: 10 },
+                "HTTP head is larger than the limit of 10 bytes",
+            ),
+            (
+                Error::ProxyRefused(Box::new(refused)),
+                "proxy refused the CONNECT request: 407 Proxy Authentication Required",
+            ),
+        ] {
+            assert_eq!(chain(&err), [text], "{err:?}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use url::Url;
 
+use crate::client::check_websocket_url;
 use crate::error::{Error, UrlError};
 use crate::headers::HeaderList;
 use crate::http::{Limits, Response, Status};
@@ -48,16 +49,7 @@ impl ProxyConnect {
     /// The authority is `host:port`, the port defaulting to 80 for `ws` and 443 for `wss`, an IPv6 host
     /// in brackets (the seed's 0.7.x writes `::1:9000`, which proxies cannot parse).
     pub fn new(target: &Url, proxy: &Url) -> Result<Self, Error> {
-        let (Some(host), Some(port), true) = (
-            target.host_str(),
-            target.port_or_known_default(),
-            matches!(target.scheme(), "ws" | "wss"),
-        ) else {
-            return Err(Error::InvalidUrl {
-                url: target.to_string(),
-                reason: UrlError::NotWebSocket,
-            });
-        };
+        let (host, port) = check_websocket_url(target)?;
         if proxy.host_str().is_none_or(str::is_empty) {
             return Err(Error::InvalidUrl {
                 url: proxy.to_string(),
