@@ -4,14 +4,17 @@
 //! [`ClientHandshake::write_request`], parse the answer with [`Response::parse`](crate::Response::parse)
 //! and check it with [`ClientHandshake::validate`].
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use url::Url;
 
 use crate::error::{Error, HeaderError, ResponseError, UrlError};
-use crate::headers::{HeaderList, is_safe_value, is_token, trim_ows, write_line};
-use crate::http::Response;
-use crate::server::{VERSION, accept_key};
+use crate::head::Response;
+use crate::headers::{HeaderList, Headers, is_safe_value, is_token, write_line};
+use crate::negotiation::{check_answer, offer_headers};
+use crate::server::accept_key;
 use crate::url_util::{basic_auth, host_header};
 
 /// What the client asks for beyond the mandatory handshake.
@@ -57,17 +60,6 @@ pub struct ClientHandshake {
     authorization: Option<String>,
     options: ClientOptions,
 }
-
-/// Request headers the handshake always writes itself.
-const HANDSHAKE_HEADERS: [&str; 7] = [
-    "Host",
-    "Upgrade",
-    "Connection",
-    "Sec-WebSocket-Key",
-    "Sec-WebSocket-Version",
-    "Sec-WebSocket-Protocol",
-    "Sec-WebSocket-Extensions",
-];
 
 impl ClientHandshake {
     /// Prepares the handshake for `url` with `key` (16 bytes from a secure random source; RFC 6455
@@ -116,64 +108,90 @@ impl ClientHandshake {
         &self.options
     }
 
+    /// The request target: the URL's path (`/` when empty) and `?query`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The request's headers in the order [`write_request`](Self::write_request) writes them, for a
+    /// caller whose own HTTP stack sends the request (`GET` [`target`](Self::target) over HTTP/1.1).
+    ///
+    /// ```
+    /// use url::Url;
+    /// use wsd_handshake::{ClientHandshake, ClientOptions};
+    ///
+    /// let url = Url::parse("ws://example.com:8080/chat").unwrap();
+    /// let handshake = ClientHandshake::new(&url, [7; 16], ClientOptions::default())?;
+    /// let names: Vec<&str> = handshake.headers().iter().map(|(name, _)| *name).collect();
+    /// assert_eq!(
+    ///     names,
+    ///     ["Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version"]
+    /// );
+    /// assert_eq!(handshake.headers()[0].1, "example.com:8080");
+    /// # Ok::<(), wsd_handshake::Error>(())
+    /// ```
+    pub fn headers(&self) -> Vec<(&str, Cow<'_, str>)> {
+        let mut headers = vec![
+            ("Host", Cow::Borrowed(self.host.as_str())),
+            ("Upgrade", Cow::Borrowed("websocket")),
+            ("Connection", Cow::Borrowed("Upgrade")),
+            ("Sec-WebSocket-Key", Cow::Borrowed(self.key.as_str())),
+        ];
+        let own: Vec<&str> = headers.iter().map(|(name, _)| *name).collect();
+        headers.extend(offer_headers(
+            &self.options,
+            self.authorization.as_deref(),
+            &own,
+        ));
+        headers
+    }
+
     /// Appends the request head to `out`.
     pub fn write_request(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"GET ");
         out.extend_from_slice(self.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        write_line(out, "Host", &self.host);
-        write_line(out, "Upgrade", "websocket");
-        write_line(out, "Connection", "Upgrade");
-        write_line(out, "Sec-WebSocket-Key", &self.key);
-        write_line(out, "Sec-WebSocket-Version", VERSION);
-        if !self.options.protocols.is_empty() {
-            write_line(
-                out,
-                "Sec-WebSocket-Protocol",
-                &self.options.protocols.join(", "),
-            );
-        }
-        let mut skip = HANDSHAKE_HEADERS.to_vec();
-        if let Some(origin) = &self.options.origin {
-            write_line(out, "Origin", origin);
-            skip.push("Origin");
-        }
-        if let Some(auth) = &self.authorization {
-            write_line(out, "Authorization", auth);
-            skip.push("Authorization");
-        }
-        self.options.headers.write_except(&skip, out);
-        if let Some(ext) = self.options.extensions.as_deref().filter(|e| !e.is_empty()) {
-            write_line(out, "Sec-WebSocket-Extensions", ext);
+        for (name, value) in self.headers() {
+            write_line(out, name, &value);
         }
         out.extend_from_slice(b"\r\n");
     }
 
-    /// Checks the server's response (RFC 6455 §4.1), in the seed's order: status 101, `Upgrade` is
-    /// `websocket` (case-insensitive), `Connection` has an `upgrade` token, `Sec-WebSocket-Accept`
-    /// matches, and any `Sec-WebSocket-Protocol` is one we offered.
+    /// Checks the server's response (RFC 6455 §4.1), in `websocket-driver` (Node)'s order: status
+    /// 101, `Upgrade` is `websocket` (case-insensitive), `Connection` has an `upgrade` token,
+    /// `Sec-WebSocket-Accept` matches, and any `Sec-WebSocket-Protocol` is one we offered.
     ///
     /// The caller keeps `response`, so its status and headers stay available when this fails.
-    /// Differences from the seed: `Connection: keep-alive, Upgrade` is accepted (the seed requires the
-    /// whole value to be `Upgrade`). HTTP/1.0 responses are accepted, as in the seed. The bytes after
-    /// the head go to the frame parser even if the response has a `Content-Length` (the seed's HTTP
-    /// parser eats them as a body).
+    /// Differences from `websocket-driver` (Node): `Connection: keep-alive, Upgrade` is accepted (Node
+    /// requires the whole value to be `Upgrade`). HTTP/1.0 responses are accepted, as in Node. The
+    /// bytes after the head go to the frame parser even if the response has a `Content-Length` (Node's
+    /// HTTP parser eats them as a body).
     pub fn validate(&self, response: &Response) -> Result<Negotiated, ResponseError> {
-        let h = &response.headers;
-        if response.status != 101 {
-            return Err(ResponseError::UnexpectedStatus(response.status));
+        self.validate_head(response.status, &response.headers)
+    }
+
+    /// [`validate`](Self::validate) for a response head that the caller's own HTTP stack parsed.
+    pub fn validate_head(
+        &self,
+        status: u16,
+        headers: &Headers,
+    ) -> Result<Negotiated, ResponseError> {
+        if status != 101 {
+            return Err(ResponseError::UnexpectedStatus(status));
         }
-        let upgrade = h.get("Upgrade").ok_or(ResponseError::MissingUpgrade)?;
+        let upgrade = headers
+            .get("Upgrade")
+            .ok_or(ResponseError::MissingUpgrade)?;
         if !upgrade.eq_ignore_ascii_case("websocket") {
             return Err(ResponseError::UpgradeNotWebSocket(upgrade.into_owned()));
         }
-        let connection = h
+        let connection = headers
             .get("Connection")
             .ok_or(ResponseError::MissingConnection)?;
-        if !h.contains_token("Connection", "upgrade") {
+        if !headers.contains_token("Connection", "upgrade") {
             return Err(ResponseError::ConnectionNotUpgrade(connection.into_owned()));
         }
-        let accept = h
+        let accept = headers
             .get("Sec-WebSocket-Accept")
             .ok_or(ResponseError::MissingAccept)?;
         if accept != self.accept {
@@ -182,22 +200,7 @@ impl ClientHandshake {
                 received: accept.into_owned(),
             });
         }
-        let protocol = h
-            .get("Sec-WebSocket-Protocol")
-            .map(|p| trim_ows(&p).to_owned())
-            .filter(|p| !p.is_empty());
-        if let Some(p) = &protocol {
-            if !self.options.protocols.contains(p) {
-                return Err(ResponseError::UnexpectedProtocol(p.clone()));
-            }
-        }
-        Ok(Negotiated {
-            protocol,
-            extensions: h
-                .get("Sec-WebSocket-Extensions")
-                .map(|e| e.into_owned())
-                .filter(|e| !e.is_empty()),
-        })
+        check_answer(headers, &self.options.protocols)
     }
 }
 
@@ -256,7 +259,7 @@ fn check_value(name: &str, value: Option<&str>) -> Result<(), HeaderError> {
 mod tests {
     use super::*;
     use crate::Headers;
-    use crate::http::{Limits, Status};
+    use crate::head::{Limits, Status};
 
     /// The key bytes that base64-encode to the seed's vector `2vBVWg4Qyk3ZoM/5d3QD9Q==`.
     fn seed_key() -> [u8; 16] {

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::http::Response;
+use crate::head::Response;
 
 /// Everything that can go wrong in this crate.
 ///
@@ -215,6 +215,8 @@ pub enum UrlError {
     NotWebSocket,
     /// The proxy URL has no host.
     NoProxyHost,
+    /// The URL's path and query cannot be the request target of an `http` crate request.
+    Target,
 }
 
 impl fmt::Display for UrlError {
@@ -223,6 +225,7 @@ impl fmt::Display for UrlError {
             Self::Syntax(_) => "URL",
             Self::NotWebSocket => "WebSocket URL",
             Self::NoProxyHost => "proxy URL: it has no host",
+            Self::Target => "request target",
         })
     }
 }
@@ -254,6 +257,9 @@ pub enum RequestError {
         /// What form it has instead.
         reason: TargetError,
     },
+    /// The request came over HTTP/2 or later (the version is named), where a WebSocket opens with an
+    /// extended `CONNECT` (RFC 8441, RFC 9220), not with `GET` and `Upgrade`.
+    NotHttp1(String),
     /// There is no `Host` header.
     MissingHost,
     /// There is more than one `Host` header (RFC 9112 §3.2 requires a 400 for that).
@@ -296,6 +302,10 @@ impl fmt::Display for RequestError {
             Self::InvalidTarget { target, reason } => {
                 write!(f, "Invalid request target {target:?}: {reason}")
             }
+            Self::NotHttp1(v) => write!(
+                f,
+                "Not a WebSocket request: {v} opens WebSockets with extended CONNECT, not GET"
+            ),
             Self::MissingHost => f.write_str("Missing handshake request header: Host"),
             Self::DuplicateHost => {
                 f.write_str("Invalid handshake request: more than one Host header")

@@ -61,7 +61,43 @@
 //! # Ok::<(), wsd_handshake::Error>(())
 //! ```
 //!
-//! # Where this differs from the Node seed
+//! # With your own HTTP stack (feature `http`)
+//!
+//! A server or client whose HTTP stack (hyper, axum, ...) parses and writes the heads converts its
+//! `http` crate types instead of bytes: `Request::try_from(&http_request)`, [`server::upgrade`] (or
+//! [`server::negotiate`] then [`Accepted::switching_protocols`] when the extension answer depends on
+//! the offer), and `SwitchingProtocols::to_http_response` / `Rejection::to_http_response`. Clients
+//! use `ClientHandshake::to_http_request` and `ClientHandshake::validate_http`. The data-level
+//! pieces ([`SwitchingProtocols::headers`], [`Rejection::headers`], [`ClientHandshake::headers`],
+//! [`ClientHandshake::validate_head`]) need no feature.
+//!
+//! ```
+//! # #[cfg(feature = "http")] {
+//! use wsd_handshake::{Request, server};
+//!
+//! // What hyper or axum hands a handler:
+//! let request = http::Request::get("/chat")
+//!     .header("host", "example.com")
+//!     .header("upgrade", "websocket")
+//!     .header("connection", "Upgrade")
+//!     .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+//!     .header("sec-websocket-version", "13")
+//!     .header("sec-websocket-protocol", "chat")
+//!     .body(())
+//!     .unwrap();
+//! let response: http::Response<()> = match Request::try_from(&request)
+//!     .map_err(server::Rejection::from)
+//!     .and_then(|ours| server::upgrade(&ours, &["chat"], None))
+//! {
+//!     Ok(answer) => answer.to_http_response().expect("no control characters"),
+//!     Err(rejection) => rejection.to_http_response(request.version()),
+//! };
+//! assert_eq!(response.status(), 101);
+//! assert_eq!(response.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+//! # }
+//! ```
+//!
+//! # Where this differs from `websocket-driver` (Node)
 //!
 //! Each item's docs say how; in short: RFC 6455 rules are checked in full on the server (HTTP/1.1,
 //! `Host`, key shape, token lists), 426 answers unsupported versions, clients accept
@@ -78,19 +114,26 @@
 
 pub mod client;
 mod error;
+mod head;
 mod headers;
-mod http;
+#[cfg(feature = "http")]
+mod http_crate;
+mod negotiation;
 mod proxy;
 pub mod server;
 mod uri;
 mod url_util;
 
+/// The `http` crate this crate's conversions use (feature `http`), so callers can name the same
+/// version.
+#[cfg(feature = "http")]
+pub use ::http;
 pub use client::{ClientHandshake, ClientOptions, Negotiated};
 pub use error::{
     AuthorityError, Error, HeaderError, Malformed, RequestError, ResponseError, TargetError,
     UrlError,
 };
+pub use head::{Limits, Request, Response, Status};
 pub use headers::{HeaderList, Headers};
-pub use http::{Limits, Request, Response, Status};
 pub use proxy::ProxyConnect;
-pub use server::{Accepted, Draft, Rejection, reason_phrase};
+pub use server::{Accepted, Draft, Rejection, SwitchingProtocols, reason_phrase};

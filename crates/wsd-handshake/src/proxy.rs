@@ -4,8 +4,8 @@ use url::Url;
 
 use crate::client::check_websocket_url;
 use crate::error::{Error, UrlError};
+use crate::head::{Limits, Response, Status};
 use crate::headers::HeaderList;
-use crate::http::{Limits, Response, Status};
 use crate::url_util::{basic_auth, host_header};
 
 /// A `CONNECT` request to an HTTP proxy for a `ws`/`wss` target, and the check of its answer.

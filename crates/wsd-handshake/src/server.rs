@@ -10,9 +10,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest as _, Sha1};
 
-use crate::error::{Error, HeaderError, RequestError};
-use crate::headers::{HeaderList, is_safe_value, trim_ows, write_line};
-use crate::http::Request;
+use crate::error::{Error, RequestError};
+use crate::head::Request;
+use crate::headers::{HeaderList, write_line};
+use crate::negotiation::{
+    Selection, answer_headers, check_values, check_version, extensions_answer, select,
+};
 use crate::uri::{check_authority, check_target};
 
 /// The GUID RFC 6455 §1.3 appends to the key before hashing.
@@ -95,6 +98,67 @@ pub struct Accepted {
     pub extensions_offer: Option<String>,
 }
 
+impl Accepted {
+    /// The 101 answer as data, with `extensions` (the extensions layer's `Sec-WebSocket-Extensions`
+    /// response, if any) trimmed and dropped when empty.
+    ///
+    /// ```
+    /// use wsd_handshake::server::Accepted;
+    ///
+    /// let accepted = Accepted {
+    ///     accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into(),
+    ///     protocol: Some("chat".into()),
+    ///     extensions_offer: Some("permessage-deflate".into()),
+    /// };
+    /// let answer = accepted.switching_protocols(Some("permessage-deflate"));
+    /// assert_eq!(
+    ///     answer.headers(),
+    ///     [
+    ///         ("Upgrade", "websocket"),
+    ///         ("Connection", "Upgrade"),
+    ///         ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+    ///         ("Sec-WebSocket-Protocol", "chat"),
+    ///         ("Sec-WebSocket-Extensions", "permessage-deflate"),
+    ///     ]
+    /// );
+    /// ```
+    pub fn switching_protocols(&self, extensions: Option<&str>) -> SwitchingProtocols {
+        SwitchingProtocols {
+            accept: self.accept.clone(),
+            protocol: self.protocol.clone(),
+            extensions: extensions_answer(extensions),
+        }
+    }
+
+    /// Appends the 101 response to `out`: [`switching_protocols`](Self::switching_protocols) with
+    /// `extensions_response`, written by [`SwitchingProtocols::write`].
+    ///
+    /// Fails, writing nothing, if `extensions_response` contains a control character.
+    pub fn write_response(
+        &self,
+        custom: &HeaderList,
+        extensions_response: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.switching_protocols(extensions_response)
+            .write(custom, out)
+    }
+}
+
+/// The `101 Switching Protocols` answer to a WebSocket request, as data: what
+/// [`Accepted::switching_protocols`] and [`upgrade`] build, for a caller to write with
+/// [`write`](Self::write) or hand to its own HTTP stack (see [`headers`](Self::headers), and
+/// `to_http_response` with the `http` feature).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwitchingProtocols {
+    /// The `Sec-WebSocket-Accept` value.
+    pub accept: String,
+    /// The chosen subprotocol, if any.
+    pub protocol: Option<String>,
+    /// The `Sec-WebSocket-Extensions` response, if any.
+    pub extensions: Option<String>,
+}
+
 /// Headers the 101 response always writes itself, so the caller's custom headers cannot replace them.
 const HANDSHAKE_HEADERS: [&str; 5] = [
     "Upgrade",
@@ -104,42 +168,38 @@ const HANDSHAKE_HEADERS: [&str; 5] = [
     "Sec-WebSocket-Extensions",
 ];
 
-impl Accepted {
-    /// Appends the 101 response to `out`.
+impl SwitchingProtocols {
+    /// The response headers in order: `Upgrade: websocket`, `Connection: Upgrade`,
+    /// `Sec-WebSocket-Accept`, then `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` when set.
+    pub fn headers(&self) -> Vec<(&'static str, &str)> {
+        let mut headers = vec![
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", self.accept.as_str()),
+        ];
+        headers.extend(answer_headers(
+            self.protocol.as_deref(),
+            self.extensions.as_deref(),
+        ));
+        headers
+    }
+
+    /// Appends the response to `out`: `HTTP/1.1 101 Switching Protocols`, the caller's `custom`
+    /// headers, [`headers`](Self::headers), then the blank line.
     ///
-    /// Writes `HTTP/1.1 101 Switching Protocols`, the caller's `custom` headers, `Upgrade: websocket`,
-    /// `Connection: Upgrade`, `Sec-WebSocket-Accept`, `Sec-WebSocket-Protocol` (if one was chosen) and
-    /// `Sec-WebSocket-Extensions` (if `extensions_response` is `Some` and not empty), then the blank line.
+    /// Difference from `websocket-driver` (Node): Node lets a custom header named like one of the
+    /// handshake headers (say `Upgrade`) replace the driver's, which breaks the handshake; here custom
+    /// headers with those names are skipped. Otherwise the bytes are Node's.
     ///
-    /// Difference from the seed (2.1): the seed lets a custom header named like one of the handshake
-    /// headers (say `Upgrade`) replace the driver's, which breaks the handshake; here custom headers
-    /// with those names are skipped. Otherwise the bytes are the seed's.
-    ///
-    /// Fails, writing nothing, if `extensions_response` contains CR, LF or NUL.
-    pub fn write_response(
-        &self,
-        custom: &HeaderList,
-        extensions_response: Option<&str>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Error> {
-        let extensions = extensions_response.map(trim_ows).filter(|e| !e.is_empty());
-        if let Some(e) = extensions.filter(|e| !is_safe_value(e)) {
-            return Err(HeaderError::InvalidValue {
-                name: "Sec-WebSocket-Extensions".to_owned(),
-                value: e.to_owned(),
-            }
-            .into());
-        }
+    /// Fails, writing nothing, if a value contains a control character (the extensions response and
+    /// the protocol are the caller's strings).
+    pub fn write(&self, custom: &HeaderList, out: &mut Vec<u8>) -> Result<(), Error> {
+        let headers = self.headers();
+        check_values(headers.iter().copied())?;
         out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
         custom.write_except(&HANDSHAKE_HEADERS, out);
-        write_line(out, "Upgrade", "websocket");
-        write_line(out, "Connection", "Upgrade");
-        write_line(out, "Sec-WebSocket-Accept", &self.accept);
-        if let Some(p) = &self.protocol {
-            write_line(out, "Sec-WebSocket-Protocol", p);
-        }
-        if let Some(e) = extensions {
-            write_line(out, "Sec-WebSocket-Extensions", e);
+        for (name, value) in headers {
+            write_line(out, name, value);
         }
         out.extend_from_slice(b"\r\n");
         Ok(())
@@ -194,14 +254,43 @@ impl Rejection {
             reason_phrase(self.status)
         );
         out.extend_from_slice(status.as_bytes());
-        write_line(out, "Content-Type", "text/plain");
+        let mut headers = self.headers().into_iter();
+        // Content-Type first, then the length, as websocket-driver (Node) writes them.
+        if let Some((name, value)) = headers.next() {
+            write_line(out, name, value);
+        }
         write_line(out, "Content-Length", &self.message.len().to_string());
-        if self.status == 426 {
-            write_line(out, "Sec-WebSocket-Version", VERSION);
+        for (name, value) in headers {
+            write_line(out, name, value);
         }
         write_line(out, "Connection", "close");
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(self.message.as_bytes());
+    }
+
+    /// The answer's headers that do not depend on the transport: `Content-Type: text/plain` (the
+    /// body is [`message`](Self::message)) and, when the client asked for a version this crate does
+    /// not speak, `Sec-WebSocket-Version: 13` (RFC 6455 §4.4). Over HTTP/1.1,
+    /// [`write_response`](Self::write_response) adds `Content-Length` and `Connection: close`.
+    ///
+    /// ```
+    /// use wsd_handshake::{RequestError, server::Rejection};
+    ///
+    /// let rejection = Rejection::from(RequestError::UnsupportedVersion(Some("8".into())));
+    /// assert_eq!(rejection.status, 426);
+    /// assert_eq!(
+    ///     rejection.headers(),
+    ///     [("Content-Type", "text/plain"), ("Sec-WebSocket-Version", "13")]
+    /// );
+    /// ```
+    pub fn headers(&self) -> Vec<(&'static str, &'static str)> {
+        let wrong_version =
+            self.status == 426 || matches!(self.reason, Some(RequestError::UnsupportedVersion(_)));
+        let mut headers = vec![("Content-Type", "text/plain")];
+        if wrong_version {
+            headers.push(("Sec-WebSocket-Version", VERSION));
+        }
+        headers
     }
 }
 
@@ -276,7 +365,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// are not checked further, since browsers send `|` or a stray `%` as they are.
 ///
 /// The subprotocol is the first one in the *client's* `Sec-WebSocket-Protocol` list that is also in
-/// `protocols` (case-sensitive), as in the seed.
+/// `protocols` (case-sensitive), as in `websocket-driver` (Node).
 ///
 /// Differences from `websocket-driver` (Node), all following RFC 6455 and RFC 9112: it does not check
 /// the HTTP version, the request target, `Host`, or the key's shape, and it compares `Upgrade` as a
@@ -327,30 +416,61 @@ pub fn negotiate<S: AsRef<str>>(request: &Request, protocols: &[S]) -> Result<Ac
             }
         }
     }
-    match h.get("Sec-WebSocket-Version") {
-        Some(v) if trim_ows(&v) == VERSION => {}
-        v => return Err(RequestError::UnsupportedVersion(v.map(|v| v.into_owned())).into()),
-    }
+    check_version(h)?;
     let key = h.get("Sec-WebSocket-Key").ok_or(RequestError::MissingKey)?;
     if !BASE64.decode(key.as_bytes()).is_ok_and(|k| k.len() == 16) {
         return Err(RequestError::InvalidKey(key.into_owned()).into());
     }
-    let protocol = h
-        .tokens("Sec-WebSocket-Protocol")
-        .find(|offered| protocols.iter().any(|p| p.as_ref() == *offered))
-        .map(str::to_owned);
+    let Selection {
+        protocol,
+        extensions_offer,
+    } = select(h, protocols);
     Ok(Accepted {
         accept: accept_key(&key),
         protocol,
-        extensions_offer: h.get("Sec-WebSocket-Extensions").map(|e| e.into_owned()),
+        extensions_offer,
     })
+}
+
+/// [`negotiate`] and [`Accepted::switching_protocols`] in one step, for a server whose extensions
+/// response does not depend on the offer (or that read the offer from the request's
+/// `Sec-WebSocket-Extensions` itself): the 101's headers as data, or the rejection to answer with.
+///
+/// ```
+/// use wsd_handshake::{Headers, Request, server};
+///
+/// let mut headers = Headers::new();
+/// for (name, value) in [
+///     ("Host", "example.com"),
+///     ("Upgrade", "websocket"),
+///     ("Connection", "Upgrade"),
+///     ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+///     ("Sec-WebSocket-Version", "13"),
+///     ("Sec-WebSocket-Protocol", "chat"),
+/// ] {
+///     headers.push(name, value);
+/// }
+/// let request = Request { method: "GET".into(), target: "/chat".into(), version: 1, headers };
+/// let answer = server::upgrade(&request, &["chat"], None).expect("a valid request");
+/// assert_eq!(answer.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// assert_eq!(answer.protocol.as_deref(), Some("chat"));
+///
+/// let refused = server::upgrade(&Request { method: "POST".into(), ..request }, &["chat"], None);
+/// assert_eq!(refused.unwrap_err().status, 400);
+/// ```
+pub fn upgrade<S: AsRef<str>>(
+    request: &Request,
+    protocols: &[S],
+    extensions: Option<&str>,
+) -> Result<SwitchingProtocols, Rejection> {
+    negotiate(request, protocols).map(|accepted| accepted.switching_protocols(extensions))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Status;
-    use crate::{AuthorityError, Headers, Limits, TargetError};
+    use crate::head::Status;
+    use crate::{AuthorityError, HeaderError, Headers, Limits, TargetError};
 
     const VALID: [(&str, &str); 5] = [
         ("Host", "example.com"),
@@ -702,6 +822,63 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 426 Upgrade Required\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\
              Sec-WebSocket-Version: 13\r\nConnection: close\r\n\r\nUnsupported WebSocket version: 8"
+        );
+    }
+
+    #[test]
+    fn rejection_headers_name_the_version_whenever_it_was_the_reason() {
+        let version_only = vec![
+            ("Content-Type", "text/plain"),
+            ("Sec-WebSocket-Version", "13"),
+        ];
+        let over_h2 = Rejection {
+            status: 400,
+            message: String::new(),
+            reason: Some(RequestError::UnsupportedVersion(None)),
+        };
+        assert_eq!(over_h2.headers(), version_only);
+        assert_eq!(
+            Rejection::from(RequestError::UnsupportedVersion(None)).headers(),
+            version_only
+        );
+        assert_eq!(
+            Rejection::from(RequestError::MissingKey).headers(),
+            [("Content-Type", "text/plain")]
+        );
+    }
+
+    #[test]
+    fn switching_protocols_writes_nothing_when_a_value_is_unsafe() {
+        let answer = SwitchingProtocols {
+            accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned(),
+            protocol: Some("chat\r\nX-Injected: 1".to_owned()),
+            extensions: None,
+        };
+        let mut out = Vec::new();
+        assert!(matches!(
+            answer.write(&HeaderList::new(), &mut out),
+            Err(Error::InvalidHeader(HeaderError::InvalidValue { name, .. }))
+                if name == "Sec-WebSocket-Protocol"
+        ));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn upgrade_is_negotiate_then_switching_protocols() {
+        let request = request_with(&[("Sec-WebSocket-Protocol", Some("a, b"))]);
+        let accepted = negotiate(&request, &["b"]).unwrap();
+        assert_eq!(
+            upgrade(&request, &["b"], Some("x")),
+            Ok(accepted.switching_protocols(Some("x")))
+        );
+        assert_eq!(
+            upgrade(&request, &["b"], Some(" ")).unwrap().extensions,
+            None
+        );
+        let broken = request_with(&[("Sec-WebSocket-Key", None)]);
+        assert_eq!(
+            upgrade(&broken, &["b"], None),
+            Err(Rejection::from(RequestError::MissingKey))
         );
     }
 

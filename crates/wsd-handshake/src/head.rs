@@ -214,9 +214,15 @@ fn map_error(e: httparse::Error, limits: &Limits) -> Error {
 fn collect_headers(raw: &[httparse::Header<'_>]) -> Headers {
     let mut headers = Headers::new();
     for h in raw {
-        headers.push(h.name, trim_ows(&decode_value(h.value)));
+        push_received(&mut headers, h.name, h.value);
     }
     headers
+}
+
+/// Appends a received header: the value decoded by [`decode_value`] and trimmed, as [`Headers`]
+/// promises for every received header, whichever HTTP stack parsed it.
+pub(crate) fn push_received(headers: &mut Headers, name: &str, value: &[u8]) {
+    headers.push(name, trim_ows(&decode_value(value)));
 }
 
 /// UTF-8 when it is, else ISO-8859-1 (byte = code point), so no value is lost or rejected.
