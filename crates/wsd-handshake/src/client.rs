@@ -68,27 +68,14 @@ impl ClientHandshake {
     /// Fails when the scheme is not `ws` or `wss`, a protocol is not an HTTP token, or the origin or
     /// extension offer contains a control character other than a tab.
     pub fn new(url: &Url, key: [u8; 16], options: ClientOptions) -> Result<Self, Error> {
-        check_websocket_url(url)?;
-        if let Some(p) = options.protocols.iter().find(|p| !is_token(p)) {
-            return Err(Error::InvalidProtocol(p.clone()));
-        }
-        check_value("Origin", options.origin.as_deref())?;
-        check_value("Sec-WebSocket-Extensions", options.extensions.as_deref())?;
-        let mut target = url.path().to_owned();
-        if target.is_empty() {
-            target.push('/');
-        }
-        if let Some(query) = url.query() {
-            target.push('?');
-            target.push_str(query);
-        }
+        let target = Target::new(url, &options)?;
         let key = BASE64.encode(key);
         Ok(Self {
-            target,
-            host: host_header(url),
+            target: target.path,
+            host: target.authority,
             accept: accept_key(&key),
             key,
-            authorization: basic_auth(url),
+            authorization: target.authorization,
             options,
         })
     }
@@ -242,6 +229,47 @@ pub(crate) fn check_websocket_url(url: &Url) -> Result<(&str, u16), Error> {
             url: url.to_string(),
             reason: UrlError::NotWebSocket,
         }),
+    }
+}
+
+/// What a client's request needs from its URL, once the URL and the options are checked; shared by
+/// the HTTP/1.1 upgrade and the extended `CONNECT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// Whether the URL is `wss`.
+    pub(crate) secure: bool,
+    /// The path (`/` when empty) and `?query`: the HTTP/1.1 request target or HTTP/2's `:path`.
+    pub(crate) path: String,
+    /// The host, and the port when it is not the scheme's default: `Host` or `:authority`.
+    pub(crate) authority: String,
+    /// `Basic` credentials from the URL's userinfo.
+    pub(crate) authorization: Option<String>,
+}
+
+impl Target {
+    /// Fails when the URL is not `ws` or `wss`, a protocol is not an HTTP token, or the origin or
+    /// extension offer contains a control character other than a tab.
+    pub(crate) fn new(url: &Url, options: &ClientOptions) -> Result<Self, Error> {
+        check_websocket_url(url)?;
+        if let Some(p) = options.protocols.iter().find(|p| !is_token(p)) {
+            return Err(Error::InvalidProtocol(p.clone()));
+        }
+        check_value("Origin", options.origin.as_deref())?;
+        check_value("Sec-WebSocket-Extensions", options.extensions.as_deref())?;
+        let mut path = url.path().to_owned();
+        if path.is_empty() {
+            path.push('/');
+        }
+        if let Some(query) = url.query() {
+            path.push('?');
+            path.push_str(query);
+        }
+        Ok(Self {
+            secure: url.scheme() == "wss",
+            path,
+            authority: host_header(url),
+            authorization: basic_auth(url),
+        })
     }
 }
 

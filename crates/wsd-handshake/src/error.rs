@@ -258,7 +258,8 @@ pub enum RequestError {
         reason: TargetError,
     },
     /// The request came over HTTP/2 or later (the version is named), where a WebSocket opens with an
-    /// extended `CONNECT` (RFC 8441, RFC 9220), not with `GET` and `Upgrade`.
+    /// extended `CONNECT` (RFC 8441, RFC 9220; see [`extended_connect`](crate::extended_connect)), not
+    /// with `GET` and `Upgrade`.
     NotHttp1(String),
     /// There is no `Host` header.
     MissingHost,
@@ -275,6 +276,40 @@ pub enum RequestError {
     UnsupportedVersion(Option<String>),
     /// There is no `Sec-WebSocket-Key` header.
     MissingKey,
+    /// An extended `CONNECT` request (RFC 8441) whose method is not `CONNECT`.
+    MethodNotConnect(String),
+    /// A `CONNECT` request without the `:protocol` pseudo-header: a plain tunnel request, not a
+    /// WebSocket (RFC 8441 §4).
+    MissingProtocol,
+    /// The `:protocol` pseudo-header is not `websocket`; answered with 501 Not Implemented, as
+    /// RFC 9220 §3 asks for a protocol the server does not support.
+    ProtocolNotWebSocket(String),
+    /// A pseudo-header an extended `CONNECT` must carry (`:scheme`, `:path` or `:authority`) is
+    /// missing (RFC 8441 §4-5, RFC 9113 §8.3.1).
+    MissingPseudoHeader(&'static str),
+    /// `:scheme` is not `http` or `https` (RFC 8441 §5).
+    InvalidScheme(String),
+    /// `:authority` is not `host[:port]`, or has userinfo (RFC 9113 §8.3.1).
+    InvalidAuthority {
+        /// The pseudo-header's value as received.
+        authority: String,
+        /// What is wrong with it.
+        reason: AuthorityError,
+    },
+    /// A `Host` header names another authority than `:authority` (RFC 9113 §8.3.1).
+    HostMismatch {
+        /// The `Host` header.
+        host: String,
+        /// The `:authority` pseudo-header.
+        authority: String,
+    },
+    /// An HTTP/2 field name with an upper-case letter, a colon or a byte HTTP/2 does not allow, or a
+    /// value with NUL, CR or LF (RFC 9113 §8.2.1).
+    InvalidField(String),
+    /// A connection-specific header (`Connection`, `Upgrade`, `Keep-Alive`, `Proxy-Connection`,
+    /// `Transfer-Encoding`, or `TE` other than `trailers`), which makes an HTTP/2 request malformed
+    /// (RFC 9113 §8.2.2; RFC 8441 §5 names `Connection` and `Upgrade`).
+    ConnectionSpecificHeader(String),
     /// `Sec-WebSocket-Key` is not the base64 encoding of exactly 16 bytes.
     InvalidKey(String),
 }
@@ -318,6 +353,38 @@ impl fmt::Display for RequestError {
                 f.write_str("Missing handshake request header: Sec-WebSocket-Version")
             }
             Self::MissingKey => f.write_str("Missing handshake request header: Sec-WebSocket-Key"),
+            Self::MethodNotConnect(m) => write!(
+                f,
+                "Not a WebSocket request: method is {m}, not CONNECT (HTTP/2 and later)"
+            ),
+            Self::MissingProtocol => {
+                f.write_str("Not a WebSocket request: CONNECT without a :protocol pseudo-header")
+            }
+            Self::ProtocolNotWebSocket(p) => {
+                write!(
+                    f,
+                    "Not a WebSocket request: :protocol is {p:?}, not websocket"
+                )
+            }
+            Self::MissingPseudoHeader(name) => {
+                write!(f, "Missing handshake request pseudo-header: {name}")
+            }
+            Self::InvalidScheme(s) => write!(f, "Invalid :scheme {s:?}: not http or https"),
+            Self::InvalidAuthority { authority, reason } => {
+                write!(f, "Invalid :authority {authority:?}: {reason}")
+            }
+            Self::HostMismatch { host, authority } => write!(
+                f,
+                "Invalid handshake request: Host {host:?} differs from :authority {authority:?}"
+            ),
+            Self::InvalidField(name) => write!(
+                f,
+                "Invalid handshake request: field {name:?} is not allowed in HTTP/2"
+            ),
+            Self::ConnectionSpecificHeader(name) => write!(
+                f,
+                "Invalid handshake request: connection-specific header {name} in HTTP/2"
+            ),
             Self::InvalidKey(k) => write!(
                 f,
                 "Invalid Sec-WebSocket-Key {k:?}: not the base64 encoding of 16 bytes"
@@ -377,6 +444,8 @@ pub enum TargetError {
     Authority(AuthorityError),
     /// A `#fragment`, which a request target never has.
     Fragment,
+    /// An HTTP/2 `:path` that does not start with `/` (empty, or a whole URI).
+    NotPath,
 }
 
 impl fmt::Display for TargetError {
@@ -391,6 +460,7 @@ impl fmt::Display for TargetError {
             Self::MissingAuthority => f.write_str("the absolute URI has no //authority"),
             Self::Authority(e) => write!(f, "in its authority, {e}"),
             Self::Fragment => f.write_str("a request target may not have a #fragment"),
+            Self::NotPath => f.write_str("an HTTP/2 :path must start with /"),
         }
     }
 }

@@ -9,6 +9,7 @@ use http::{Method, StatusCode, Uri, Version};
 
 use crate::client::{ClientHandshake, Negotiated};
 use crate::error::{Error, HeaderError, RequestError, ResponseError, UrlError};
+use crate::extended_connect::{ClientConnect, ConnectRequest, ConnectResponse};
 use crate::head::{Request, push_received};
 use crate::headers::Headers;
 use crate::server::{Rejection, SwitchingProtocols};
@@ -125,10 +126,7 @@ impl SwitchingProtocols {
     /// # Ok::<(), wsd_handshake::Error>(())
     /// ```
     pub fn to_http_response(&self) -> Result<http::Response<()>, Error> {
-        let mut response = http::Response::new(());
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        *response.headers_mut() = header_map(self.headers())?;
-        Ok(response)
+        response(StatusCode::SWITCHING_PROTOCOLS, self.headers())
     }
 }
 
@@ -191,17 +189,9 @@ impl ClientHandshake {
     /// # Ok::<(), wsd_handshake::Error>(())
     /// ```
     pub fn to_http_request(&self) -> Result<http::Request<()>, Error> {
-        let uri = Uri::try_from(self.target()).map_err(|_| Error::InvalidUrl {
-            url: self.target().to_owned(),
-            reason: UrlError::Target,
-        })?;
         let headers = self.headers();
-        let mut request = http::Request::new(());
-        *request.method_mut() = Method::GET;
-        *request.uri_mut() = uri;
-        *request.version_mut() = Version::HTTP_11;
-        *request.headers_mut() = header_map(headers.iter().map(|(n, v)| (*n, v.as_ref())))?;
-        Ok(request)
+        let headers = headers.iter().map(|(n, v)| (*n, v.as_ref()));
+        request(Method::GET, self.target(), Version::HTTP_11, headers)
     }
 
     /// [`validate`](Self::validate) for a response the caller's HTTP stack received.
@@ -233,6 +223,146 @@ impl ClientHandshake {
             &headers_from(response.headers()),
         )
     }
+}
+
+impl ConnectRequest {
+    /// An extended `CONNECT` request as an HTTP/2 or HTTP/3 stack built on the `http` crate hands it
+    /// over: `:method`, `:scheme`, `:authority` and `:path` from the request's method and URI, the
+    /// headers, and `protocol`, the `:protocol` pseudo-header, which the `http` crate has no place for
+    /// (hyper keeps it as `hyper::ext::Protocol` in the request's extensions).
+    ///
+    /// ```
+    /// use wsd_handshake::extended_connect::{ConnectRequest, upgrade};
+    ///
+    /// let request = http::Request::builder()
+    ///     .method(http::Method::CONNECT)
+    ///     .version(http::Version::HTTP_2)
+    ///     .uri("https://server.example.com/chat")
+    ///     .header("sec-websocket-version", "13")
+    ///     .header("sec-websocket-protocol", "chat, superchat")
+    ///     .body(())
+    ///     .unwrap();
+    /// // With hyper: request.extensions().get::<hyper::ext::Protocol>().map(|p| p.as_str())
+    /// let ours = ConnectRequest::from_http(&request, Some("websocket"));
+    /// let response = upgrade(&ours, &["superchat"], None).expect("valid").to_http_response()?;
+    /// assert_eq!(response.status(), http::StatusCode::OK);
+    /// assert_eq!(response.headers()["sec-websocket-protocol"], "superchat");
+    /// # Ok::<(), wsd_handshake::Error>(())
+    /// ```
+    pub fn from_http<B>(request: &http::Request<B>, protocol: Option<&str>) -> Self {
+        Self::from_http_head(request.method(), request.uri(), request.headers(), protocol)
+    }
+
+    /// [`from_http`](Self::from_http) for `http::request::Parts`.
+    pub fn from_http_parts(parts: &http::request::Parts, protocol: Option<&str>) -> Self {
+        Self::from_http_head(&parts.method, &parts.uri, &parts.headers, protocol)
+    }
+
+    fn from_http_head(
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        protocol: Option<&str>,
+    ) -> Self {
+        Self {
+            method: method.as_str().to_owned(),
+            protocol: protocol.map(str::to_owned),
+            scheme: uri.scheme_str().map(str::to_owned),
+            path: uri.path_and_query().map(|p| p.as_str().to_owned()),
+            authority: uri.authority().map(|a| a.as_str().to_owned()),
+            headers: headers_from(headers),
+        }
+    }
+}
+
+impl ConnectResponse {
+    /// The answer as an `http::Response<()>`: status 200 and [`headers`](Self::headers).
+    ///
+    /// Fails if a value contains a control character (the protocol and extensions response are the
+    /// caller's strings).
+    pub fn to_http_response(&self) -> Result<http::Response<()>, Error> {
+        response(StatusCode::OK, self.headers())
+    }
+}
+
+impl ClientConnect {
+    /// The request as an `http::Request<()>` for an HTTP/2 client: `CONNECT`, HTTP/2, the URI
+    /// `scheme://authority/path` from which the stack derives `:scheme`, `:authority` and `:path`,
+    /// and the headers.
+    ///
+    /// The `http` crate cannot carry `:protocol`: add it the way the stack wants, for hyper
+    /// `request.extensions_mut().insert(hyper::ext::Protocol::from_static("websocket"))`.
+    ///
+    /// Fails only if the URL's parts or a custom header cannot be represented by the `http` crate;
+    /// what [`ClientConnect::new`] accepts can be.
+    ///
+    /// ```
+    /// use url::Url;
+    /// use wsd_handshake::ClientOptions;
+    /// use wsd_handshake::extended_connect::ClientConnect;
+    ///
+    /// let url = Url::parse("wss://server.example.com/chat").unwrap();
+    /// let connect = ClientConnect::new(&url, ClientOptions::default())?;
+    /// let request = connect.to_http_request()?;
+    /// assert_eq!(request.method(), http::Method::CONNECT);
+    /// assert_eq!(request.uri(), "https://server.example.com/chat");
+    /// assert_eq!(request.headers()["sec-websocket-version"], "13");
+    ///
+    /// let response = http::Response::builder().status(200).body(()).unwrap();
+    /// assert_eq!(connect.validate_http(&response)?.protocol, None);
+    /// # Ok::<(), wsd_handshake::Error>(())
+    /// ```
+    pub fn to_http_request(&self) -> Result<http::Request<()>, Error> {
+        let head = self.request();
+        let (scheme, authority, path) = (
+            head.scheme.as_deref().unwrap_or_default(),
+            head.authority.as_deref().unwrap_or_default(),
+            head.path.as_deref().unwrap_or_default(),
+        );
+        let uri = format!("{scheme}://{authority}{path}");
+        request(Method::CONNECT, &uri, Version::HTTP_2, head.headers.iter())
+    }
+
+    /// [`validate`](Self::validate) for a response the caller's HTTP/2 stack received.
+    pub fn validate_http<B>(
+        &self,
+        response: &http::Response<B>,
+    ) -> Result<Negotiated, ResponseError> {
+        self.validate(
+            response.status().as_u16(),
+            &headers_from(response.headers()),
+        )
+    }
+}
+
+/// A request to send; the URI and the headers must be representable by the `http` crate.
+fn request<'a>(
+    method: Method,
+    uri: &str,
+    version: Version,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<http::Request<()>, Error> {
+    let uri = Uri::try_from(uri).map_err(|_| Error::InvalidUrl {
+        url: uri.to_owned(),
+        reason: UrlError::Target,
+    })?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
+    *request.headers_mut() = header_map(headers)?;
+    Ok(request)
+}
+
+/// A response to send; the headers must be representable by the `http` crate.
+fn response<'a>(
+    status: StatusCode,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<http::Response<()>, Error> {
+    let mut response = http::Response::new(());
+    *response.status_mut() = status;
+    *response.headers_mut() = header_map(headers)?;
+    Ok(response)
 }
 
 /// Received headers from an `http::HeaderMap`, with the same value decoding as our own parser.
@@ -399,6 +529,87 @@ mod tests {
         assert_eq!(
             odd.to_http_response(Version::HTTP_11).status(),
             StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn extended_connect_requests_convert_from_their_uri() {
+        let request = http::Request::builder()
+            .method(Method::CONNECT)
+            .version(Version::HTTP_2)
+            .uri("http://[::1]:8080/chat?room=1")
+            .header("sec-websocket-version", "13")
+            .body(())
+            .unwrap();
+        let ours = ConnectRequest::from_http(&request, Some("websocket"));
+        assert_eq!(
+            (
+                ours.method.as_str(),
+                ours.protocol.as_deref(),
+                ours.scheme.as_deref(),
+                ours.authority.as_deref(),
+                ours.path.as_deref(),
+            ),
+            (
+                "CONNECT",
+                Some("websocket"),
+                Some("http"),
+                Some("[::1]:8080"),
+                Some("/chat?room=1")
+            )
+        );
+        let (parts, ()) = request.into_parts();
+        assert_eq!(
+            ConnectRequest::from_http_parts(&parts, Some("websocket")),
+            ours
+        );
+        // Without :protocol it is a plain CONNECT, which a WebSocket server refuses.
+        let plain = ConnectRequest::from_http_parts(&parts, None);
+        let rejection = crate::extended_connect::negotiate::<&str>(&plain, &[]).unwrap_err();
+        assert_eq!(rejection.reason, Some(RequestError::MissingProtocol));
+        let response = rejection.to_http_response(Version::HTTP_2);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(!response.headers().contains_key("connection"));
+    }
+
+    #[test]
+    fn extended_connect_round_trips_through_http_types() {
+        let connect = ClientConnect::new(
+            &Url::parse("wss://server.example.com/chat").unwrap(),
+            ClientOptions {
+                protocols: vec!["chat".to_owned(), "superchat".to_owned()],
+                extensions: Some("permessage-deflate".to_owned()),
+                ..ClientOptions::default()
+            },
+        )
+        .unwrap();
+        let request = connect.to_http_request().unwrap();
+        assert_eq!(request.version(), Version::HTTP_2);
+        assert_eq!(
+            pairs(request.headers()),
+            [
+                ("sec-websocket-version", "13"),
+                ("sec-websocket-protocol", "chat, superchat"),
+                ("sec-websocket-extensions", "permessage-deflate"),
+            ]
+        );
+        let server_side = ConnectRequest::from_http(&request, Some("websocket"));
+        assert_eq!(&server_side, connect.request());
+        let response = crate::extended_connect::upgrade(&server_side, &["superchat"], Some("x"))
+            .unwrap()
+            .to_http_response()
+            .unwrap();
+        assert_eq!(
+            connect.validate_http(&response),
+            Ok(Negotiated {
+                protocol: Some("superchat".to_owned()),
+                extensions: Some("x".to_owned()),
+            })
+        );
+        let refused = http::Response::builder().status(403).body(()).unwrap();
+        assert_eq!(
+            connect.validate_http(&refused),
+            Err(ResponseError::UnexpectedStatus(403))
         );
     }
 

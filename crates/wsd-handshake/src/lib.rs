@@ -1,5 +1,6 @@
-//! Sans-I/O WebSocket opening handshakes: the HTTP/1.1 upgrade for servers and clients (RFC 6455 §4)
-//! and the HTTP `CONNECT` exchange for proxies.
+//! Sans-I/O WebSocket opening handshakes: the HTTP/1.1 upgrade for servers and clients (RFC 6455 §4),
+//! the extended `CONNECT` of HTTP/2 and HTTP/3 (RFC 8441, RFC 9220), and the HTTP `CONNECT` exchange
+//! for proxies.
 //!
 //! Nothing here does I/O, reads a clock or draws random numbers. Parsers take the bytes the caller has
 //! buffered so far and answer [`Status::Partial`] (need more), [`Status::Complete`] with the number of
@@ -97,6 +98,33 @@
 //! # }
 //! ```
 //!
+//! # HTTP/2 and HTTP/3 (RFC 8441, RFC 9220)
+//!
+//! There a WebSocket is one stream opened by an extended `CONNECT` (`:protocol = websocket`), not a
+//! `GET` with `Upgrade`. [`extended_connect`] checks such a request and builds the `200` (or the 4xx)
+//! for servers, and builds the request and checks the answer for clients, on plain data
+//! (pseudo-headers and headers) or, with the `http` feature, on the `http` crate's types. Its
+//! subprotocol and extension rules are the HTTP/1.1 ones.
+//!
+//! ```
+//! use wsd_handshake::Headers;
+//! use wsd_handshake::extended_connect::{ConnectRequest, negotiate};
+//!
+//! let mut headers = Headers::new();
+//! headers.push("sec-websocket-version", "13");
+//! headers.push("sec-websocket-protocol", "chat, superchat");
+//! let request = ConnectRequest {
+//!     method: "CONNECT".into(),
+//!     protocol: Some("websocket".into()),
+//!     scheme: Some("https".into()),
+//!     path: Some("/chat".into()),
+//!     authority: Some("server.example.com".into()),
+//!     headers,
+//! };
+//! let accepted = negotiate(&request, &["chat"]).expect("a valid request");
+//! assert_eq!(accepted.response(None).headers(), [("sec-websocket-protocol", "chat")]);
+//! ```
+//!
 //! # Where this differs from `websocket-driver` (Node)
 //!
 //! Each item's docs say how; in short: RFC 6455 rules are checked in full on the server (HTTP/1.1,
@@ -114,6 +142,7 @@
 
 pub mod client;
 mod error;
+pub mod extended_connect;
 mod head;
 mod headers;
 #[cfg(feature = "http")]

@@ -345,6 +345,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Error",
     }
@@ -466,6 +467,22 @@ pub fn upgrade<S: AsRef<str>>(
     negotiate(request, protocols).map(|accepted| accepted.switching_protocols(extensions))
 }
 
+/// Asserts that `got` is `expected`: `Ok`, or the rejection with that status and reason (and the
+/// reason's text as the message); `context` is printed on failure.
+#[cfg(test)]
+pub(crate) fn assert_rejection(
+    got: Result<(), Rejection>,
+    expected: Result<(), (u16, RequestError)>,
+    context: &dyn fmt::Debug,
+) {
+    let expected = expected.map_err(|(status, reason)| Rejection {
+        status,
+        message: reason.to_string(),
+        reason: Some(reason),
+    });
+    assert_eq!(got, expected, "{context:?}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,13 +526,7 @@ mod tests {
     }
 
     fn check(request: &Request, expected: Result<(), (u16, RequestError)>) {
-        let got = negotiate::<&str>(request, &[]).map(drop);
-        let expected = expected.map_err(|(status, reason)| Rejection {
-            status,
-            message: reason.to_string(),
-            reason: Some(reason),
-        });
-        assert_eq!(got, expected, "{request:?}");
+        assert_rejection(negotiate::<&str>(request, &[]).map(drop), expected, request);
     }
 
     #[test]

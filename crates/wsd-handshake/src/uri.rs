@@ -93,6 +93,18 @@ pub(crate) fn check_target(target: &str) -> Result<(), TargetError> {
     check_authority(authority).map_err(TargetError::Authority)
 }
 
+/// Checks HTTP/2's `:path` for a WebSocket: the path and query of an `http` or `https` URI, so not
+/// empty and starting with `/` (RFC 9113 §8.3.1; `*` is for `OPTIONS` only, and a `CONNECT` with
+/// `:protocol` carries a path, RFC 8441 §4).
+pub(crate) fn check_path(path: &str) -> Result<(), TargetError> {
+    match path {
+        "*" => Err(TargetError::Asterisk),
+        _ if path.contains('#') => Err(TargetError::Fragment),
+        _ if path.starts_with('/') => Ok(()),
+        _ => Err(TargetError::NotPath),
+    }
+}
+
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3986 §3.1).
 fn is_scheme(s: &str) -> bool {
     let mut bytes = s.bytes();
@@ -228,6 +240,22 @@ mod tests {
             "ws://example.com:/",
         ] {
             assert_eq!(check_target(target), Ok(()), "{target}");
+        }
+    }
+
+    #[test]
+    fn paths_must_start_with_a_slash() {
+        for path in ["/", "/chat?x=1", "//x"] {
+            assert_eq!(check_path(path), Ok(()), "{path}");
+        }
+        for (path, expected) in [
+            ("", TargetError::NotPath),
+            ("chat", TargetError::NotPath),
+            ("https://example.com/chat", TargetError::NotPath),
+            ("*", TargetError::Asterisk),
+            ("/chat#x", TargetError::Fragment),
+        ] {
+            assert_eq!(check_path(path), Err(expected), "{path:?}");
         }
     }
 
