@@ -43,13 +43,14 @@ pub struct Negotiated {
 
 /// A client's opening handshake: the request to send and the rules its response must meet.
 ///
-/// The request follows the seed's byte layout (2.6): `GET <path?query> HTTP/1.1`, then `Host`,
-/// `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`,
-/// `Sec-WebSocket-Protocol` (if any), `Origin` (if set), `Authorization: Basic` (if the URL has
-/// userinfo), custom headers, `Sec-WebSocket-Extensions` (if offered), and the blank line.
+/// The request follows the byte layout of `websocket-driver` (Node): `GET <path?query> HTTP/1.1`,
+/// then `Host`, `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Key`,
+/// `Sec-WebSocket-Version: 13`, `Sec-WebSocket-Protocol` (if any), `Origin` (if set),
+/// `Authorization: Basic` (if the URL has userinfo), custom headers, `Sec-WebSocket-Extensions` (if
+/// offered), and the blank line.
 ///
-/// Differences from the seed: `Host` carries the port only when it is not the scheme's default (as the
-/// seed's 0.8.0); userinfo is percent-decoded, and a user without password is sent as `user:`
+/// Differences from Node: `Host` carries the port only when it is not the scheme's default (as in
+/// Node's 0.8.0); userinfo is percent-decoded, and a user without password is sent as `user:`
 /// (RFC 7617); a custom header cannot replace a handshake header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientHandshake {
@@ -289,7 +290,7 @@ mod tests {
     use crate::Headers;
     use crate::head::{Limits, Status};
 
-    /// The key bytes that base64-encode to the seed's vector `2vBVWg4Qyk3ZoM/5d3QD9Q==`.
+    /// The key bytes that base64-encode to websocket-driver's vector `2vBVWg4Qyk3ZoM/5d3QD9Q==`.
     fn seed_key() -> [u8; 16] {
         let bytes = BASE64.decode("2vBVWg4Qyk3ZoM/5d3QD9Q==").unwrap();
         bytes.try_into().unwrap()
@@ -423,7 +424,7 @@ mod tests {
         });
     }
 
-    /// A valid 101 for the seed key with `changes` applied (`None` removes a header).
+    /// A valid 101 for that key with `changes` applied (`None` removes a header).
     fn response_with(status: u16, changes: &[(&str, Option<&str>)]) -> Response {
         let mut pairs = vec![
             ("Upgrade", "websocket"),

@@ -38,8 +38,8 @@ impl<T> Status<T> {
 /// Bounds on an HTTP head, so a peer cannot make us buffer or parse without end.
 ///
 /// A head that has not ended after `max_head_bytes` bytes, or that has more than `max_headers` header
-/// lines, is an error as soon as that is known; the caller can stop buffering then. (The seed allows
-/// 80 KB and checks only after each chunk.)
+/// lines, is an error as soon as that is known; the caller can stop buffering then.
+/// (`websocket-driver` (Node) allows 80 KB and checks only after each chunk.)
 ///
 /// ```
 /// use wsd_handshake::Limits;

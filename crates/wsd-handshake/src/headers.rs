@@ -67,7 +67,8 @@ impl Headers {
 
     /// The comma-separated elements of every header named `name`, trimmed, empty elements skipped.
     ///
-    /// Runs in time linear in the header length (the seed's regex split is quadratic on runs of spaces).
+    /// Runs in time linear in the header length (the regex split of `websocket-driver` (Node) is
+    /// quadratic on runs of spaces).
     pub fn tokens<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.get_all(name).flat_map(split_list)
     }
@@ -105,16 +106,18 @@ pub(crate) fn trim_ows(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
 }
 
-/// Headers that may legitimately appear more than once in what we send (seed 2.12).
+/// Headers that may legitimately appear more than once in what we send, as in
+/// `websocket-driver` (Node).
 const REPEATABLE: [&str; 4] = ["set-cookie", "set-cookie2", "warning", "www-authenticate"];
 
-/// Headers to send, in insertion order, with the seed's duplicate rules and injection checks.
+/// Headers to send, in insertion order, with the duplicate rules of `websocket-driver` (Node), plus
+/// injection checks.
 ///
 /// [`set`](Self::set) trims spaces and tabs around the name and value, then:
 /// - rejects a name that is not an HTTP token and a value that contains a control character other
 ///   than a tab (CR, LF, NUL, ...). `websocket-driver` (Node) writes such headers unchanged, which lets
 ///   a caller-supplied value inject headers or end the head;
-/// - drops a later header whose name (case-insensitively) is already present, as the seed does, except
+/// - drops a later header whose name (case-insensitively) is already present, as Node does, except
 ///   `Set-Cookie`, `Set-Cookie2`, `Warning` and `WWW-Authenticate`, which may repeat.
 ///
 /// ```

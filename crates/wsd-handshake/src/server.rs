@@ -35,9 +35,9 @@ pub enum Draft {
     Hixie75,
 }
 
-/// Chooses the protocol as the seed does (2.8): any `Sec-WebSocket-Version` or `Sec-WebSocket-Key`
-/// header means RFC 6455; otherwise `Sec-WebSocket-Key1` or `Sec-WebSocket-Key2` means Hixie-76;
-/// otherwise Hixie-75.
+/// Chooses the protocol as `websocket-driver` (Node) does: any `Sec-WebSocket-Version` or
+/// `Sec-WebSocket-Key` header means RFC 6455; otherwise `Sec-WebSocket-Key1` or `Sec-WebSocket-Key2`
+/// means Hixie-76; otherwise Hixie-75.
 ///
 /// Only the presence of headers counts; [`negotiate`] validates them.
 ///
@@ -63,9 +63,9 @@ pub fn detect_version(request: &Request) -> Draft {
 /// Whether `request` asks to upgrade to WebSocket: method `GET`, a `Connection` header with an
 /// `upgrade` token and an `Upgrade` header with a `websocket` token (both case-insensitive lists).
 ///
-/// Unlike the seed's `isWebSocket`, `Upgrade: websocket, h2c` and tabs around commas are accepted, as the
-/// list grammar of RFC 9110 §7.8 allows. Use it to tell WebSocket requests from plain HTTP ones;
-/// [`negotiate`] applies the full RFC 6455 rules.
+/// Unlike `isWebSocket` in `websocket-driver` (Node), `Upgrade: websocket, h2c` and tabs around
+/// commas are accepted, as the list grammar of RFC 9110 §7.8 allows. Use it to tell WebSocket requests
+/// from plain HTTP ones; [`negotiate`] applies the full RFC 6455 rules.
 pub fn is_websocket_request(request: &Request) -> bool {
     request.method == "GET"
         && request.headers.contains_token("Connection", "upgrade")
@@ -233,7 +233,7 @@ impl Rejection {
     /// `HTTP/1.1 <status> <reason>`, `Content-Type: text/plain`, `Content-Length`, for 426 also
     /// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4), `Connection: close`, the blank line and the message.
     ///
-    /// Differences from the seed (2.1): the seed always answers 400 and sends neither
+    /// Differences from `websocket-driver` (Node): Node always answers 400 and sends neither
     /// `Sec-WebSocket-Version` nor `Connection: close`.
     ///
     /// ```
