@@ -15,6 +15,7 @@ use crate::head::Response;
 use crate::headers::{HeaderList, Headers, is_safe_value, is_token, write_line};
 use crate::negotiation::{check_answer, offer_headers};
 use crate::server::accept_key;
+use crate::uri::check_authority;
 use crate::url_util::{basic_auth, host_header};
 
 /// What the client asks for beyond the mandatory handshake.
@@ -222,14 +223,24 @@ pub fn parse_url(url: &str) -> Result<Url, Error> {
 }
 
 /// The host and port of a `ws` or `wss` URL (the port defaulting to 80 or 443); fails for any other
-/// URL.
+/// URL, and for a host that is not an RFC 3986 host.
+///
+/// The url crate follows the WHATWG URL standard, which lets `{`, `}`, `` ` `` and `"` into a host
+/// name; RFC 3986 does not, and a server that checks `Host` (as [`server::negotiate`] does) refuses
+/// such a request, so the client refuses the URL instead of sending it.
+///
+/// [`server::negotiate`]: crate::server::negotiate
 pub(crate) fn check_websocket_url(url: &Url) -> Result<(&str, u16), Error> {
+    let invalid = |reason| Error::InvalidUrl {
+        url: url.to_string(),
+        reason,
+    };
     match (url.scheme(), url.host_str(), url.port_or_known_default()) {
-        ("ws" | "wss", Some(host), Some(port)) => Ok((host, port)),
-        _ => Err(Error::InvalidUrl {
-            url: url.to_string(),
-            reason: UrlError::NotWebSocket,
-        }),
+        ("ws" | "wss", Some(host), Some(port)) => match check_authority(host) {
+            Ok(()) => Ok((host, port)),
+            Err(e) => Err(invalid(UrlError::Host(e))),
+        },
+        _ => Err(invalid(UrlError::NotWebSocket)),
     }
 }
 
@@ -385,6 +396,27 @@ mod tests {
             req.ends_with("Authorization: Bearer x\r\nOrigin: http://a.example\r\n\r\n"),
             "{req}"
         );
+    }
+
+    #[test]
+    fn client_refuses_hosts_that_rfc_3986_does_not_allow() {
+        for url in ["ws://a{b}/", "ws://a`b/", "wss://a\"b/"] {
+            let parsed = Url::parse(url).unwrap();
+            let err = ClientHandshake::new(&parsed, [0; 16], ClientOptions::default()).unwrap_err();
+            assert_eq!(
+                err,
+                Error::InvalidUrl {
+                    url: parsed.to_string(),
+                    reason: UrlError::Host(crate::AuthorityError::RegName),
+                }
+            );
+            assert!(err.to_string().ends_with(
+                "is not a valid WebSocket URL: the host has a character a host name may not have"
+            ));
+        }
+        for url in ["ws://a!b$c/", "ws://[::1]:9/", "wss://xn--caf-dma.example/"] {
+            assert!(parse_url(url).is_ok(), "{url}");
+        }
     }
 
     #[test]

@@ -217,16 +217,21 @@ pub enum UrlError {
     NoProxyHost,
     /// The URL's path and query cannot be the request target of an `http` crate request.
     Target,
+    /// The WebSocket URL's host is not an RFC 3986 host (the url crate lets `{`, `}`, `` ` `` and
+    /// `"` into host names).
+    Host(AuthorityError),
 }
 
 impl fmt::Display for UrlError {
+    /// The words after "is not a valid" in [`Error::InvalidUrl`]'s text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Syntax(_) => "URL",
-            Self::NotWebSocket => "WebSocket URL",
-            Self::NoProxyHost => "proxy URL: it has no host",
-            Self::Target => "request target",
-        })
+        match self {
+            Self::Syntax(_) => f.write_str("URL"),
+            Self::NotWebSocket => f.write_str("WebSocket URL"),
+            Self::NoProxyHost => f.write_str("proxy URL: it has no host"),
+            Self::Target => f.write_str("request target"),
+            Self::Host(e) => write!(f, "WebSocket URL: {e}"),
+        }
     }
 }
 
