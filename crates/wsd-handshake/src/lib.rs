@@ -128,8 +128,9 @@
 //! # Where this differs from `websocket-driver` (Node)
 //!
 //! Each item's docs say how; in short: RFC 6455 rules are checked in full on the server (HTTP/1.1,
-//! `Host`, key shape, token lists), 426 answers unsupported versions, clients accept
-//! `Connection: keep-alive, Upgrade`, header values with CR/LF/NUL are refused instead of sent, the
+//! the request target and `Host` per RFC 9112, key shape, token lists), 426 answers unsupported
+//! versions, clients accept `Connection: keep-alive, Upgrade`, header values with control characters
+//! are refused instead of sent, the
 //! proxy accepts any 2xx and keeps the bytes after its response, IPv6 authorities get brackets, and
 //! list headers are split in linear time.
 #![forbid(unsafe_code)]
