@@ -116,6 +116,60 @@ fn handshake_request() -> Vec<Vec<u8>> {
     ]
 }
 
+/// An input for `handshake_extended_connect`: the presence byte, then the NUL-separated fields.
+fn extended_connect(present: u8, fields: &[&str]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(present);
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            w.u8(0);
+        }
+        w.raw(field.as_bytes());
+    }
+    w.finish()
+}
+
+fn handshake_extended_connect() -> Vec<Vec<u8>> {
+    // RFC 8441 section 5.1's example, then variations on it.
+    let rfc = [
+        "CONNECT",
+        "websocket",
+        "https",
+        "/chat",
+        "server.example.com",
+        "sec-websocket-protocol",
+        "chat, superchat",
+        "sec-websocket-extensions",
+        "permessage-deflate",
+        "sec-websocket-version",
+        "13",
+        "origin",
+        "http://www.example.com",
+    ];
+    let mut with_host = rfc.to_vec();
+    with_host.extend(["host", "server.example.com:443", "te", "trailers"]);
+    let mut forbidden = rfc.to_vec();
+    forbidden.extend(["connection", "upgrade", "Upgrade", "websocket"]);
+    vec![
+        extended_connect(0x0F, &rfc),
+        extended_connect(0x1F, &with_host),
+        extended_connect(0x0F, &forbidden),
+        extended_connect(
+            0x0B,
+            &[
+                "CONNECT",
+                "websocket",
+                "http",
+                "",
+                "[::1]:8080",
+                "sec-websocket-version",
+                "8",
+            ],
+        ),
+        extended_connect(0x0E, &["CONNECT", "", "https", "/", "user@host:99999"]),
+    ]
+}
+
 fn handshake_response() -> Vec<Vec<u8>> {
     let url = url::Url::parse("ws://example.com/chat").expect("a valid URL");
     let options = wsd_handshake::ClientOptions::default();
@@ -294,6 +348,7 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("hixie_decoder", hixie_decoder()),
         ("handshake_request", handshake_request()),
         ("handshake_response", handshake_response()),
+        ("handshake_extended_connect", handshake_extended_connect()),
         ("extensions_header", extensions_header()),
         ("deflate_inflate", deflate_inflate()),
         ("driver_server", driver_server()),

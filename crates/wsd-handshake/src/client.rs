@@ -4,14 +4,18 @@
 //! [`ClientHandshake::write_request`], parse the answer with [`Response::parse`](crate::Response::parse)
 //! and check it with [`ClientHandshake::validate`].
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use url::Url;
 
 use crate::error::{Error, HeaderError, ResponseError, UrlError};
-use crate::headers::{HeaderList, is_safe_value, is_token, trim_ows, write_line};
-use crate::http::Response;
-use crate::server::{VERSION, accept_key};
+use crate::head::Response;
+use crate::headers::{HeaderList, Headers, is_safe_value, is_token, write_line};
+use crate::negotiation::{check_answer, offer_headers};
+use crate::server::accept_key;
+use crate::uri::check_authority;
 use crate::url_util::{basic_auth, host_header};
 
 /// What the client asks for beyond the mandatory handshake.
@@ -40,13 +44,14 @@ pub struct Negotiated {
 
 /// A client's opening handshake: the request to send and the rules its response must meet.
 ///
-/// The request follows the seed's byte layout (2.6): `GET <path?query> HTTP/1.1`, then `Host`,
-/// `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`,
-/// `Sec-WebSocket-Protocol` (if any), `Origin` (if set), `Authorization: Basic` (if the URL has
-/// userinfo), custom headers, `Sec-WebSocket-Extensions` (if offered), and the blank line.
+/// The request follows the byte layout of `websocket-driver` (Node): `GET <path?query> HTTP/1.1`,
+/// then `Host`, `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Key`,
+/// `Sec-WebSocket-Version: 13`, `Sec-WebSocket-Protocol` (if any), `Origin` (if set),
+/// `Authorization: Basic` (if the URL has userinfo), custom headers, `Sec-WebSocket-Extensions` (if
+/// offered), and the blank line.
 ///
-/// Differences from the seed: `Host` carries the port only when it is not the scheme's default (as the
-/// seed's 0.8.0); userinfo is percent-decoded, and a user without password is sent as `user:`
+/// Differences from Node: `Host` carries the port only when it is not the scheme's default (as in
+/// Node's 0.8.0); userinfo is percent-decoded, and a user without password is sent as `user:`
 /// (RFC 7617); a custom header cannot replace a handshake header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientHandshake {
@@ -58,50 +63,21 @@ pub struct ClientHandshake {
     options: ClientOptions,
 }
 
-/// Request headers the handshake always writes itself.
-const HANDSHAKE_HEADERS: [&str; 7] = [
-    "Host",
-    "Upgrade",
-    "Connection",
-    "Sec-WebSocket-Key",
-    "Sec-WebSocket-Version",
-    "Sec-WebSocket-Protocol",
-    "Sec-WebSocket-Extensions",
-];
-
 impl ClientHandshake {
     /// Prepares the handshake for `url` with `key` (16 bytes from a secure random source; RFC 6455
     /// §4.1 requires a fresh, unpredictable key per connection).
     ///
     /// Fails when the scheme is not `ws` or `wss`, a protocol is not an HTTP token, or the origin or
-    /// extension offer contains CR, LF or NUL.
+    /// extension offer contains a control character other than a tab.
     pub fn new(url: &Url, key: [u8; 16], options: ClientOptions) -> Result<Self, Error> {
-        if !matches!(url.scheme(), "ws" | "wss") || url.host_str().is_none() {
-            return Err(Error::InvalidUrl {
-                url: url.to_string(),
-                reason: UrlError::NotWebSocket,
-            });
-        }
-        if let Some(p) = options.protocols.iter().find(|p| !is_token(p)) {
-            return Err(Error::InvalidProtocol(p.clone()));
-        }
-        check_value("Origin", options.origin.as_deref())?;
-        check_value("Sec-WebSocket-Extensions", options.extensions.as_deref())?;
-        let mut target = url.path().to_owned();
-        if target.is_empty() {
-            target.push('/');
-        }
-        if let Some(query) = url.query() {
-            target.push('?');
-            target.push_str(query);
-        }
+        let target = Target::new(url, &options)?;
         let key = BASE64.encode(key);
         Ok(Self {
-            target,
-            host: host_header(url),
+            target: target.path,
+            host: target.authority,
             accept: accept_key(&key),
             key,
-            authorization: basic_auth(url),
+            authorization: target.authorization,
             options,
         })
     }
@@ -121,64 +97,90 @@ impl ClientHandshake {
         &self.options
     }
 
+    /// The request target: the URL's path (`/` when empty) and `?query`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The request's headers in the order [`write_request`](Self::write_request) writes them, for a
+    /// caller whose own HTTP stack sends the request (`GET` [`target`](Self::target) over HTTP/1.1).
+    ///
+    /// ```
+    /// use url::Url;
+    /// use wsd_handshake::{ClientHandshake, ClientOptions};
+    ///
+    /// let url = Url::parse("ws://example.com:8080/chat").unwrap();
+    /// let handshake = ClientHandshake::new(&url, [7; 16], ClientOptions::default())?;
+    /// let names: Vec<&str> = handshake.headers().iter().map(|(name, _)| *name).collect();
+    /// assert_eq!(
+    ///     names,
+    ///     ["Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version"]
+    /// );
+    /// assert_eq!(handshake.headers()[0].1, "example.com:8080");
+    /// # Ok::<(), wsd_handshake::Error>(())
+    /// ```
+    pub fn headers(&self) -> Vec<(&str, Cow<'_, str>)> {
+        let mut headers = vec![
+            ("Host", Cow::Borrowed(self.host.as_str())),
+            ("Upgrade", Cow::Borrowed("websocket")),
+            ("Connection", Cow::Borrowed("Upgrade")),
+            ("Sec-WebSocket-Key", Cow::Borrowed(self.key.as_str())),
+        ];
+        let own: Vec<&str> = headers.iter().map(|(name, _)| *name).collect();
+        headers.extend(offer_headers(
+            &self.options,
+            self.authorization.as_deref(),
+            &own,
+        ));
+        headers
+    }
+
     /// Appends the request head to `out`.
     pub fn write_request(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"GET ");
         out.extend_from_slice(self.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        write_line(out, "Host", &self.host);
-        write_line(out, "Upgrade", "websocket");
-        write_line(out, "Connection", "Upgrade");
-        write_line(out, "Sec-WebSocket-Key", &self.key);
-        write_line(out, "Sec-WebSocket-Version", VERSION);
-        if !self.options.protocols.is_empty() {
-            write_line(
-                out,
-                "Sec-WebSocket-Protocol",
-                &self.options.protocols.join(", "),
-            );
-        }
-        let mut skip = HANDSHAKE_HEADERS.to_vec();
-        if let Some(origin) = &self.options.origin {
-            write_line(out, "Origin", origin);
-            skip.push("Origin");
-        }
-        if let Some(auth) = &self.authorization {
-            write_line(out, "Authorization", auth);
-            skip.push("Authorization");
-        }
-        self.options.headers.write_except(&skip, out);
-        if let Some(ext) = self.options.extensions.as_deref().filter(|e| !e.is_empty()) {
-            write_line(out, "Sec-WebSocket-Extensions", ext);
+        for (name, value) in self.headers() {
+            write_line(out, name, &value);
         }
         out.extend_from_slice(b"\r\n");
     }
 
-    /// Checks the server's response (RFC 6455 §4.1), in the seed's order: status 101, `Upgrade` is
-    /// `websocket` (case-insensitive), `Connection` has an `upgrade` token, `Sec-WebSocket-Accept`
-    /// matches, and any `Sec-WebSocket-Protocol` is one we offered.
+    /// Checks the server's response (RFC 6455 §4.1), in `websocket-driver` (Node)'s order: status
+    /// 101, `Upgrade` is `websocket` (case-insensitive), `Connection` has an `upgrade` token,
+    /// `Sec-WebSocket-Accept` matches, and any `Sec-WebSocket-Protocol` is one we offered.
     ///
     /// The caller keeps `response`, so its status and headers stay available when this fails.
-    /// Differences from the seed: `Connection: keep-alive, Upgrade` is accepted (the seed requires the
-    /// whole value to be `Upgrade`). HTTP/1.0 responses are accepted, as in the seed. The bytes after
-    /// the head go to the frame parser even if the response has a `Content-Length` (the seed's HTTP
-    /// parser eats them as a body).
+    /// Differences from `websocket-driver` (Node): `Connection: keep-alive, Upgrade` is accepted (Node
+    /// requires the whole value to be `Upgrade`). HTTP/1.0 responses are accepted, as in Node. The
+    /// bytes after the head go to the frame parser even if the response has a `Content-Length` (Node's
+    /// HTTP parser eats them as a body).
     pub fn validate(&self, response: &Response) -> Result<Negotiated, ResponseError> {
-        let h = &response.headers;
-        if response.status != 101 {
-            return Err(ResponseError::UnexpectedStatus(response.status));
+        self.validate_head(response.status, &response.headers)
+    }
+
+    /// [`validate`](Self::validate) for a response head that the caller's own HTTP stack parsed.
+    pub fn validate_head(
+        &self,
+        status: u16,
+        headers: &Headers,
+    ) -> Result<Negotiated, ResponseError> {
+        if status != 101 {
+            return Err(ResponseError::UnexpectedStatus(status));
         }
-        let upgrade = h.get("Upgrade").ok_or(ResponseError::MissingUpgrade)?;
+        let upgrade = headers
+            .get("Upgrade")
+            .ok_or(ResponseError::MissingUpgrade)?;
         if !upgrade.eq_ignore_ascii_case("websocket") {
             return Err(ResponseError::UpgradeNotWebSocket(upgrade.into_owned()));
         }
-        let connection = h
+        let connection = headers
             .get("Connection")
             .ok_or(ResponseError::MissingConnection)?;
-        if !h.contains_token("Connection", "upgrade") {
+        if !headers.contains_token("Connection", "upgrade") {
             return Err(ResponseError::ConnectionNotUpgrade(connection.into_owned()));
         }
-        let accept = h
+        let accept = headers
             .get("Sec-WebSocket-Accept")
             .ok_or(ResponseError::MissingAccept)?;
         if accept != self.accept {
@@ -187,21 +189,98 @@ impl ClientHandshake {
                 received: accept.into_owned(),
             });
         }
-        let protocol = h
-            .get("Sec-WebSocket-Protocol")
-            .map(|p| trim_ows(&p).to_owned())
-            .filter(|p| !p.is_empty());
-        if let Some(p) = &protocol {
-            if !self.options.protocols.contains(p) {
-                return Err(ResponseError::UnexpectedProtocol(p.clone()));
-            }
+        check_answer(headers, &self.options.protocols)
+    }
+}
+
+/// Parses `url` and checks that it is a `ws` or `wss` URL with a host, as [`ClientHandshake::new`] and
+/// [`ProxyConnect::new`](crate::ProxyConnect::new) need.
+///
+/// A parse failure is [`Error::InvalidUrl`] with [`UrlError::Syntax`], whose
+/// [`source`](std::error::Error::source) is the url crate's error.
+///
+/// ```
+/// use wsd_handshake::{Error, UrlError, client::parse_url};
+///
+/// assert_eq!(parse_url("wss://example.com/chat")?.port_or_known_default(), Some(443));
+/// assert!(matches!(
+///     parse_url("http://example.com/"),
+///     Err(Error::InvalidUrl { reason: UrlError::NotWebSocket, .. })
+/// ));
+/// assert!(matches!(
+///     parse_url("chat"),
+///     Err(Error::InvalidUrl { reason: UrlError::Syntax(_), .. })
+/// ));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn parse_url(url: &str) -> Result<Url, Error> {
+    let parsed = Url::parse(url).map_err(|e| Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: UrlError::Syntax(e),
+    })?;
+    check_websocket_url(&parsed)?;
+    Ok(parsed)
+}
+
+/// The host and port of a `ws` or `wss` URL (the port defaulting to 80 or 443); fails for any other
+/// URL, and for a host that is not an RFC 3986 host.
+///
+/// The url crate follows the WHATWG URL standard, which lets `{`, `}`, `` ` `` and `"` into a host
+/// name; RFC 3986 does not, and a server that checks `Host` (as [`server::negotiate`] does) refuses
+/// such a request, so the client refuses the URL instead of sending it.
+///
+/// [`server::negotiate`]: crate::server::negotiate
+pub(crate) fn check_websocket_url(url: &Url) -> Result<(&str, u16), Error> {
+    let invalid = |reason| Error::InvalidUrl {
+        url: url.to_string(),
+        reason,
+    };
+    match (url.scheme(), url.host_str(), url.port_or_known_default()) {
+        ("ws" | "wss", Some(host), Some(port)) => match check_authority(host) {
+            Ok(()) => Ok((host, port)),
+            Err(e) => Err(invalid(UrlError::Host(e))),
+        },
+        _ => Err(invalid(UrlError::NotWebSocket)),
+    }
+}
+
+/// What a client's request needs from its URL, once the URL and the options are checked; shared by
+/// the HTTP/1.1 upgrade and the extended `CONNECT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// Whether the URL is `wss`.
+    pub(crate) secure: bool,
+    /// The path (`/` when empty) and `?query`: the HTTP/1.1 request target or HTTP/2's `:path`.
+    pub(crate) path: String,
+    /// The host, and the port when it is not the scheme's default: `Host` or `:authority`.
+    pub(crate) authority: String,
+    /// `Basic` credentials from the URL's userinfo.
+    pub(crate) authorization: Option<String>,
+}
+
+impl Target {
+    /// Fails when the URL is not `ws` or `wss`, a protocol is not an HTTP token, or the origin or
+    /// extension offer contains a control character other than a tab.
+    pub(crate) fn new(url: &Url, options: &ClientOptions) -> Result<Self, Error> {
+        check_websocket_url(url)?;
+        if let Some(p) = options.protocols.iter().find(|p| !is_token(p)) {
+            return Err(Error::InvalidProtocol(p.clone()));
         }
-        Ok(Negotiated {
-            protocol,
-            extensions: h
-                .get("Sec-WebSocket-Extensions")
-                .map(|e| e.into_owned())
-                .filter(|e| !e.is_empty()),
+        check_value("Origin", options.origin.as_deref())?;
+        check_value("Sec-WebSocket-Extensions", options.extensions.as_deref())?;
+        let mut path = url.path().to_owned();
+        if path.is_empty() {
+            path.push('/');
+        }
+        if let Some(query) = url.query() {
+            path.push('?');
+            path.push_str(query);
+        }
+        Ok(Self {
+            secure: url.scheme() == "wss",
+            path,
+            authority: host_header(url),
+            authorization: basic_auth(url),
         })
     }
 }
@@ -220,9 +299,9 @@ fn check_value(name: &str, value: Option<&str>) -> Result<(), HeaderError> {
 mod tests {
     use super::*;
     use crate::Headers;
-    use crate::http::{Limits, Status};
+    use crate::head::{Limits, Status};
 
-    /// The key bytes that base64-encode to the seed's vector `2vBVWg4Qyk3ZoM/5d3QD9Q==`.
+    /// The key bytes that base64-encode to websocket-driver's vector `2vBVWg4Qyk3ZoM/5d3QD9Q==`.
     fn seed_key() -> [u8; 16] {
         let bytes = BASE64.decode("2vBVWg4Qyk3ZoM/5d3QD9Q==").unwrap();
         bytes.try_into().unwrap()
@@ -320,6 +399,27 @@ mod tests {
     }
 
     #[test]
+    fn client_refuses_hosts_that_rfc_3986_does_not_allow() {
+        for url in ["ws://a{b}/", "ws://a`b/", "wss://a\"b/"] {
+            let parsed = Url::parse(url).unwrap();
+            let err = ClientHandshake::new(&parsed, [0; 16], ClientOptions::default()).unwrap_err();
+            assert_eq!(
+                err,
+                Error::InvalidUrl {
+                    url: parsed.to_string(),
+                    reason: UrlError::Host(crate::AuthorityError::RegName),
+                }
+            );
+            assert!(err.to_string().ends_with(
+                "is not a valid WebSocket URL: the host has a character a host name may not have"
+            ));
+        }
+        for url in ["ws://a!b$c/", "ws://[::1]:9/", "wss://xn--caf-dma.example/"] {
+            assert!(parse_url(url).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
     fn client_rejects_unusable_input() {
         let url = Url::parse("http://example.com/").unwrap();
         let err = ClientHandshake::new(&url, [0; 16], ClientOptions::default()).unwrap_err();
@@ -350,9 +450,13 @@ mod tests {
             extensions: Some("a\nb".to_owned()),
             ..ClientOptions::default()
         });
+        check(ClientOptions {
+            origin: Some("http://a.example\x01".to_owned()),
+            ..ClientOptions::default()
+        });
     }
 
-    /// A valid 101 for the seed key with `changes` applied (`None` removes a header).
+    /// A valid 101 for that key with `changes` applied (`None` removes a header).
     fn response_with(status: u16, changes: &[(&str, Option<&str>)]) -> Response {
         let mut pairs = vec![
             ("Upgrade", "websocket"),

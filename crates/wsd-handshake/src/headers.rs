@@ -67,7 +67,8 @@ impl Headers {
 
     /// The comma-separated elements of every header named `name`, trimmed, empty elements skipped.
     ///
-    /// Runs in time linear in the header length (the seed's regex split is quadratic on runs of spaces).
+    /// Runs in time linear in the header length (the regex split of `websocket-driver` (Node) is
+    /// quadratic on runs of spaces).
     pub fn tokens<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.get_all(name).flat_map(split_list)
     }
@@ -105,15 +106,18 @@ pub(crate) fn trim_ows(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
 }
 
-/// Headers that may legitimately appear more than once in what we send (seed 2.12).
+/// Headers that may legitimately appear more than once in what we send, as in
+/// `websocket-driver` (Node).
 const REPEATABLE: [&str; 4] = ["set-cookie", "set-cookie2", "warning", "www-authenticate"];
 
-/// Headers to send, in insertion order, with the seed's duplicate rules and injection checks.
+/// Headers to send, in insertion order, with the duplicate rules of `websocket-driver` (Node), plus
+/// injection checks.
 ///
 /// [`set`](Self::set) trims spaces and tabs around the name and value, then:
-/// - rejects a name that is not an HTTP token and a value that contains CR, LF or NUL. The seed
-///   writes such headers unchanged, which lets a caller-supplied value inject headers or end the head;
-/// - drops a later header whose name (case-insensitively) is already present, as the seed does, except
+/// - rejects a name that is not an HTTP token and a value that contains a control character other
+///   than a tab (CR, LF, NUL, ...). `websocket-driver` (Node) writes such headers unchanged, which lets
+///   a caller-supplied value inject headers or end the head;
+/// - drops a later header whose name (case-insensitively) is already present, as Node does, except
 ///   `Set-Cookie`, `Set-Cookie2`, `Warning` and `WWW-Authenticate`, which may repeat.
 ///
 /// ```
@@ -217,9 +221,11 @@ pub(crate) fn validate_header<'a>(
     Ok((name, value))
 }
 
-/// Whether `value` can go on a header line without ending it: no CR, LF or NUL.
+/// Whether `value` is a field value we may send (RFC 9110 §5.5): no control characters but the
+/// horizontal tab. CR, LF and NUL would end the header line early; the others are invalid too, and
+/// refusing them here means every value that passes can also become an `http::HeaderValue`.
 pub(crate) fn is_safe_value(value: &str) -> bool {
-    !value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
+    !value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f)
 }
 
 /// Whether `s` is a non-empty HTTP token (RFC 9110 §5.6.2).
@@ -318,6 +324,13 @@ mod tests {
     }
 
     #[test]
+    fn header_list_keeps_inner_tabs_and_non_ascii_text() {
+        let mut h = HeaderList::new();
+        assert_eq!(h.set("X-A", "a\tb caf\u{e9} \u{80}"), Ok(true));
+        assert_eq!(h.get("x-a"), Some("a\tb caf\u{e9} \u{80}"));
+    }
+
+    #[test]
     fn header_list_trims_spaces_and_tabs() {
         let mut h = HeaderList::new();
         assert_eq!(h.set("  X-A\t", "\t v  "), Ok(true));
@@ -337,6 +350,9 @@ mod tests {
         check("X-A", "a\nb");
         check("X-A", "a\rb");
         check("X-A", "a\0b");
+        check("X-A", "a\x01b");
+        check("X-A", "a\x1bb");
+        check("X-A", "a\x7fb");
         check("X-A\r\nB", "c");
         check("X-A: b", "c");
         check("X A", "c");
@@ -350,7 +366,7 @@ mod tests {
         let err = h.set("X-A", "a\nb").unwrap_err();
         assert_eq!(
             err.to_string(),
-            r#"invalid header: value "a\nb" of header X-A contains CR, LF or NUL"#
+            r#"invalid header: value "a\nb" of header X-A contains a control character"#
         );
     }
 

@@ -1,5 +1,6 @@
-//! Sans-I/O WebSocket opening handshakes: the HTTP/1.1 upgrade for servers and clients (RFC 6455 §4)
-//! and the HTTP `CONNECT` exchange for proxies.
+//! Sans-I/O WebSocket opening handshakes: the HTTP/1.1 upgrade for servers and clients (RFC 6455 §4),
+//! the extended `CONNECT` of HTTP/2 and HTTP/3 (RFC 8441, RFC 9220), and the HTTP `CONNECT` exchange
+//! for proxies.
 //!
 //! Nothing here does I/O, reads a clock or draws random numbers. Parsers take the bytes the caller has
 //! buffered so far and answer [`Status::Partial`] (need more), [`Status::Complete`] with the number of
@@ -61,11 +62,75 @@
 //! # Ok::<(), wsd_handshake::Error>(())
 //! ```
 //!
-//! # Where this differs from the Node seed
+//! # With your own HTTP stack (feature `http`)
+//!
+//! A server or client whose HTTP stack (hyper, axum, ...) parses and writes the heads converts its
+//! `http` crate types instead of bytes: `Request::try_from(&http_request)`, [`server::upgrade`] (or
+//! [`server::negotiate`] then [`Accepted::switching_protocols`] when the extension answer depends on
+//! the offer), and `SwitchingProtocols::to_http_response` / `Rejection::to_http_response`. Clients
+//! use `ClientHandshake::to_http_request` and `ClientHandshake::validate_http`. The data-level
+//! pieces ([`SwitchingProtocols::headers`], [`Rejection::headers`], [`ClientHandshake::headers`],
+//! [`ClientHandshake::validate_head`]) need no feature.
+//!
+//! ```
+//! # #[cfg(feature = "http")] {
+//! use wsd_handshake::{Request, server};
+//!
+//! // What hyper or axum hands a handler:
+//! let request = http::Request::get("/chat")
+//!     .header("host", "example.com")
+//!     .header("upgrade", "websocket")
+//!     .header("connection", "Upgrade")
+//!     .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+//!     .header("sec-websocket-version", "13")
+//!     .header("sec-websocket-protocol", "chat")
+//!     .body(())
+//!     .unwrap();
+//! let response: http::Response<()> = match Request::try_from(&request)
+//!     .map_err(server::Rejection::from)
+//!     .and_then(|ours| server::upgrade(&ours, &["chat"], None))
+//! {
+//!     Ok(answer) => answer.to_http_response().expect("no control characters"),
+//!     Err(rejection) => rejection.to_http_response(request.version()),
+//! };
+//! assert_eq!(response.status(), 101);
+//! assert_eq!(response.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+//! # }
+//! ```
+//!
+//! # HTTP/2 and HTTP/3 (RFC 8441, RFC 9220)
+//!
+//! There a WebSocket is one stream opened by an extended `CONNECT` (`:protocol = websocket`), not a
+//! `GET` with `Upgrade`. [`extended_connect`] checks such a request and builds the `200` (or the 4xx)
+//! for servers, and builds the request and checks the answer for clients, on plain data
+//! (pseudo-headers and headers) or, with the `http` feature, on the `http` crate's types. Its
+//! subprotocol and extension rules are the HTTP/1.1 ones.
+//!
+//! ```
+//! use wsd_handshake::Headers;
+//! use wsd_handshake::extended_connect::{ConnectRequest, negotiate};
+//!
+//! let mut headers = Headers::new();
+//! headers.push("sec-websocket-version", "13");
+//! headers.push("sec-websocket-protocol", "chat, superchat");
+//! let request = ConnectRequest {
+//!     method: "CONNECT".into(),
+//!     protocol: Some("websocket".into()),
+//!     scheme: Some("https".into()),
+//!     path: Some("/chat".into()),
+//!     authority: Some("server.example.com".into()),
+//!     headers,
+//! };
+//! let accepted = negotiate(&request, &["chat"]).expect("a valid request");
+//! assert_eq!(accepted.response(None).headers(), [("sec-websocket-protocol", "chat")]);
+//! ```
+//!
+//! # Where this differs from `websocket-driver` (Node)
 //!
 //! Each item's docs say how; in short: RFC 6455 rules are checked in full on the server (HTTP/1.1,
-//! `Host`, key shape, token lists), 426 answers unsupported versions, clients accept
-//! `Connection: keep-alive, Upgrade`, header values with CR/LF/NUL are refused instead of sent, the
+//! the request target and `Host` per RFC 9112, key shape, token lists), 426 answers unsupported
+//! versions, clients accept `Connection: keep-alive, Upgrade`, header values with control characters
+//! are refused instead of sent, the
 //! proxy accepts any 2xx and keeps the bytes after its response, IPv6 authorities get brackets, and
 //! list headers are split in linear time.
 #![forbid(unsafe_code)]
@@ -78,15 +143,27 @@
 
 pub mod client;
 mod error;
+pub mod extended_connect;
+mod head;
 mod headers;
-mod http;
+#[cfg(feature = "http")]
+mod http_crate;
+mod negotiation;
 mod proxy;
 pub mod server;
+mod uri;
 mod url_util;
 
+/// The `http` crate this crate's conversions use (feature `http`), so callers can name the same
+/// version.
+#[cfg(feature = "http")]
+pub use ::http;
 pub use client::{ClientHandshake, ClientOptions, Negotiated};
-pub use error::{Error, HeaderError, Malformed, RequestError, ResponseError, UrlError};
+pub use error::{
+    AuthorityError, Error, HeaderError, Malformed, RequestError, ResponseError, TargetError,
+    UrlError,
+};
+pub use head::{Limits, Request, Response, Status};
 pub use headers::{HeaderList, Headers};
-pub use http::{Limits, Request, Response, Status};
 pub use proxy::ProxyConnect;
-pub use server::{Accepted, Draft, Rejection, reason_phrase};
+pub use server::{Accepted, Draft, Rejection, SwitchingProtocols, reason_phrase};

@@ -1,10 +1,11 @@
-//! The HTTP `CONNECT` exchange that opens a tunnel through a proxy (seed 1.8, 2.11).
+//! The HTTP `CONNECT` exchange that opens a tunnel through a proxy.
 
 use url::Url;
 
+use crate::client::check_websocket_url;
 use crate::error::{Error, UrlError};
+use crate::head::{Limits, Response, Status};
 use crate::headers::HeaderList;
-use crate::http::{Limits, Response, Status};
 use crate::url_util::{basic_auth, host_header};
 
 /// A `CONNECT` request to an HTTP proxy for a `ws`/`wss` target, and the check of its answer.
@@ -46,18 +47,9 @@ impl ProxyConnect {
     /// `http://user:pass@proxy:3128`; its percent-decoded userinfo becomes `Proxy-Authorization`).
     ///
     /// The authority is `host:port`, the port defaulting to 80 for `ws` and 443 for `wss`, an IPv6 host
-    /// in brackets (the seed's 0.7.x writes `::1:9000`, which proxies cannot parse).
+    /// in brackets (`websocket-driver` (Node) 0.7.x writes `::1:9000`, which proxies cannot parse).
     pub fn new(target: &Url, proxy: &Url) -> Result<Self, Error> {
-        let (Some(host), Some(port), true) = (
-            target.host_str(),
-            target.port_or_known_default(),
-            matches!(target.scheme(), "ws" | "wss"),
-        ) else {
-            return Err(Error::InvalidUrl {
-                url: target.to_string(),
-                reason: UrlError::NotWebSocket,
-            });
-        };
+        let (host, port) = check_websocket_url(target)?;
         if proxy.host_str().is_none_or(str::is_empty) {
             return Err(Error::InvalidUrl {
                 url: proxy.to_string(),
@@ -83,8 +75,8 @@ impl ProxyConnect {
     }
 
     /// Adds a header to the request, with [`HeaderList::set`]'s rules: the preset `Host`,
-    /// `Connection`, `Proxy-Connection` and `Proxy-Authorization` win over later duplicates, as in the
-    /// seed.
+    /// `Connection`, `Proxy-Connection` and `Proxy-Authorization` win over later duplicates, as in
+    /// `websocket-driver` (Node).
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<bool, Error> {
         self.headers.set(name, value)
     }
@@ -104,7 +96,8 @@ impl ProxyConnect {
     /// (RFC 9110 §9.3.6), where `buf[consumed..]` already belongs to the tunnel; or
     /// [`Error::ProxyRefused`] with the whole response for any other status.
     ///
-    /// Differences from the seed: it accepts only exactly 200, and it discards the bytes after the head.
+    /// Differences from `websocket-driver` (Node): it accepts only exactly 200, and it discards the
+    /// bytes after the head.
     pub fn read_response(
         &self,
         buf: &[u8],

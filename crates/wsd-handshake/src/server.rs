@@ -10,9 +10,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest as _, Sha1};
 
-use crate::error::{Error, HeaderError, RequestError};
-use crate::headers::{HeaderList, is_safe_value, trim_ows, write_line};
-use crate::http::Request;
+use crate::error::{Error, RequestError};
+use crate::head::Request;
+use crate::headers::{HeaderList, write_line};
+use crate::negotiation::{
+    Selection, answer_headers, check_values, check_version, extensions_answer, select,
+};
+use crate::uri::{check_authority, check_target};
 
 /// The GUID RFC 6455 §1.3 appends to the key before hashing.
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -31,9 +35,9 @@ pub enum Draft {
     Hixie75,
 }
 
-/// Chooses the protocol as the seed does (2.8): any `Sec-WebSocket-Version` or `Sec-WebSocket-Key`
-/// header means RFC 6455; otherwise `Sec-WebSocket-Key1` or `Sec-WebSocket-Key2` means Hixie-76;
-/// otherwise Hixie-75.
+/// Chooses the protocol as `websocket-driver` (Node) does: any `Sec-WebSocket-Version` or
+/// `Sec-WebSocket-Key` header means RFC 6455; otherwise `Sec-WebSocket-Key1` or `Sec-WebSocket-Key2`
+/// means Hixie-76; otherwise Hixie-75.
 ///
 /// Only the presence of headers counts; [`negotiate`] validates them.
 ///
@@ -59,9 +63,9 @@ pub fn detect_version(request: &Request) -> Draft {
 /// Whether `request` asks to upgrade to WebSocket: method `GET`, a `Connection` header with an
 /// `upgrade` token and an `Upgrade` header with a `websocket` token (both case-insensitive lists).
 ///
-/// Unlike the seed's `isWebSocket`, `Upgrade: websocket, h2c` and tabs around commas are accepted, as the
-/// list grammar of RFC 9110 §7.8 allows. Use it to tell WebSocket requests from plain HTTP ones;
-/// [`negotiate`] applies the full RFC 6455 rules.
+/// Unlike `isWebSocket` in `websocket-driver` (Node), `Upgrade: websocket, h2c` and tabs around
+/// commas are accepted, as the list grammar of RFC 9110 §7.8 allows. Use it to tell WebSocket requests
+/// from plain HTTP ones; [`negotiate`] applies the full RFC 6455 rules.
 pub fn is_websocket_request(request: &Request) -> bool {
     request.method == "GET"
         && request.headers.contains_token("Connection", "upgrade")
@@ -94,6 +98,67 @@ pub struct Accepted {
     pub extensions_offer: Option<String>,
 }
 
+impl Accepted {
+    /// The 101 answer as data, with `extensions` (the extensions layer's `Sec-WebSocket-Extensions`
+    /// response, if any) trimmed and dropped when empty.
+    ///
+    /// ```
+    /// use wsd_handshake::server::Accepted;
+    ///
+    /// let accepted = Accepted {
+    ///     accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into(),
+    ///     protocol: Some("chat".into()),
+    ///     extensions_offer: Some("permessage-deflate".into()),
+    /// };
+    /// let answer = accepted.switching_protocols(Some("permessage-deflate"));
+    /// assert_eq!(
+    ///     answer.headers(),
+    ///     [
+    ///         ("Upgrade", "websocket"),
+    ///         ("Connection", "Upgrade"),
+    ///         ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+    ///         ("Sec-WebSocket-Protocol", "chat"),
+    ///         ("Sec-WebSocket-Extensions", "permessage-deflate"),
+    ///     ]
+    /// );
+    /// ```
+    pub fn switching_protocols(&self, extensions: Option<&str>) -> SwitchingProtocols {
+        SwitchingProtocols {
+            accept: self.accept.clone(),
+            protocol: self.protocol.clone(),
+            extensions: extensions_answer(extensions),
+        }
+    }
+
+    /// Appends the 101 response to `out`: [`switching_protocols`](Self::switching_protocols) with
+    /// `extensions_response`, written by [`SwitchingProtocols::write`].
+    ///
+    /// Fails, writing nothing, if `extensions_response` contains a control character.
+    pub fn write_response(
+        &self,
+        custom: &HeaderList,
+        extensions_response: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.switching_protocols(extensions_response)
+            .write(custom, out)
+    }
+}
+
+/// The `101 Switching Protocols` answer to a WebSocket request, as data: what
+/// [`Accepted::switching_protocols`] and [`upgrade`] build, for a caller to write with
+/// [`write`](Self::write) or hand to its own HTTP stack (see [`headers`](Self::headers), and
+/// `to_http_response` with the `http` feature).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwitchingProtocols {
+    /// The `Sec-WebSocket-Accept` value.
+    pub accept: String,
+    /// The chosen subprotocol, if any.
+    pub protocol: Option<String>,
+    /// The `Sec-WebSocket-Extensions` response, if any.
+    pub extensions: Option<String>,
+}
+
 /// Headers the 101 response always writes itself, so the caller's custom headers cannot replace them.
 const HANDSHAKE_HEADERS: [&str; 5] = [
     "Upgrade",
@@ -103,42 +168,38 @@ const HANDSHAKE_HEADERS: [&str; 5] = [
     "Sec-WebSocket-Extensions",
 ];
 
-impl Accepted {
-    /// Appends the 101 response to `out`.
+impl SwitchingProtocols {
+    /// The response headers in order: `Upgrade: websocket`, `Connection: Upgrade`,
+    /// `Sec-WebSocket-Accept`, then `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` when set.
+    pub fn headers(&self) -> Vec<(&'static str, &str)> {
+        let mut headers = vec![
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", self.accept.as_str()),
+        ];
+        headers.extend(answer_headers(
+            self.protocol.as_deref(),
+            self.extensions.as_deref(),
+        ));
+        headers
+    }
+
+    /// Appends the response to `out`: `HTTP/1.1 101 Switching Protocols`, the caller's `custom`
+    /// headers, [`headers`](Self::headers), then the blank line.
     ///
-    /// Writes `HTTP/1.1 101 Switching Protocols`, the caller's `custom` headers, `Upgrade: websocket`,
-    /// `Connection: Upgrade`, `Sec-WebSocket-Accept`, `Sec-WebSocket-Protocol` (if one was chosen) and
-    /// `Sec-WebSocket-Extensions` (if `extensions_response` is `Some` and not empty), then the blank line.
+    /// Difference from `websocket-driver` (Node): Node lets a custom header named like one of the
+    /// handshake headers (say `Upgrade`) replace the driver's, which breaks the handshake; here custom
+    /// headers with those names are skipped. Otherwise the bytes are Node's.
     ///
-    /// Difference from the seed (2.1): the seed lets a custom header named like one of the handshake
-    /// headers (say `Upgrade`) replace the driver's, which breaks the handshake; here custom headers
-    /// with those names are skipped. Otherwise the bytes are the seed's.
-    ///
-    /// Fails, writing nothing, if `extensions_response` contains CR, LF or NUL.
-    pub fn write_response(
-        &self,
-        custom: &HeaderList,
-        extensions_response: Option<&str>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Error> {
-        let extensions = extensions_response.map(trim_ows).filter(|e| !e.is_empty());
-        if let Some(e) = extensions.filter(|e| !is_safe_value(e)) {
-            return Err(HeaderError::InvalidValue {
-                name: "Sec-WebSocket-Extensions".to_owned(),
-                value: e.to_owned(),
-            }
-            .into());
-        }
+    /// Fails, writing nothing, if a value contains a control character (the extensions response and
+    /// the protocol are the caller's strings).
+    pub fn write(&self, custom: &HeaderList, out: &mut Vec<u8>) -> Result<(), Error> {
+        let headers = self.headers();
+        check_values(headers.iter().copied())?;
         out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
         custom.write_except(&HANDSHAKE_HEADERS, out);
-        write_line(out, "Upgrade", "websocket");
-        write_line(out, "Connection", "Upgrade");
-        write_line(out, "Sec-WebSocket-Accept", &self.accept);
-        if let Some(p) = &self.protocol {
-            write_line(out, "Sec-WebSocket-Protocol", p);
-        }
-        if let Some(e) = extensions {
-            write_line(out, "Sec-WebSocket-Extensions", e);
+        for (name, value) in headers {
+            write_line(out, name, value);
         }
         out.extend_from_slice(b"\r\n");
         Ok(())
@@ -172,7 +233,7 @@ impl Rejection {
     /// `HTTP/1.1 <status> <reason>`, `Content-Type: text/plain`, `Content-Length`, for 426 also
     /// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4), `Connection: close`, the blank line and the message.
     ///
-    /// Differences from the seed (2.1): the seed always answers 400 and sends neither
+    /// Differences from `websocket-driver` (Node): Node always answers 400 and sends neither
     /// `Sec-WebSocket-Version` nor `Connection: close`.
     ///
     /// ```
@@ -193,14 +254,43 @@ impl Rejection {
             reason_phrase(self.status)
         );
         out.extend_from_slice(status.as_bytes());
-        write_line(out, "Content-Type", "text/plain");
+        let mut headers = self.headers().into_iter();
+        // Content-Type first, then the length, as websocket-driver (Node) writes them.
+        if let Some((name, value)) = headers.next() {
+            write_line(out, name, value);
+        }
         write_line(out, "Content-Length", &self.message.len().to_string());
-        if self.status == 426 {
-            write_line(out, "Sec-WebSocket-Version", VERSION);
+        for (name, value) in headers {
+            write_line(out, name, value);
         }
         write_line(out, "Connection", "close");
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(self.message.as_bytes());
+    }
+
+    /// The answer's headers that do not depend on the transport: `Content-Type: text/plain` (the
+    /// body is [`message`](Self::message)) and, when the client asked for a version this crate does
+    /// not speak, `Sec-WebSocket-Version: 13` (RFC 6455 §4.4). Over HTTP/1.1,
+    /// [`write_response`](Self::write_response) adds `Content-Length` and `Connection: close`.
+    ///
+    /// ```
+    /// use wsd_handshake::{RequestError, server::Rejection};
+    ///
+    /// let rejection = Rejection::from(RequestError::UnsupportedVersion(Some("8".into())));
+    /// assert_eq!(rejection.status, 426);
+    /// assert_eq!(
+    ///     rejection.headers(),
+    ///     [("Content-Type", "text/plain"), ("Sec-WebSocket-Version", "13")]
+    /// );
+    /// ```
+    pub fn headers(&self) -> Vec<(&'static str, &'static str)> {
+        let wrong_version =
+            self.status == 426 || matches!(self.reason, Some(RequestError::UnsupportedVersion(_)));
+        let mut headers = vec![("Content-Type", "text/plain")];
+        if wrong_version {
+            headers.push(("Sec-WebSocket-Version", VERSION));
+        }
+        headers
     }
 }
 
@@ -255,6 +345,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Error",
     }
@@ -262,15 +353,24 @@ pub fn reason_phrase(status: u16) -> &'static str {
 
 /// Checks a client's opening handshake (RFC 6455 §4.2.1) and picks a subprotocol.
 ///
-/// Checks, in order: method `GET`; HTTP/1.1 or later; an `Upgrade` header with a `websocket` token; a
-/// `Connection` header with an `upgrade` token; a `Host` header; `Sec-WebSocket-Version` exactly `13`
-/// (else 426 Upgrade Required); a `Sec-WebSocket-Key` that is base64 for exactly 16 bytes.
+/// Checks, in order: method `GET`; HTTP/1.1 or later; a request target in origin-form (`/chat?x`) or
+/// absolute-form (`ws://host/chat`); an `Upgrade` header with a `websocket` token; a `Connection`
+/// header with an `upgrade` token; exactly one `Host` header, of the form `host[:port]`;
+/// `Sec-WebSocket-Version` exactly `13` (else 426 Upgrade Required); a `Sec-WebSocket-Key` that is
+/// base64 for exactly 16 bytes.
+///
+/// The target and `Host` rules are RFC 9112 §3.2's: a `Host` may be an IPv6 literal (`[::1]:8080`),
+/// have an empty port (`host:`) or `%`-escapes and sub-delimiters in its name, but not spaces,
+/// userinfo (`user@host`), an unclosed `[` or a port that is not a number; the asterisk-form (`*`),
+/// the authority-form (`host:443`) and relative targets (`../x`) are refused. The path's characters
+/// are not checked further, since browsers send `|` or a stray `%` as they are.
 ///
 /// The subprotocol is the first one in the *client's* `Sec-WebSocket-Protocol` list that is also in
-/// `protocols` (case-sensitive), as in the seed.
+/// `protocols` (case-sensitive), as in `websocket-driver` (Node).
 ///
-/// Differences from the seed (2.1), all following RFC 6455: the seed does not check the HTTP version,
-/// `Host`, or the key's shape, and it compares `Upgrade` as a whole value rather than a token list.
+/// Differences from `websocket-driver` (Node), all following RFC 6455 and RFC 9112: it does not check
+/// the HTTP version, the request target, `Host`, or the key's shape, and it compares `Upgrade` as a
+/// whole value rather than a token list.
 ///
 /// ```
 /// use wsd_handshake::{Limits, Request, Status, server};
@@ -292,6 +392,10 @@ pub fn negotiate<S: AsRef<str>>(request: &Request, protocols: &[S]) -> Result<Ac
     if request.version < 1 {
         return Err(RequestError::HttpVersion(request.version).into());
     }
+    if let Err(reason) = check_target(&request.target) {
+        let target = request.target.clone();
+        return Err(RequestError::InvalidTarget { target, reason }.into());
+    }
     match h.get("Upgrade") {
         None => return Err(RequestError::MissingUpgrade.into()),
         Some(_) if h.contains_token("Upgrade", "websocket") => {}
@@ -302,33 +406,88 @@ pub fn negotiate<S: AsRef<str>>(request: &Request, protocols: &[S]) -> Result<Ac
         Some(_) if h.contains_token("Connection", "upgrade") => {}
         Some(v) => return Err(RequestError::ConnectionNotUpgrade(v.into_owned()).into()),
     }
-    if !h.contains("Host") {
-        return Err(RequestError::MissingHost.into());
+    let mut hosts = h.get_all("Host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) => return Err(RequestError::MissingHost.into()),
+        (Some(_), Some(_)) => return Err(RequestError::DuplicateHost.into()),
+        (Some(host), None) => {
+            if let Err(reason) = check_authority(host) {
+                let host = host.to_owned();
+                return Err(RequestError::InvalidHost { host, reason }.into());
+            }
+        }
     }
-    match h.get("Sec-WebSocket-Version") {
-        Some(v) if trim_ows(&v) == VERSION => {}
-        v => return Err(RequestError::UnsupportedVersion(v.map(|v| v.into_owned())).into()),
-    }
+    check_version(h)?;
     let key = h.get("Sec-WebSocket-Key").ok_or(RequestError::MissingKey)?;
     if !BASE64.decode(key.as_bytes()).is_ok_and(|k| k.len() == 16) {
         return Err(RequestError::InvalidKey(key.into_owned()).into());
     }
-    let protocol = h
-        .tokens("Sec-WebSocket-Protocol")
-        .find(|offered| protocols.iter().any(|p| p.as_ref() == *offered))
-        .map(str::to_owned);
+    let Selection {
+        protocol,
+        extensions_offer,
+    } = select(h, protocols);
     Ok(Accepted {
         accept: accept_key(&key),
         protocol,
-        extensions_offer: h.get("Sec-WebSocket-Extensions").map(|e| e.into_owned()),
+        extensions_offer,
     })
+}
+
+/// [`negotiate`] and [`Accepted::switching_protocols`] in one step, for a server whose extensions
+/// response does not depend on the offer (or that read the offer from the request's
+/// `Sec-WebSocket-Extensions` itself): the 101's headers as data, or the rejection to answer with.
+///
+/// ```
+/// use wsd_handshake::{Headers, Request, server};
+///
+/// let mut headers = Headers::new();
+/// for (name, value) in [
+///     ("Host", "example.com"),
+///     ("Upgrade", "websocket"),
+///     ("Connection", "Upgrade"),
+///     ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+///     ("Sec-WebSocket-Version", "13"),
+///     ("Sec-WebSocket-Protocol", "chat"),
+/// ] {
+///     headers.push(name, value);
+/// }
+/// let request = Request { method: "GET".into(), target: "/chat".into(), version: 1, headers };
+/// let answer = server::upgrade(&request, &["chat"], None).expect("a valid request");
+/// assert_eq!(answer.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// assert_eq!(answer.protocol.as_deref(), Some("chat"));
+///
+/// let refused = server::upgrade(&Request { method: "POST".into(), ..request }, &["chat"], None);
+/// assert_eq!(refused.unwrap_err().status, 400);
+/// ```
+pub fn upgrade<S: AsRef<str>>(
+    request: &Request,
+    protocols: &[S],
+    extensions: Option<&str>,
+) -> Result<SwitchingProtocols, Rejection> {
+    negotiate(request, protocols).map(|accepted| accepted.switching_protocols(extensions))
+}
+
+/// Asserts that `got` is `expected`: `Ok`, or the rejection with that status and reason (and the
+/// reason's text as the message); `context` is printed on failure.
+#[cfg(test)]
+pub(crate) fn assert_rejection(
+    got: Result<(), Rejection>,
+    expected: Result<(), (u16, RequestError)>,
+    context: &dyn fmt::Debug,
+) {
+    let expected = expected.map_err(|(status, reason)| Rejection {
+        status,
+        message: reason.to_string(),
+        reason: Some(reason),
+    });
+    assert_eq!(got, expected, "{context:?}");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Status;
-    use crate::{Headers, Limits};
+    use crate::head::Status;
+    use crate::{AuthorityError, HeaderError, Headers, Limits, TargetError};
 
     const VALID: [(&str, &str); 5] = [
         ("Host", "example.com"),
@@ -367,13 +526,7 @@ mod tests {
     }
 
     fn check(request: &Request, expected: Result<(), (u16, RequestError)>) {
-        let got = negotiate::<&str>(request, &[]).map(drop);
-        let expected = expected.map_err(|(status, reason)| Rejection {
-            status,
-            message: reason.to_string(),
-            reason: Some(reason),
-        });
-        assert_eq!(got, expected, "{request:?}");
+        assert_rejection(negotiate::<&str>(request, &[]).map(drop), expected, request);
     }
 
     #[test]
@@ -466,6 +619,98 @@ mod tests {
                 Err((400, E::InvalidKey(bad.to_owned()))),
             );
         }
+    }
+
+    fn with_target(target: &str) -> Request {
+        Request {
+            target: target.to_owned(),
+            ..request_with(&[])
+        }
+    }
+
+    #[test]
+    fn server_accepts_odd_but_valid_hosts_and_targets() {
+        for host in [
+            "[::1]:8080",
+            "[::1]",
+            "example.com:",
+            "caf%C3%A9.example",
+            "a!$&'()*+,;=b:80",
+            "127.0.0.1:9000",
+        ] {
+            check(&request_with(&[("Host", Some(host))]), Ok(()));
+        }
+        for target in [
+            "/chat?room=1",
+            "//x",
+            "http://example.com/chat",
+            "ws://example.com",
+            "wss://[::1]:9000/chat?x",
+        ] {
+            check(&with_target(target), Ok(()));
+        }
+    }
+
+    #[test]
+    fn server_rejects_malformed_hosts_with_400() {
+        use AuthorityError as A;
+        for (host, reason) in [
+            ("exa mple.com", A::RegName),
+            ("[::1", A::IpLiteral),
+            ("[::1]:x", A::Port),
+            ("example.com:http", A::Port),
+            ("example.com:-80", A::Port),
+            ("user@example.com", A::Userinfo),
+            ("", A::Empty),
+            (":8080", A::Empty),
+        ] {
+            let error = RequestError::InvalidHost {
+                host: host.to_owned(),
+                reason,
+            };
+            check(&request_with(&[("Host", Some(host))]), Err((400, error)));
+        }
+        let mut twice = request_with(&[]);
+        twice.headers.push("host", "example.com");
+        check(&twice, Err((400, RequestError::DuplicateHost)));
+    }
+
+    #[test]
+    fn server_rejects_targets_of_other_forms_with_400() {
+        use TargetError as T;
+        for (target, reason) in [
+            ("*", T::Asterisk),
+            ("../x", T::Relative),
+            ("x", T::Relative),
+            ("example.com:443", T::AuthorityForm),
+            ("ftp://example.com/", T::Scheme),
+            ("/chat#top", T::Fragment),
+            (
+                "ws://user@example.com/",
+                T::Authority(AuthorityError::Userinfo),
+            ),
+        ] {
+            let error = RequestError::InvalidTarget {
+                target: target.to_owned(),
+                reason,
+            };
+            check(&with_target(target), Err((400, error)));
+        }
+    }
+
+    #[test]
+    fn host_and_target_rejections_say_what_was_wrong() {
+        let rejection =
+            negotiate::<&str>(&request_with(&[("Host", Some("[::1"))]), &[]).unwrap_err();
+        assert_eq!(
+            rejection.message,
+            "Invalid Host header \"[::1\": the bracketed IP literal is unclosed or not an IPv6 address"
+        );
+        let rejection = negotiate::<&str>(&with_target("*"), &[]).unwrap_err();
+        assert_eq!(
+            rejection.message,
+            "Invalid request target \"*\": the asterisk-form is for OPTIONS requests only"
+        );
     }
 
     #[test]
@@ -588,6 +833,63 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 426 Upgrade Required\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\
              Sec-WebSocket-Version: 13\r\nConnection: close\r\n\r\nUnsupported WebSocket version: 8"
+        );
+    }
+
+    #[test]
+    fn rejection_headers_name_the_version_whenever_it_was_the_reason() {
+        let version_only = vec![
+            ("Content-Type", "text/plain"),
+            ("Sec-WebSocket-Version", "13"),
+        ];
+        let over_h2 = Rejection {
+            status: 400,
+            message: String::new(),
+            reason: Some(RequestError::UnsupportedVersion(None)),
+        };
+        assert_eq!(over_h2.headers(), version_only);
+        assert_eq!(
+            Rejection::from(RequestError::UnsupportedVersion(None)).headers(),
+            version_only
+        );
+        assert_eq!(
+            Rejection::from(RequestError::MissingKey).headers(),
+            [("Content-Type", "text/plain")]
+        );
+    }
+
+    #[test]
+    fn switching_protocols_writes_nothing_when_a_value_is_unsafe() {
+        let answer = SwitchingProtocols {
+            accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned(),
+            protocol: Some("chat\r\nX-Injected: 1".to_owned()),
+            extensions: None,
+        };
+        let mut out = Vec::new();
+        assert!(matches!(
+            answer.write(&HeaderList::new(), &mut out),
+            Err(Error::InvalidHeader(HeaderError::InvalidValue { name, .. }))
+                if name == "Sec-WebSocket-Protocol"
+        ));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn upgrade_is_negotiate_then_switching_protocols() {
+        let request = request_with(&[("Sec-WebSocket-Protocol", Some("a, b"))]);
+        let accepted = negotiate(&request, &["b"]).unwrap();
+        assert_eq!(
+            upgrade(&request, &["b"], Some("x")),
+            Ok(accepted.switching_protocols(Some("x")))
+        );
+        assert_eq!(
+            upgrade(&request, &["b"], Some(" ")).unwrap().extensions,
+            None
+        );
+        let broken = request_with(&[("Sec-WebSocket-Key", None)]);
+        assert_eq!(
+            upgrade(&broken, &["b"], None),
+            Err(Rejection::from(RequestError::MissingKey))
         );
     }
 

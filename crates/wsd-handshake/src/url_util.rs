@@ -7,8 +7,8 @@ use url::Url;
 /// The `Host` header value for `url`: the host (IPv6 in brackets, IDNs in punycode, as the url crate
 /// serializes them) plus `:port` only when the URL names a port other than the scheme's default.
 ///
-/// The seed's 0.7.x keeps an explicit default port (`ws://example.com:80/` gives `example.com:80`);
-/// the url crate, like the seed's 0.8.0, normalizes it away, so we send `example.com`.
+/// `websocket-driver` (Node) 0.7.x keeps an explicit default port (`ws://example.com:80/` gives
+/// `example.com:80`); the url crate, like Node's 0.8.0, normalizes it away, so we send `example.com`.
 pub(crate) fn host_header(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
@@ -20,7 +20,7 @@ pub(crate) fn host_header(url: &Url) -> String {
 /// `Basic <base64(user:password)>` from the URL's userinfo, percent-decoded; `None` without userinfo.
 ///
 /// A user without a password is sent as `user:` (an empty password), the form RFC 7617 §2 requires;
-/// the seed's 0.7.x sends `user` without the colon and 0.8.0 sends nothing.
+/// `websocket-driver` (Node) 0.7.x sends `user` without the colon and 0.8.0 sends nothing.
 pub(crate) fn basic_auth(url: &Url) -> Option<String> {
     if url.username().is_empty() && url.password().is_none() {
         return None;

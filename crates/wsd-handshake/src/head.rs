@@ -38,8 +38,8 @@ impl<T> Status<T> {
 /// Bounds on an HTTP head, so a peer cannot make us buffer or parse without end.
 ///
 /// A head that has not ended after `max_head_bytes` bytes, or that has more than `max_headers` header
-/// lines, is an error as soon as that is known; the caller can stop buffering then. (The seed allows
-/// 80 KB and checks only after each chunk.)
+/// lines, is an error as soon as that is known; the caller can stop buffering then.
+/// (`websocket-driver` (Node) allows 80 KB and checks only after each chunk.)
 ///
 /// ```
 /// use wsd_handshake::Limits;
@@ -214,9 +214,15 @@ fn map_error(e: httparse::Error, limits: &Limits) -> Error {
 fn collect_headers(raw: &[httparse::Header<'_>]) -> Headers {
     let mut headers = Headers::new();
     for h in raw {
-        headers.push(h.name, trim_ows(&decode_value(h.value)));
+        push_received(&mut headers, h.name, h.value);
     }
     headers
+}
+
+/// Appends a received header: the value decoded by [`decode_value`] and trimmed, as [`Headers`]
+/// promises for every received header, whichever HTTP stack parsed it.
+pub(crate) fn push_received(headers: &mut Headers, name: &str, value: &[u8]) {
+    headers.push(name, trim_ows(&decode_value(value)));
 }
 
 /// UTF-8 when it is, else ISO-8859-1 (byte = code point), so no value is lost or rejected.
