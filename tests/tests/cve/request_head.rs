@@ -215,7 +215,6 @@ fn redos_shaped_header_values_cost_little_cpu_time() {
 /// websocket-driver-ruby CVE-2026-61666: a malformed `Host` crashed the server. Every
 /// request here must be refused with 400, and the server must live on.
 #[test]
-#[ignore = "needs the Host validation of wsd-handshake"]
 fn malformed_hosts_and_targets_get_400() {
     let server = Server::start(&[]);
     let before = server.wsd.usage();
