@@ -249,10 +249,10 @@ fuzz_target!(|case: Case| {
             Some((code, reason.to_owned())),
             "the peer sees our close"
         );
-        // The peer echoes the code only (RFC 6455 section 5.5.1).
+        // The peer echoes the code and the reason, as websocket-driver (Node) does.
         assert_eq!(
             closer.close,
-            Some((code, String::new())),
+            Some((code, reason.to_owned())),
             "our close is answered"
         );
     }
