@@ -88,6 +88,12 @@
 //! - Besides `websocket-driver`'s checks, the request must be HTTP/1.1 or later, have
 //!   a `Host` header and a `Sec-WebSocket-Key` that is base64 for 16 bytes
 //!   (RFC 6455 section 4.2.1).
+//! - The request target and `Host` are checked as RFC 9112 section 3.2 asks, so a
+//!   proxy in front cannot read the head differently: a target that is neither
+//!   origin-form (`/path?query`) nor absolute-form (`*`, `../x`), two `Host`
+//!   headers, or a `Host` that is not `host[:port]` (spaces, an unclosed `[::1`, a
+//!   port that is not a number, userinfo) get `400 Bad Request`
+//!   (`websocket-driver` accepts them).
 //! - An unsupported or missing `Sec-WebSocket-Version` gets `426 Upgrade Required` with
 //!   `Sec-WebSocket-Version: 13` (RFC 6455 section 4.4), not 400; legacy-draft requests
 //!   get it too unless [`allow_drafts`](crate::Options::allow_drafts) is on.
@@ -98,8 +104,8 @@
 //!   Splitting runs in linear time (`websocket-driver`'s takes quadratic time on long
 //!   runs of spaces).
 //! - Custom headers cannot replace the handshake's own (`Upgrade`,
-//!   `Sec-WebSocket-Accept`, ...), and names or values with CR, LF or NUL are refused
-//!   instead of being written.
+//!   `Sec-WebSocket-Accept`, ...), and names or values with control characters (CR,
+//!   LF, NUL, anything but tab) are refused instead of being written.
 //! - A request head that is not HTTP, or is larger than
 //!   [`Limits`](crate::Limits) (16 KiB and 128 headers by default, checked as bytes
 //!   arrive), is answered `400 Bad Request` at once, without
