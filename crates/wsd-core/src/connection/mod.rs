@@ -340,6 +340,17 @@ impl Connection {
     /// [`close`](Self::close) (`None`: 1000 with no reason).
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         let message = match message {
+            // The common case first: open, RFC 6455, no extension to run. The payload
+            // is framed straight into the output (by reference when it is large).
+            Message::Text(text) if self.takes_borrowed() => {
+                self.out
+                    .write_data_frame(OpCode::Text, Rsv::NONE, text.into_bytes());
+                return Ok(());
+            }
+            Message::Binary(data) if self.takes_borrowed() => {
+                self.out.write_data_frame(OpCode::Binary, Rsv::NONE, data);
+                return Ok(());
+            }
             Message::Ping(payload) => return self.ping(&payload).map(drop),
             Message::Pong(payload) => return self.pong(&payload),
             Message::Close(frame) => {
