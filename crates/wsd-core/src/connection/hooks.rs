@@ -9,6 +9,13 @@ use bytes::BytesMut;
 use super::Connection;
 use super::state::State;
 
+/// The read size while the opening handshake is under way, until more has arrived.
+const HANDSHAKE_READ: usize = 1024;
+
+/// Room beyond twice the waiting input that [`Connection::release_buffers`] lets an
+/// idle connection keep.
+const SHRINK_SLACK: usize = 4096;
+
 /// Adapter hooks: for the loop that owns the transport (see "Adapter hooks" in
 /// [`Connection`]'s docs); an application driving a connection by hand does not need
 /// them.
@@ -57,28 +64,54 @@ impl Connection {
     ///   buffer; ending the read at the frame's end leaves nothing there to copy
     ///   over (with 64 KiB reads of 64 KiB messages, a read past the end carried
     ///   almost a whole next frame);
+    /// - while the opening handshake runs, 1 KiB or as much as has arrived, so a head
+    ///   sent a byte at a time never sits in a 64 KiB buffer;
     /// - `usual` otherwise.
     ///
     /// ```
     /// # use wsd_core::{Connection, Options};
     /// let server = Connection::server(Options::default());
-    /// assert_eq!(server.read_size(64 * 1024), 64 * 1024); // between frames
+    /// assert_eq!(server.read_size(64 * 1024), 1024); // the request head
     /// ```
     pub fn read_size(&self, usual: usize) -> usize {
         match &self.state {
             State::Open(session) | State::Closing(session) => {
                 session.framing.read_size(self.recv.len(), usual)
             }
-            _ => usual,
+            // An HTTP head is small and may arrive a byte at a time (slowloris):
+            // ask for as much as has arrived, so the buffer of a connection still
+            // in its handshake stays within twice its input plus one small read.
+            _ => usual.min(HANDSHAKE_READ.max(self.recv.len())),
         }
     }
 
     /// Frees the input and output buffers if they are empty, so an idle connection
     /// holds neither. Adapters call it when the transport has nothing to read and
     /// the output is written; the next read allocates again.
+    ///
+    /// Input that waits for the rest of its frame or head keeps a buffer, but not a
+    /// large one mostly empty: when the buffer could hold far more than what it
+    /// holds (a read sized for a burst brought a few bytes), the input moves to a
+    /// buffer of its own size. A connection whose peer trickles bytes in then holds
+    /// about what it was sent, not a whole read buffer.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Options};
+    /// let mut server = Connection::server(Options::default());
+    /// server.read_input(|buf| {
+    ///     buf.reserve(64 * 1024);
+    ///     buf.extend_from_slice(b"GET / HT");
+    /// });
+    /// server.release_buffers();
+    /// server.read_input(|buf| assert!(buf.capacity() < 1024));
+    /// ```
     pub fn release_buffers(&mut self) {
-        if self.recv.is_empty() && self.recv.capacity() > 0 {
-            self.recv = BytesMut::new();
+        if self.recv.is_empty() {
+            if self.recv.capacity() > 0 {
+                self.recv = BytesMut::new();
+            }
+        } else if self.recv.capacity() > SHRINK_SLACK + 2 * self.recv.len() {
+            self.recv = BytesMut::from(&self.recv[..]);
         }
         self.out.queue.release_if_empty(0);
     }

@@ -1705,3 +1705,27 @@ fn a_latin_1_origin_comes_back_utf_8_encoded_in_a_hixie_76_head() {
     let line = b"Sec-WebSocket-Origin: http://caf\xC3\xA9.example.com\r\n";
     assert!(head.windows(line.len()).any(|w| w == line));
 }
+
+#[test]
+fn a_frame_that_trickles_in_keeps_a_buffer_of_its_size_not_a_whole_read() {
+    let mut server = open_server();
+    let frame = masked(OpCode::Text, true, b"hello");
+    // A 64 KiB read brought the first three bytes of a frame.
+    server.read_input(|buf| {
+        buf.reserve(64 * 1024);
+        buf.extend_from_slice(&frame[..3]);
+    });
+    assert_eq!(server.poll_event(), None);
+    server.release_buffers();
+    server.read_input(|buf| assert!(buf.capacity() <= 4096 + 6, "{}", buf.capacity()));
+    // The rest arrives and the message is whole.
+    server.handle_input(&frame[3..]);
+    assert_eq!(
+        server.poll_event(),
+        Some(Event::Message(Message::text("hello")))
+    );
+    // A read size for the rest of a frame is never more than the usual size, and
+    // while the head arrives it is small.
+    let fresh = Connection::server(options());
+    assert_eq!(fresh.read_size(64 * 1024), 1024);
+}
