@@ -10,7 +10,7 @@ use super::Connection;
 use super::state::State;
 
 /// The read size while the opening handshake is under way, until more has arrived.
-const HANDSHAKE_READ: usize = 1024;
+const HANDSHAKE_READ: usize = 256;
 
 /// Room beyond twice the waiting input that [`Connection::release_buffers`] lets an
 /// idle connection keep.
@@ -64,14 +64,14 @@ impl Connection {
     ///   buffer; ending the read at the frame's end leaves nothing there to copy
     ///   over (with 64 KiB reads of 64 KiB messages, a read past the end carried
     ///   almost a whole next frame);
-    /// - while the opening handshake runs, 1 KiB or as much as has arrived, so a head
+    /// - while the opening handshake runs, 256 bytes or as much as has arrived, so a head
     ///   sent a byte at a time never sits in a 64 KiB buffer;
     /// - `usual` otherwise.
     ///
     /// ```
     /// # use wsd_core::{Connection, Options};
     /// let server = Connection::server(Options::default());
-    /// assert_eq!(server.read_size(64 * 1024), 1024); // the request head
+    /// assert_eq!(server.read_size(64 * 1024), 256); // the request head
     /// ```
     pub fn read_size(&self, usual: usize) -> usize {
         match &self.state {
