@@ -31,7 +31,7 @@ use async_channel::{Receiver, Sender, TrySendError};
 use clap::Args;
 use futures_util::future::{Either, select};
 use wsd_core::CloseCode;
-use wsd_io::{Message, ReadHalf, Timer, Transport, WebSocket, WriteHalf};
+use wsd_io::{Error as WsError, Message, ReadHalf, Timer, Transport, Usage, WebSocket, WriteHalf};
 
 use crate::redis_fanout::{self, RedisTarget};
 use crate::runtime::chain;
@@ -320,8 +320,12 @@ async fn forward<T: Transport, Z: Timer>(writer: &mut WriteHalf<T, Z>, queue: &R
         };
         // An error is the eviction: the caller sees the signal.
         let Ok(message) = next else { return };
-        if writer.feed(message).await.is_err() {
-            return;
+        match writer.feed(message).await {
+            Ok(()) => {}
+            // A Hixie-75/76 client (`--allow-drafts`) cannot receive binary
+            // messages: it gets the room's text only.
+            Err(WsError::Usage(Usage::NotSupportedByDraft(_))) => {}
+            Err(_) => return,
         }
     }
 }

@@ -299,6 +299,48 @@ fn binary_messages_are_broadcast_too() {
 }
 
 #[test]
+fn a_draft_client_gets_the_rooms_text_and_skips_its_binary() {
+    let server = Server::start(&["--broadcast", "--allow-drafts"]);
+    let mut hixie = TcpStream::connect(server.serve.addr).unwrap();
+    hixie.set_read_timeout(Some(DEADLINE)).unwrap();
+    hixie
+        .write_all(
+            b"GET / HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
+              Host: example.com\r\nOrigin: http://example.com\r\n\r\n",
+        )
+        .unwrap();
+    let mut reader = BufReader::new(hixie.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 101 "), "{line}");
+    while line != "\r\n" {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+    }
+    // Hixie-75 frames: 0x00, UTF-8 text, 0xFF.
+    let mut next_frame = move || {
+        let mut frame = Vec::new();
+        reader.read_until(0xff, &mut frame).unwrap();
+        let text = frame
+            .strip_prefix(b"\x00")
+            .and_then(|rest| rest.strip_suffix(b"\xff"))
+            .unwrap_or_else(|| panic!("not a text frame: {frame:?}"));
+        String::from_utf8(text.to_vec()).unwrap()
+    };
+    hixie.write_all(b"\x00hixie joined\xff").unwrap();
+    assert_eq!(next_frame(), "hixie joined");
+    executor().block_on(async {
+        let mut ws = connect(&server.url()).await;
+        join(&mut ws, "rfc joined").await;
+        ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+        ws.send(Message::text("after the binary")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "after the binary");
+    });
+    assert_eq!(next_frame(), "rfc joined");
+    assert_eq!(next_frame(), "after the binary");
+}
+
+#[test]
 fn a_client_that_does_not_read_is_closed_with_1008_and_the_others_go_on() {
     let executor = executor();
     for runtime in RUNTIMES {
