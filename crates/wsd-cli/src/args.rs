@@ -30,7 +30,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run an echo server that also serves a demo page at `/`.
     ///
-    /// Every text and binary message is sent back unchanged. A plain `GET /` gets a
+    /// Every text and binary message is sent back unchanged (with --broadcast, to
+    /// every open connection instead). A plain `GET /` gets a
     /// small HTML page that connects back over WebSocket; other plain requests get
     /// 404 (405 for methods other than GET).
     Serve(ServeArgs),
@@ -86,6 +87,8 @@ pub(crate) struct ServeArgs {
     /// open web; off by default).
     #[arg(long)]
     pub(crate) allow_drafts: bool,
+    #[command(flatten)]
+    pub(crate) room: crate::broadcast::BroadcastArgs,
 }
 
 impl ServeArgs {

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! wsd serve [--addr 127.0.0.1:8080] [--runtime tokio|async-std|smol] [--max-length BYTES] [--protocol P]...
+//!           [--broadcast [--broadcast-queue N] [--redis redis://host:port/channel]]
 //! wsd connect URL [--protocol P]... [--header 'Name: value']... [--proxy http://[user:pass@]host:port] [--runtime R]
 //! wsd autobahn-client [--server ws://127.0.0.1:9001] [--runtime R] [--agent wsd] [--deflate] [--concurrency N]
 //! ```
@@ -11,6 +12,8 @@
 
 mod args;
 mod autobahn;
+mod broadcast;
+mod redis_fanout;
 mod render;
 mod route;
 mod runtime;

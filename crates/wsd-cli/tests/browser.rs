@@ -9,52 +9,17 @@
 //! command that fixes it, because a browser test that skips itself proves nothing.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const WSD: &str = env!("CARGO_BIN_EXE_wsd");
+mod support;
+
+use support::Serve;
+
 /// Chromium start-up plus two pages takes a few seconds; this only stops a hang.
 const DEADLINE: Duration = Duration::from_secs(90);
-
-/// A `wsd serve` on a free port, killed when dropped.
-struct Serve {
-    child: Child,
-    page: String,
-}
-
-impl Serve {
-    fn start(flags: &[&str]) -> Self {
-        let mut child = Command::new(WSD)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("wsd serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("wsd serve prints its address");
-        // "... (open http://127.0.0.1:PORT/ in a browser)": the URL to load.
-        let page = line
-            .split_once("(open ")
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .filter(|url| url.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no page URL in the first line of wsd serve: {line:?}"))
-            .to_owned();
-        Self { child, page }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -193,11 +158,11 @@ fn assert_echoes(seen: &HashMap<String, String>) {
 
 #[test]
 fn demo_page_echoes_in_chromium_with_and_without_deflate() {
-    let plain = Serve::start(&[]);
-    let deflate = Serve::start(&["--deflate", "--protocol", "chat"]);
+    let plain = Serve::start(&[], Stdio::inherit());
+    let deflate = Serve::start(&["--deflate", "--protocol", "chat"], Stdio::inherit());
     // The page offers the subprotocols in its query; the server picks the one it has.
-    let deflate_page = format!("{}?protocol=superchat&protocol=chat", deflate.page);
-    let seen = drive(&[&plain.page, &deflate_page]);
+    let deflate_page = format!("{}?protocol=superchat&protocol=chat", deflate.page());
+    let seen = drive(&[&plain.page(), &deflate_page]);
 
     assert_echoes(&seen[0]);
     assert_eq!(

@@ -5,56 +5,17 @@
 //! binary, and `wsd connect` fed stdin lines. Every wait has a deadline so a hang
 //! fails the test instead of stalling CI.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const WSD: &str = env!("CARGO_BIN_EXE_wsd");
+mod support;
+
+use support::{Serve, WSD};
+
 const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A running `wsd serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(runtime: &str) -> Self {
-        let mut child = Command::new(WSD)
-            .args(["serve", "--addr", "127.0.0.1:0", "--runtime", runtime])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("wsd serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("wsd serve prints its address");
-        // wsd: listening on ws://127.0.0.1:PORT (open http://127.0.0.1:PORT/ in a browser)
-        let addr = line
-            .strip_prefix("wsd: listening on ws://")
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from wsd serve: {line:?}"));
-        assert!(
-            line.trim_end()
-                .ends_with(&format!("(open http://{addr}/ in a browser)")),
-            "{line:?}"
-        );
-        Self { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One plain HTTP/1.1 request; returns the whole response (the server closes).
 fn http_get(addr: SocketAddr, target: &str) -> String {
@@ -103,7 +64,7 @@ fn run_wsd(args: &[&str], stdin: &str) -> Output {
 #[test]
 fn serve_answers_the_page_and_404_on_every_runtime() {
     for runtime in RUNTIMES {
-        let server = Server::start(runtime);
+        let server = Serve::start(&["--runtime", runtime], Stdio::inherit());
         let page = http_get(server.addr, "/");
         assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{runtime}: {page}");
         assert!(page.contains("text/html"), "{runtime}: {page}");
@@ -122,7 +83,7 @@ fn serve_echoes_text_and_binary_on_every_runtime() {
         .build()
         .unwrap();
     for runtime in RUNTIMES {
-        let server = Server::start(runtime);
+        let server = Serve::start(&["--runtime", runtime], Stdio::inherit());
         let url = format!("ws://{}/", server.addr);
         executor.block_on(async {
             let connecting = wsd_tokio::connect_with(&url, Options::default());
@@ -159,7 +120,7 @@ fn serve_echoes_text_and_binary_on_every_runtime() {
 
 #[test]
 fn connect_sends_lines_and_prints_echoes_on_every_runtime() {
-    let server = Server::start("tokio");
+    let server = Serve::start(&[], Stdio::inherit());
     let url = format!("ws://{}/", server.addr);
     for runtime in RUNTIMES {
         let output = run_wsd(

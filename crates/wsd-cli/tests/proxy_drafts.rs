@@ -1,12 +1,15 @@
 //! End to end: `wsd connect --proxy` through a real `tinyproxy`, and the legacy
 //! drafts spoken over raw TCP to `wsd serve --allow-drafts`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const WSD: &str = env!("CARGO_BIN_EXE_wsd");
+mod support;
+
+use support::{Serve, WSD};
+
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A child process killed when dropped.
@@ -20,26 +23,10 @@ impl Drop for Running {
 }
 
 /// `wsd serve` on a free port with `extra` flags; returns the process and its port.
-fn serve(extra: &[&str]) -> (Running, u16) {
-    let mut child = Command::new(WSD)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wsd serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split("ws://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
-    (Running(child), port)
+fn serve(extra: &[&str]) -> (Serve, u16) {
+    let server = Serve::start(extra, Stdio::null());
+    let port = server.addr.port();
+    (server, port)
 }
 
 /// Connects with a read deadline.

@@ -87,13 +87,15 @@ pub(crate) async fn serve_with<R: Net>(
     let listener = R::bind(args.addr)
         .await
         .map_err(|error| bind_error(args.addr, &error))?;
+    let room = crate::broadcast::Room::start(&args.room)?;
     announce(R::local_addr(&listener).unwrap_or(args.addr));
     loop {
         match R::accept(&listener).await {
             Ok((stream, peer)) => {
                 let options = args.options();
+                let room = room.clone();
                 spawn(Box::pin(async move {
-                    if let Err(error) = serve_connection::<R>(stream, options).await {
+                    if let Err(error) = serve_connection::<R>(stream, options, room).await {
                         log_connection_error(peer, &error);
                     }
                 }));
@@ -107,8 +109,12 @@ pub(crate) async fn serve_with<R: Net>(
 }
 
 /// Serves one accepted connection: the handshake (or a plain HTTP answer), then echo
-/// until the peer closes.
-async fn serve_connection<R: Net>(stream: R::Transport, options: Options) -> Result<(), String> {
+/// (or, with a room, broadcast) until the peer closes.
+async fn serve_connection<R: Net>(
+    stream: R::Transport,
+    options: Options,
+    room: Option<std::sync::Arc<crate::broadcast::Room>>,
+) -> Result<(), String> {
     let mut config = ServerConfig::new(options);
     config.on_request = Some(Box::new(|request: &wsd_core::Request| {
         match route(request) {
@@ -125,7 +131,10 @@ async fn serve_connection<R: Net>(stream: R::Transport, options: Options) -> Res
         }
     }));
     match wsd_io::accept_with(stream, R::Timer::default(), config).await {
-        Ok(Accepted::Upgraded(mut ws)) => echo(&mut ws).await,
+        Ok(Accepted::Upgraded(mut ws)) => match &room {
+            Some(room) => crate::broadcast::session(ws, room).await,
+            None => echo(&mut ws).await,
+        },
         // A plain HTTP request answered with the page or a 404: done.
         Ok(Accepted::Responded { .. }) => Ok(()),
         Err(error) => Err(format!("handshake failed: {}", chain(&error))),
