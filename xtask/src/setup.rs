@@ -43,6 +43,11 @@ pub(crate) const TEST_PROGRAMS: [Program; 4] = [
         why: "the HTTP CONNECT proxy tests",
         package: "tinyproxy",
     },
+    Program {
+        name: "redis-server",
+        why: "the wsd serve --redis fan-out tests",
+        package: "redis-server",
+    },
 ];
 
 /// Python, for the venv of the interop peers and of the Autobahn harness (kosoku).
