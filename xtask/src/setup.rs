@@ -22,7 +22,7 @@ pub(crate) struct Program {
 /// What `cargo test --workspace` runs besides cargo's own output. Python is checked
 /// apart (see [`missing_python`]), and chromedriver is not needed: the browser test
 /// drives Chromium through playwright-core.
-pub(crate) const TEST_PROGRAMS: [Program; 4] = [
+pub(crate) const TEST_PROGRAMS: [Program; 5] = [
     Program {
         name: "node",
         why: "the node interop peers and the browser test",
