@@ -79,12 +79,14 @@ mod message;
 mod options;
 mod output;
 mod timer;
+mod version;
 
 pub use connection::{Connection, ReadyState};
 pub use error::{Error, Usage};
 pub use event::{Event, PingId};
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::Options;
+pub use version::Version;
 
 pub use bytes::Bytes;
 /// URLs, as [`Connection::client`] and [`Connection::url`] take and give them.

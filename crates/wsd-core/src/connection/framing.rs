@@ -350,9 +350,10 @@ impl Connection {
 impl Connection {
     /// Fails for a draft, which has no such frames.
     pub(super) fn check_draft_supports(&self, what: &'static str) -> Result<(), Error> {
-        match self.draft {
-            Some(_) => Err(Usage::NotSupportedByDraft(what).into()),
-            None => Ok(()),
+        if self.version.is_draft() {
+            Err(Usage::NotSupportedByDraft(what).into())
+        } else {
+            Ok(())
         }
     }
 }

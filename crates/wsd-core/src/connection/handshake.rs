@@ -19,7 +19,7 @@ use super::state::{Handshake, Queued, Session, State};
 use crate::event::Event;
 use crate::options::Options;
 use crate::timer::{Timer, TimerTable};
-use crate::{Error, Usage};
+use crate::{Error, Usage, Version};
 
 impl Connection {
     /// A connection of `role` at the first `step` of its handshake; `masks` for a
@@ -51,7 +51,7 @@ impl Connection {
             secure_transport: false,
             response: None,
             protocol: None,
-            draft: None,
+            version: Version::Rfc6455,
             next_ping: 0,
             eof: false,
             timers: TimerTable::new(),
@@ -270,7 +270,10 @@ impl Connection {
         }
         self.out.queue.extend_from_slice(&head);
         self.protocol = protocol;
-        self.draft = Some(draft);
+        self.version = match draft {
+            wsd_hixie::Draft::Hixie75 => Version::Hixie75,
+            wsd_hixie::Draft::Hixie76 => Version::Hixie76,
+        };
         match challenge {
             Some(challenge) => self.state.set_step(Handshake::AwaitingHixieBody(challenge)),
             None => self.open(Framing::hixie(draft, self.options.max_length)),

@@ -114,7 +114,7 @@ fn server_answers_the_rfc_example_request_with_the_rfc_accept_value() {
     assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     assert_eq!(server.poll_event(), Some(Event::Open));
     assert_eq!(server.state(), ReadyState::Open);
-    assert_eq!(server.version(), "hybi-13");
+    assert_eq!(server.version(), Version::Rfc6455);
 }
 
 #[test]
@@ -845,7 +845,7 @@ fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
     server.handle_input(b"^n:ds[4U");
     assert_eq!(server.poll_event(), Some(Event::Open));
     assert_eq!(server.poll_transmit_vec(), b"8jKS'y:G*Co,Wxa-");
-    assert_eq!(server.version(), "hixie-76");
+    assert_eq!(server.version(), Version::Hixie76);
     assert_eq!(server.protocol(), Some("sample"));
 
     server.handle_input(b"\x00hello\xFF");
@@ -909,7 +909,7 @@ fn hixie_75_opens_at_once_and_closes_without_a_handshake() {
     let head = String::from_utf8(server.poll_transmit_vec()).unwrap();
     assert!(head.starts_with("HTTP/1.1 101 Web Socket Protocol Handshake\r\n"));
     assert!(head.contains("WebSocket-Origin: http://example.com\r\n"));
-    assert_eq!(server.version(), "hixie-75");
+    assert_eq!(server.version(), Version::Hixie75);
     server.close(CloseCode::NORMAL, "").unwrap();
     assert!(
         server.poll_transmit_vec().is_empty(),
@@ -1619,16 +1619,19 @@ fn protocol_and_version_are_known_once_started() {
     let mut server = Connection::server(server_options);
     server.handle_input(&request);
     assert_eq!(server.poll_event(), Some(Event::Request));
-    assert_eq!((server.protocol(), server.version()), (None, "hybi-13"));
+    assert_eq!(
+        (server.protocol(), server.version()),
+        (None, Version::Rfc6455)
+    );
     server.start().unwrap();
     assert_eq!(server.protocol(), Some("chat"));
 
     let mut draft = draft_server();
     draft.handle_input(HIXIE75_REQUEST);
     assert_eq!(draft.poll_event(), Some(Event::Request));
-    assert_eq!(draft.version(), "hybi-13", "not known before start");
+    assert_eq!(draft.version(), Version::Rfc6455, "not known before start");
     draft.start().unwrap();
-    assert_eq!(draft.version(), "hixie-75");
+    assert_eq!(draft.version(), Version::Hixie75);
 }
 
 #[test]
