@@ -182,7 +182,10 @@
 //!
 //! # Legacy drafts (Hixie-75 and Hixie-76)
 //!
-//! - Off by default, as in `websocket-driver` 0.8.0.
+//! - Off by default, as in `websocket-driver` 0.8.0, and compiled in only with the
+//!   `drafts` feature of `wsd-core`: without it
+//!   [`allow_drafts`](crate::Options::allow_drafts) does nothing and a draft's request
+//!   is refused as any request without RFC 6455's headers is.
 //! - A frame over `max_length` is an [`Event::Error`](crate::Event::Error), then a close
 //!   of 1009 (`websocket-driver` closes silently, and 0.7.x goes on decoding the rest
 //!   of the chunk). Nothing is decoded after a close or an error.

@@ -4,8 +4,9 @@
 //! (making one, input, events, output, time, commands, getters), except the adapter
 //! hooks, in [`hooks`]. The work is in the other submodules: [`state`] (where the
 //! connection is, with the data each place needs), [`handshake`] (the opening
-//! handshake), [`framing`] (RFC 6455 or a legacy draft, frames to messages and back),
-//! [`close`] (every way it ends) and [`pings`].
+//! handshake), `drafts` (the legacy drafts' handshake steps, feature `drafts`),
+//! [`framing`] (RFC 6455 or a legacy draft, frames to messages and back), [`close`]
+//! (every way it ends) and [`pings`].
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -30,6 +31,8 @@ use state::{Handshake, Queued, State};
 pub use state::ReadyState;
 
 mod close;
+#[cfg(feature = "drafts")]
+mod drafts;
 mod framing;
 mod handshake;
 mod hooks;
@@ -225,6 +228,7 @@ impl Connection {
                 State::Connecting(connecting) => match connecting.step {
                     Handshake::ReadingRequest { .. } => self.read_request(),
                     Handshake::AwaitingResponse(_) => self.read_response(),
+                    #[cfg(feature = "drafts")]
                     Handshake::AwaitingHixieBody(_) => self.read_hixie_body(),
                     // Input waits for `start`; only the end of the transport matters.
                     Handshake::AwaitingStart | Handshake::Idle => self.end_if_eof(),

@@ -824,6 +824,7 @@ const HIXIE75_REQUEST: &[u8] =
     b"GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
 Host: example.com\r\nOrigin: http://example.com\r\n\r\n";
 
+#[cfg(feature = "drafts")]
 fn draft_server() -> Connection {
     let mut options = options();
     options.allow_drafts = true;
@@ -831,6 +832,7 @@ fn draft_server() -> Connection {
     Connection::server(options)
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
     let mut server = draft_server();
@@ -874,6 +876,7 @@ fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
     assert_eq!(server.poll_transmit_vec(), [0xFF, 0x00]);
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_76_with_invalid_keys_gets_a_400() {
     let request = edited(
@@ -892,6 +895,7 @@ fn hixie_76_with_invalid_keys_gets_a_400() {
     );
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_75_opens_at_once_and_closes_without_a_handshake() {
     let mut server = draft_server();
@@ -928,6 +932,26 @@ fn drafts_are_refused_unless_allowed() {
     assert!(response.starts_with("HTTP/1.1 426"), "{response}");
 }
 
+#[cfg(not(feature = "drafts"))]
+#[test]
+fn without_the_drafts_feature_allow_drafts_changes_nothing() {
+    for request in [HIXIE75_REQUEST, HIXIE76_REQUEST] {
+        let mut answers = Vec::new();
+        for allow_drafts in [false, true] {
+            let mut options = options();
+            options.allow_drafts = allow_drafts;
+            let mut server = Connection::server(options);
+            let (started, response) = start_on(&mut server, request);
+            assert!(started.is_err());
+            assert_eq!(server.version(), Version::Rfc6455);
+            answers.push(response);
+        }
+        assert!(answers[1].starts_with("HTTP/1.1 4"), "{}", answers[1]);
+        assert_eq!(answers[0], answers[1]);
+    }
+}
+
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_text_over_max_length_reports_an_error_then_closes_with_1009() {
     // websocket-driver's (Node) drafts close silently, with no error event.
@@ -1594,6 +1618,7 @@ fn a_server_knows_the_url_the_request_asked_for() {
     }
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn a_draft_location_says_wss_on_a_secure_transport() {
     let mut server = draft_server();
@@ -1625,7 +1650,11 @@ fn protocol_and_version_are_known_once_started() {
     );
     server.start().unwrap();
     assert_eq!(server.protocol(), Some("chat"));
+}
 
+#[cfg(feature = "drafts")]
+#[test]
+fn a_draft_s_version_is_known_once_started() {
     let mut draft = draft_server();
     draft.handle_input(HIXIE75_REQUEST);
     assert_eq!(draft.poll_event(), Some(Event::Request));
@@ -1674,6 +1703,7 @@ fn every_4xx_says_connection_close() {
     assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_76_without_key2_gets_websocket_driver_s_400() {
     let request = edited(
@@ -1690,6 +1720,7 @@ fn hixie_76_without_key2_gets_websocket_driver_s_400() {
     assert!(response.ends_with("\r\n\r\nMissing required header: Sec-WebSocket-Key2"));
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn a_latin_1_origin_comes_back_utf_8_encoded_in_a_hixie_76_head() {
     // websocket-driver (Node) writes the head as Latin-1, echoing the byte as it came.
