@@ -2,8 +2,9 @@
 //!
 //! `cargo xtask ci` is the test command the README names and `.ci/run` calls: it runs
 //! every check in order, prints one summary line per step and stops at the first
-//! failure. Tasks are modules; the binary has no dependencies beyond std so that it
-//! builds in seconds on a fresh machine.
+//! failure. Tasks are modules. The binary's one dependency is `wsd-core`, whose
+//! blocking client example asks the Autobahn fuzzing server for its case count; it
+//! needs no async runtime, so xtask still builds quickly on a fresh machine.
 
 mod autobahn;
 mod bench;

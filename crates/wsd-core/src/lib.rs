@@ -24,6 +24,10 @@
 //! }
 //! ```
 //!
+//! The crate's `examples/blocking_client.rs` runs this loop at its plainest, over a
+//! blocking `std::net::TcpStream` with no async runtime (`cargo run -p wsd-core
+//! --example blocking_client -- ws://host:port/path`).
+//!
 //! # Example: an echo server over any transport
 //!
 //! ```
