@@ -5,6 +5,7 @@
 //! failure. Tasks are modules. The binary's one dependency is `wsd-core`, whose
 //! blocking client example asks the Autobahn fuzzing server for its case count; it
 //! needs no async runtime, so xtask still builds quickly on a fresh machine.
+//! `tidy` holds the tests that keep the tree's rules (`cargo test -p xtask`).
 
 mod autobahn;
 mod bench;
@@ -14,6 +15,8 @@ mod fuzz;
 mod json;
 mod process;
 mod setup;
+#[cfg(test)]
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
