@@ -1,6 +1,7 @@
 //! Benchmarks for wsd: micro benchmarks with criterion (`cargo bench -p wsd-bench`).
 //!
-//! Peers are dev-dependencies of this crate only, so no wsd crate ever depends on them.
+//! The peer servers `cargo xtask bench` compares wsd with are a crate of their own
+//! (`benches/peers`, outside the workspace), so no wsd crate ever depends on them.
 //! This library holds the inputs the benchmarks share.
 #![forbid(unsafe_code)]
 

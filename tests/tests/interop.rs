@@ -212,7 +212,7 @@ async fn wsd_client_talks_to_node_ws_server() {
 }
 
 #[tokio::test]
-async fn wsd_client_talks_to_the_seed_websocket_driver_server() {
+async fn wsd_client_talks_to_the_node_websocket_driver_server() {
     let (_server, url) = start_peer_server(node_peer("node_driver_echo_server.js"), &[]).await;
     wsd_client_exchange(&url, false).await;
 }

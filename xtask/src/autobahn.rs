@@ -17,6 +17,10 @@
 //! runs, `report` reads what kosoku wrote, and `crate::process` (shared with
 //! `bench`) holds the child processes.
 
+// The example is a program of its own; only its `first_message` is used here.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../crates/wsd-core/examples/blocking_client.rs"]
+mod blocking_client;
 mod options;
 mod plan;
 mod report;
@@ -30,11 +34,10 @@ use crate::util::workspace_root;
 use options::{Options, USAGE};
 use plan::{Run, Side, plan};
 use report::summarise;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use wsd_core::Message;
 
 /// How long a program under test may take to accept connections.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -220,72 +223,30 @@ fn fresh_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
-/// Asks the fuzzing server's `/getCaseCount` how many cases it offers, speaking
-/// just enough WebSocket for it: the upgrade request, one unmasked text frame back,
-/// then a masked empty Close.
+/// Asks the fuzzing server's `/getCaseCount` how many cases it offers: the first
+/// message of a WebSocket to that path, read with a blocking `wsd_core::Connection`
+/// (`wsd-core`'s `blocking_client` example).
 fn case_count(port: u16) -> Result<usize, String> {
-    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
-        .map_err(|e| format!("getCaseCount: cannot connect: {e}"))?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let request = format!(
-        "GET /getCaseCount HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
+    let url = format!("ws://127.0.0.1:{port}/getCaseCount");
+    let message = blocking_client::first_message(&url, Duration::from_secs(30))
         .map_err(|e| format!("getCaseCount: {e}"))?;
-    let mut received = Vec::new();
-    let mut chunk = [0; 1024];
-    loop {
-        if let Some(count) = parse_case_count(&received)? {
-            let _ = stream.write_all(&[0x88, 0x80, 0, 0, 0, 0]);
-            return Ok(count);
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err("getCaseCount: connection closed before the answer".into()),
-            Ok(n) => received.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err(format!("getCaseCount: {e}")),
-        }
-    }
-}
-
-/// Reads the case count out of the bytes received so far: `None` while incomplete.
-fn parse_case_count(received: &[u8]) -> Result<Option<usize>, String> {
-    let Some(head_end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
+    let Message::Text(text) = message else {
+        return Err(format!("getCaseCount: not a text message: {message:?}"));
     };
-    if !received.starts_with(b"HTTP/1.1 101") {
-        let status = received.split(|&b| b == b'\r').next().unwrap_or_default();
-        return Err(format!(
-            "getCaseCount: upgrade refused: {}",
-            String::from_utf8_lossy(status)
-        ));
-    }
-    let frame = &received[head_end + 4..];
-    let [first, second, ..] = *frame else {
-        return Ok(None);
-    };
-    // A short unmasked text frame: FIN + opcode 1, then a 7-bit length.
-    if first != 0x81 || second >= 126 {
-        return Err(format!(
-            "getCaseCount: unexpected frame header {first:#04x} {second:#04x}"
-        ));
-    }
-    let Some(payload) = frame.get(2..2 + usize::from(second)) else {
-        return Ok(None);
-    };
-    let text = String::from_utf8_lossy(payload);
-    text.trim()
+    text.as_str()
+        .trim()
         .parse()
-        .map(Some)
         .map_err(|_| format!("getCaseCount: not a number: {text:?}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{cpu_note, parse_case_count};
+    use super::{case_count, cpu_note};
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, TcpListener};
+    use std::thread;
     use std::time::Duration;
+    use wsd_core::{Connection, Event, Message, Options};
 
     #[test]
     fn cpu_note_splits_kosokus_share_from_the_program_under_test() {
@@ -296,16 +257,60 @@ mod tests {
         assert_eq!(cpu_note(Duration::from_secs(3), None), ", cpu: 3.0s");
     }
 
+    /// A one-connection server on a loopback port, driven by a blocking
+    /// `wsd_core::Connection`; `answer` runs on its request.
+    fn serve_once(answer: fn(&mut Connection)) -> (u16, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut conn = Connection::server(Options::default());
+            let mut input = [0; 4096];
+            loop {
+                while let Some(event) = conn.poll_event() {
+                    if event == Event::Request {
+                        answer(&mut conn);
+                    }
+                }
+                stream.write_all(&conn.poll_transmit_vec()).unwrap();
+                if conn.wants_close() {
+                    return;
+                }
+                match stream.read(&mut input).unwrap() {
+                    0 => conn.handle_eof(),
+                    n => conn.handle_input(&input[..n]),
+                }
+            }
+        });
+        (port, server)
+    }
+
     #[test]
-    fn case_count_is_read_from_the_first_text_frame() {
-        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
-        assert_eq!(parse_case_count(&head[..20]), Ok(None));
-        assert_eq!(parse_case_count(head), Ok(None));
-        let mut full = head.to_vec();
-        full.extend_from_slice(&[0x81, 3, b'3', b'0']);
-        assert_eq!(parse_case_count(&full), Ok(None));
-        full.push(b'1');
-        assert_eq!(parse_case_count(&full), Ok(Some(301)));
-        assert!(parse_case_count(b"HTTP/1.1 404 Not Found\r\n\r\n").is_err());
+    fn case_count_is_the_first_text_message_of_get_case_count() {
+        let (port, server) = serve_once(|conn| {
+            assert_eq!(conn.request().unwrap().target, "/getCaseCount");
+            conn.start().unwrap();
+            conn.send(Message::text("301")).unwrap();
+        });
+        assert_eq!(case_count(port), Ok(301));
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn case_count_fails_when_the_upgrade_is_refused_or_the_answer_is_no_number() {
+        let (port, server) = serve_once(|conn| conn.respond(404, &[], b"").unwrap());
+        let refused = case_count(port).unwrap_err();
+        assert!(refused.contains("404"), "{refused}");
+        server.join().unwrap();
+
+        let (port, server) = serve_once(|conn| {
+            conn.start().unwrap();
+            conn.send(Message::text("many")).unwrap();
+        });
+        assert_eq!(
+            case_count(port),
+            Err("getCaseCount: not a number: \"many\"".to_owned())
+        );
+        server.join().unwrap();
     }
 }

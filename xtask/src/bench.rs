@@ -174,10 +174,26 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!("\n{report}");
     if settings.write_report {
         let path = workspace_root().join("benches/REPORT.md");
+        // The design measurements are hand-written and outlive the run's figures.
+        let previous = std::fs::read_to_string(&path).unwrap_or_default();
+        let report = format!("{report}{}", design_measurements(&previous));
         std::fs::write(&path, report).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!("xtask: bench: wrote benches/REPORT.md");
     }
     Ok(())
+}
+
+/// The heading of the hand-written section of `benches/REPORT.md` that a new report
+/// keeps: the measurements behind the I/O loop's sizes and budgets, which the code's
+/// docs sum up in a sentence each.
+const DESIGN_MEASUREMENTS: &str = "\n## Design measurements\n";
+
+/// The design-measurements section of a report, from its heading to the end; empty
+/// when it has none.
+fn design_measurements(report: &str) -> &str {
+    report
+        .find(DESIGN_MEASUREMENTS)
+        .map_or("", |start| &report[start..])
 }
 
 /// Builds everything in release mode; returns the directory holding the binaries.
@@ -474,4 +490,20 @@ fn render(
     }
     out.push_str("```\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::design_measurements;
+
+    #[test]
+    fn a_new_report_keeps_only_the_design_measurements_of_the_old_one() {
+        let old =
+            "# Report\n\n## Echo\n\nold figures\n\n## Design measurements\n\n- 64 KiB reads\n";
+        assert_eq!(
+            design_measurements(old),
+            "\n## Design measurements\n\n- 64 KiB reads\n"
+        );
+        assert_eq!(design_measurements("# Report\n\n## Echo\n"), "");
+    }
 }

@@ -93,6 +93,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let (passed, failed, ignored) = count_test_results(&output);
         println!("xtask: tests: {passed} passed, {failed} failed, {ignored} skipped");
     }
+    if wanted("test-no-drafts") {
+        // The workspace build gives `wsd-core` its `drafts` feature (`wsd-cli` turns it
+        // on); a library user gets it without, which these runs of its unit tests check.
+        let mut test = cargo();
+        test.args(["test", "-p", "wsd-core", "--lib"]);
+        step("test-no-drafts", test)?;
+    }
     // The test step has run the replays as tests already; this shows their figures,
     // one at a time, in about 15 s.
     if wanted("cve") {

@@ -2,8 +2,10 @@
 //!
 //! `cargo xtask ci` is the test command the README names and `.ci/run` calls: it runs
 //! every check in order, prints one summary line per step and stops at the first
-//! failure. Tasks are modules; the binary has no dependencies beyond std so that it
-//! builds in seconds on a fresh machine.
+//! failure. Tasks are modules. The binary's one dependency is `wsd-core`, whose
+//! blocking client example asks the Autobahn fuzzing server for its case count; it
+//! needs no async runtime, so xtask still builds quickly on a fresh machine.
+//! `tidy` holds the tests that keep the tree's rules (`cargo test -p xtask`).
 
 mod autobahn;
 mod bench;
@@ -13,6 +15,8 @@ mod fuzz;
 mod json;
 mod process;
 mod setup;
+#[cfg(test)]
+mod tidy;
 mod util;
 
 use std::process::ExitCode;

@@ -28,7 +28,7 @@
 //! | `setHeader(name, value)`, `addExtension(ext)` | [`set_header`](crate::Connection::set_header), [`add_extension`](crate::Connection::add_extension), or `Options::headers` and `Options::extensions` |
 //! | `proxy(url)` | `wsd_handshake::ProxyConnect`, or the adapters' proxy functions |
 //! | `readyState`, `getState()` | [`state`](crate::Connection::state), a [`ReadyState`](crate::ReadyState): `Idle` is -1 (`null`) |
-//! | `version`, `protocol`, `url` | [`version`](crate::Connection::version), [`protocol`](crate::Connection::protocol), [`url`](crate::Connection::url) |
+//! | `version`, `protocol`, `url` | [`version`](crate::Connection::version) (a [`Version`](crate::Version); `as_str()` gives the Node strings such as `"hybi-13"`), [`protocol`](crate::Connection::protocol), [`url`](crate::Connection::url) |
 //! | `statusCode`, `headers` (client) | [`status`](crate::Connection::status), [`response_headers`](crate::Connection::response_headers) |
 //! | `method`, `url`, `headers` (server driver) | [`request`](crate::Connection::request) |
 //! | events `open`, `message`, `ping`, `pong`, `error`, `close` | [`Event`](crate::Event)`::{Open, Message, Ping, Pong, Error, Close}` |
@@ -188,7 +188,10 @@
 //!
 //! # Legacy drafts (Hixie-75 and Hixie-76)
 //!
-//! - Off by default, as in `websocket-driver` 0.8.0.
+//! - Off by default, as in `websocket-driver` 0.8.0, and compiled in only with the
+//!   `drafts` feature of `wsd-core`: without it
+//!   [`allow_drafts`](crate::Options::allow_drafts) does nothing and a draft's request
+//!   is refused as any request without RFC 6455's headers is.
 //! - A frame over `max_length` is an [`Event::Error`](crate::Event::Error), then a close
 //!   of 1009 (`websocket-driver` closes silently, and 0.7.x goes on decoding the rest
 //!   of the chunk). Nothing is decoded after a close or an error.

@@ -35,7 +35,8 @@ pub enum Error {
         /// The configured maximum.
         limit: usize,
     },
-    /// A legacy-draft peer broke its framing.
+    /// A legacy-draft peer broke its framing (feature `drafts`).
+    #[cfg(feature = "drafts")]
     Hixie(wsd_hixie::Error),
     /// An extension failed on a message.
     Extension(ExtensionError),
@@ -93,10 +94,9 @@ impl Error {
     /// A short description of the class of error, for logs.
     pub const fn kind(&self) -> &'static str {
         match self {
-            Self::Protocol(_)
-            | Self::InvalidUtf8
-            | Self::MessageTooLong { .. }
-            | Self::Hixie(_) => "protocol error",
+            Self::Protocol(_) | Self::InvalidUtf8 | Self::MessageTooLong { .. } => "protocol error",
+            #[cfg(feature = "drafts")]
+            Self::Hixie(_) => "protocol error",
             Self::Extension(_) => "extension error",
             Self::Negotiation(_) | Self::Handshake(_) | Self::Rejected { .. } => "handshake error",
             Self::HandshakeTimeout => "timeout",
@@ -119,6 +119,7 @@ impl fmt::Display for Error {
             Self::Protocol(e) => fmt::Display::fmt(e, f),
             Self::InvalidUtf8 => f.write_str("Could not decode a text frame as UTF-8"),
             Self::MessageTooLong { .. } => f.write_str("WebSocket frame length too large"),
+            #[cfg(feature = "drafts")]
             Self::Hixie(e) => fmt::Display::fmt(e, f),
             Self::Extension(e) => fmt::Display::fmt(e, f),
             // A malformed offer is the server's 400 text, without the prefix.
@@ -164,6 +165,7 @@ impl std::error::Error for Error {
         // from the wrapped error's own source.
         match self {
             Self::Protocol(e) => e.source(),
+            #[cfg(feature = "drafts")]
             Self::Hixie(e) => e.source(),
             Self::Extension(e) => e.source(),
             Self::Negotiation(e) => e.source(),

@@ -24,6 +24,10 @@
 //! }
 //! ```
 //!
+//! The crate's `examples/blocking_client.rs` runs this loop at its plainest, over a
+//! blocking `std::net::TcpStream` with no async runtime (`cargo run -p wsd-core
+//! --example blocking_client -- ws://host:port/path`).
+//!
 //! # Example: an echo server over any transport
 //!
 //! ```
@@ -79,12 +83,14 @@ mod message;
 mod options;
 mod output;
 mod timer;
+mod version;
 
 pub use connection::{Connection, ReadyState};
 pub use error::{Error, Usage};
 pub use event::{Event, PingId};
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::Options;
+pub use version::Version;
 
 pub use bytes::Bytes;
 /// URLs, as [`Connection::client`] and [`Connection::url`] take and give them.

@@ -43,6 +43,11 @@ pub struct Options {
     pub origin: Option<String>,
     /// Servers: accept the legacy Hixie-75 and Hixie-76 drafts. Off by default: the
     /// drafts have no masking and are unsafe on the open web.
+    ///
+    /// Needs the crate feature `drafts`, which compiles the drafts' code (and MD5, for
+    /// the Hixie-76 key challenge) in. Without it this flag does nothing: a draft's
+    /// request is refused like any request without RFC 6455's headers (400, or 426
+    /// when its `Sec-WebSocket-Version` is not 13).
     pub allow_drafts: bool,
     /// Clients: a fixed seed for the masking-key generator, for reproducible tests.
     /// `None` (the default) seeds from the operating system, as RFC 6455 section 5.3

@@ -272,7 +272,8 @@ impl DeflateConfig {
             response = response.with_flag(CLIENT_NO_CONTEXT_TAKEOVER);
         }
         // Sent only when asked for and below the default: Firefox once failed on an
-        // unrequested server_max_window_bits (the seed's 0.1.4 workaround).
+        // unrequested server_max_window_bits (Node's `permessage-deflate` 0.1.4 does
+        // the same).
         if offered.server_max_window_bits.is_some() && own_window_bits < MAX_BITS {
             response = response.with_value(SERVER_MAX_WINDOW_BITS, &own_window_bits.to_string());
         }
@@ -630,7 +631,7 @@ mod tests {
     const DEFAULT: Terms = (false, 15, false, 15);
 
     #[test]
-    fn server_answers_each_valid_offer_as_the_seed_does() {
+    fn server_answers_each_valid_offer_as_node_permessage_deflate_does() {
         let c = DeflateConfig::new;
         let all = "server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8";
         let table: Vec<(DeflateConfig, &str, &str, Terms)> = vec![

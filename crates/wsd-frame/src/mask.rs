@@ -1,7 +1,7 @@
 //! Masking (RFC 6455 section 5.3): XOR with a repeating four-byte key.
 //!
 //! The loop works on eight-byte words, which LLVM turns into SIMD on the target's
-//! vector width; a byte-at-a-time loop is about 15x slower (reference/peers.md, 4.2).
+//! vector width; a byte-at-a-time loop is about 15 times slower.
 //! No `unsafe`: `chunks_exact_mut` plus `from_ne_bytes` compiles to plain loads and
 //! stores.
 

@@ -302,13 +302,13 @@ mod tests {
     use crate::head::{Limits, Status};
 
     /// The key bytes that base64-encode to websocket-driver's vector `2vBVWg4Qyk3ZoM/5d3QD9Q==`.
-    fn seed_key() -> [u8; 16] {
+    fn websocket_driver_key() -> [u8; 16] {
         let bytes = BASE64.decode("2vBVWg4Qyk3ZoM/5d3QD9Q==").unwrap();
         bytes.try_into().unwrap()
     }
 
     fn handshake(url: &str, options: ClientOptions) -> ClientHandshake {
-        ClientHandshake::new(&Url::parse(url).unwrap(), seed_key(), options).unwrap()
+        ClientHandshake::new(&Url::parse(url).unwrap(), websocket_driver_key(), options).unwrap()
     }
 
     fn request(url: &str, options: ClientOptions) -> String {
@@ -589,7 +589,7 @@ mod tests {
     }
 
     #[test]
-    fn client_error_messages_match_the_seed_wording() {
+    fn client_error_messages_match_websocket_driver_s_wording() {
         let err = Error::from(ResponseError::UnexpectedStatus(404));
         assert_eq!(
             err.to_string(),

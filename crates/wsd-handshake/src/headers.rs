@@ -314,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn header_list_lets_the_seeds_exceptions_repeat() {
+    fn header_list_lets_websocket_driver_s_exceptions_repeat() {
         for name in ["Set-Cookie", "set-cookie2", "Warning", "WWW-Authenticate"] {
             let mut h = HeaderList::new();
             assert_eq!(h.set(name, "1"), Ok(true));

@@ -125,6 +125,13 @@
 //! assert_eq!(accepted.response(None).headers(), [("sec-websocket-protocol", "chat")]);
 //! ```
 //!
+//! # The legacy drafts (feature `drafts`)
+//!
+//! [`server::detect_version`] tells RFC 6455 requests from Hixie-75 and Hixie-76 ones without any
+//! feature; [`negotiate`](server::negotiate) refuses the drafts' requests. With the `drafts`
+//! feature, the `drafts` module checks and answers them, using `wsd-hixie` (and MD5) for the
+//! Hixie-76 key challenge; without it neither is compiled.
+//!
 //! # Where this differs from `websocket-driver` (Node)
 //!
 //! Each item's docs say how; in short: RFC 6455 rules are checked in full on the server (HTTP/1.1,
@@ -142,6 +149,8 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod client;
+#[cfg(feature = "drafts")]
+pub mod drafts;
 mod error;
 pub mod extended_connect;
 mod head;
@@ -167,3 +176,7 @@ pub use head::{Limits, Request, Response, Status};
 pub use headers::{HeaderList, Headers};
 pub use proxy::ProxyConnect;
 pub use server::{Accepted, Draft, Rejection, SwitchingProtocols, reason_phrase};
+/// The legacy-draft crate whose pieces [`drafts`] uses (feature `drafts`), so callers can
+/// name the same version.
+#[cfg(feature = "drafts")]
+pub use wsd_hixie;

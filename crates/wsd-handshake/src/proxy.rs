@@ -135,7 +135,7 @@ mod tests {
     const KEEP_ALIVE: &str = "Connection: keep-alive\r\nProxy-Connection: keep-alive\r\n";
 
     #[test]
-    fn proxy_request_matches_the_seed_examples() {
+    fn proxy_request_matches_websocket_driver_s_examples() {
         let check = |target: &str, proxy: &str, extra: &[(&str, &str)], expected: String| {
             assert_eq!(
                 request(target, proxy, extra),

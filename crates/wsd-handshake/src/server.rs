@@ -530,7 +530,7 @@ mod tests {
     }
 
     #[test]
-    fn accept_key_matches_the_rfc_and_seed_vectors() {
+    fn accept_key_matches_the_rfc_and_websocket_driver_vectors() {
         assert_eq!(
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

@@ -1,7 +1,7 @@
 //! The syntax checks a server applies to a request's `Host` and request target (RFC 9112 §3.2,
 //! RFC 3986 §3.2), shared by the HTTP/1.1 upgrade and the HTTP/2 extended `CONNECT`.
 
-use std::net::Ipv6Addr;
+use core::net::Ipv6Addr;
 
 use crate::error::{AuthorityError, TargetError};
 

@@ -188,13 +188,12 @@ pub trait Timer: Unpin {
 #[non_exhaustive]
 pub struct Config {
     /// The size of each read (64 KiB; more while a large frame arrives). The buffer
-    /// exists only while data is flowing. Against 32 KiB, 64 KiB reads halved the
-    /// reads of a pipelining peer and served 64 KiB messages one in flight about 6%
-    /// faster (`benches/REPORT.md`).
+    /// exists only while data is flowing. 64 KiB reads measured faster than 32 KiB
+    /// ones (the figures are in the repository's `benches/REPORT.md`).
     pub read_buffer_size: usize,
     /// Queued output above this is written at once rather than batched (64 KiB:
-    /// larger batches mean fewer writes for a pipelining peer; 128 KiB measured
-    /// slower, 16 KiB about 14% slower at 64 x 1 KiB pipelined).
+    /// larger batches mean fewer writes for a pipelining peer, and 64 KiB measured
+    /// faster than 16 KiB or 128 KiB).
     pub write_buffer_size: usize,
     /// The sink stops accepting messages while more than this waits to be written
     /// (256 KiB); one message may take the queue past it.

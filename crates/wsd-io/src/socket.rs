@@ -95,16 +95,12 @@ const WRITE_SLICES: usize = 64;
 /// `Pending` and starve every other task on its thread (their executors poll the
 /// reactor only between batches of task runs, so new handshakes time out).
 ///
-/// The size is a trade. Every step aside costs a task switch and moves the
-/// executor on to another connection's cold buffers: 128 units (one per message
-/// and per read) gave a pipelining peer sending 1 KiB messages 128 KiB per turn,
-/// and 64 x 1 KiB pipelined ran at 0.86 of tokio-tungstenite (which leaves it to
-/// tokio's budget of 128 I/O operations). 1024 units with reads weighed by size
-/// serve about 800 KiB of such input per turn, and bound a turn to 1024 messages
-/// or about 4 MiB of input. Weighing reads less (one unit per 16 KiB) served smol
-/// and async-std 64 KiB messages a quarter slower: turns of 9 MiB. Stepping aside
-/// does not flush: the output is written when the task next waits for input or
-/// passes `write_buffer_size`, so write batches stay large.
+/// The size trades task switches (each moves the executor on to another
+/// connection's cold buffers) against fairness: 1024 units bound a turn to 1024
+/// messages or about 4 MiB of input, which measured fastest (the figures are in
+/// `benches/REPORT.md`, "Design measurements"). Stepping aside does not flush: the
+/// output is written when the task next waits for input or passes
+/// `write_buffer_size`, so write batches stay large.
 pub(super) const WORK_BUDGET: u32 = 1024;
 
 /// A read costs one unit of [`WORK_BUDGET`] per this many bytes, plus one.
@@ -115,8 +111,8 @@ thread_local! {
     /// to the next one on the thread that reads. An idle connection must not keep
     /// its buffer (that is the memory of a server holding many connections), but
     /// freeing it and allocating it again for the next message was a tenth of the
-    /// user-space instructions per message with one message in flight (callgrind,
-    /// 4 x 16 B): one spare per thread keeps most of them off the allocator.
+    /// user-space instructions per message with one message in flight: one spare per
+    /// thread keeps most of them off the allocator.
     pub(super) static SPARE_INPUT: Cell<Option<BytesMut>> = const { Cell::new(None) };
 }
 

@@ -2,7 +2,7 @@
 //! to hundreds of MiB, sent to `wsd serve --deflate` (once, and on 20 connections at
 //! once) and to `wsd connect --deflate` by a hostile server.
 //!
-//! websocket-driver GHSA-67p7-xj24-jfm9 (the seed inflated a message before checking
+//! websocket-driver (Node) GHSA-67p7-xj24-jfm9 (it inflated a message before checking
 //! its length), python websockets CVE-2018-1000518 and nats-server CVE-2026-27571 (the
 //! same bomb on many connections at once): the receiver must stop inflating at its
 //! `max_length`, close with 1009, and never hold more than about `max_length` of output.

@@ -82,7 +82,7 @@ fn zero_digit_length_cost(server: &Server, mib: usize) -> Duration {
     server.wsd.usage().cpu.saturating_sub(before.cpu)
 }
 
-/// websocket-driver GHSA-xv26-6w52-cph6 (the seed, < 0.7.5): a Hixie length header
+/// websocket-driver (Node) GHSA-xv26-6w52-cph6 (< 0.7.5): a Hixie length header
 /// whose length passed the limit, or 2^53, was never closed and mis-framed the stream.
 /// A length frame (0x80) followed by megabytes of 0x80 bytes is a length of zero written
 /// with millions of leading zero digits: legal, so the stream must stay framed (the text

@@ -157,8 +157,8 @@ fn status_of(stream: &mut std::net::TcpStream) -> Option<u16> {
 }
 
 /// ws CVE-2021-32640 (`Sec-WebSocket-Protocol` split with a regular expression that
-/// backtracks on runs of spaces; the seed splits `Connection` and the protocol list the
-/// same way) and websocket-extensions CVE-2020-7662 (an unclosed quoted parameter made
+/// backtracks on runs of spaces; `websocket-driver` (Node) splits `Connection` and the
+/// protocol list the same way) and websocket-extensions CVE-2020-7662 (an unclosed quoted parameter made
 /// of backslash pairs). Each value fills the head size limit; a parser quadratic in it
 /// would spend hundreds of milliseconds per request (seconds in a debug build), a
 /// linear one well under one.

@@ -7,7 +7,6 @@ use wsd_frame::{CloseCode, CloseFrame};
 use wsd_handshake::server::Rejection;
 
 use super::Connection;
-use super::framing::Framing;
 use super::state::{Closed, State};
 use crate::event::Event;
 use crate::timer::Timer;
@@ -31,8 +30,7 @@ impl Connection {
             .write_close(Some(code), reason, &mut self.out);
         // The drafts have no closing handshake to wait for (Hixie-76 sends its
         // 0xFF 0x00 marker and is done).
-        let draft = matches!(session.framing, Framing::Hixie(_));
-        if draft {
+        if self.version.is_draft() {
             self.finish(code, reason);
         } else {
             self.state.start_closing();

@@ -26,6 +26,7 @@ pub(super) enum Framing {
     /// RFC 6455 frames, through the negotiated extensions.
     Rfc6455(Rfc6455),
     /// A legacy draft's text frames (servers that accepted Hixie-75 or Hixie-76).
+    #[cfg(feature = "drafts")]
     Hixie(wsd_hixie::Decoder),
 }
 
@@ -80,6 +81,7 @@ impl Framing {
     }
 
     /// A legacy draft's framing.
+    #[cfg(feature = "drafts")]
     pub(super) fn hixie(draft: wsd_hixie::Draft, max_length: usize) -> Self {
         Self::Hixie(wsd_hixie::Decoder::new(draft, max_length))
     }
@@ -88,6 +90,7 @@ impl Framing {
     pub(super) fn pipeline(&self) -> Option<&Pipeline> {
         match self {
             Self::Rfc6455(rfc) => Some(&rfc.pipeline),
+            #[cfg(feature = "drafts")]
             Self::Hixie(_) => None,
         }
     }
@@ -95,13 +98,10 @@ impl Framing {
     /// See [`Connection::read_size`](super::Connection::read_size): drafts always
     /// read `usual`, RFC 6455 sizes the read from the frame being read.
     pub(super) fn read_size(&self, buffered: usize, usual: usize) -> usize {
-        let Self::Rfc6455(rfc) = self else {
-            return usual;
-        };
-        let rest = rfc.decoder.payload_remaining(buffered);
-        match rfc.decoder.payload_len() {
-            Some(len) if rest > 0 && rest < usual && len >= usual / 2 => rest,
-            _ => usual.max(rest.min(buffered.saturating_mul(2))),
+        match self {
+            Self::Rfc6455(rfc) => rfc.read_size(buffered, usual),
+            #[cfg(feature = "drafts")]
+            Self::Hixie(_) => usual,
         }
     }
 
@@ -110,6 +110,7 @@ impl Framing {
     pub(super) fn receive(&mut self, input: &mut BytesMut) -> Option<Received> {
         match self {
             Self::Rfc6455(rfc) => rfc.receive(input),
+            #[cfg(feature = "drafts")]
             Self::Hixie(decoder) => match decoder.decode(input) {
                 Ok(Some(wsd_hixie::Frame::Text(text))) => Some(Received::Message(Message::Text(
                     Utf8Bytes::from_validated(text),
@@ -141,40 +142,19 @@ impl Framing {
     /// [`Error::Extension`], on which the connection must fail; a message the draft
     /// cannot carry as a usage error.
     pub(super) fn send(&mut self, message: Message, out: &mut Outbox) -> Result<(), Error> {
-        let rfc = match self {
-            Self::Rfc6455(rfc) => rfc,
-            Self::Hixie(_) => {
-                return match message {
-                    Message::Text(text) => {
-                        let mut frame = Vec::with_capacity(text.len() + 2);
-                        wsd_hixie::encode_text(text.as_str(), &mut frame);
-                        out.queue.extend_from_slice(&frame);
-                        Ok(())
-                    }
-                    _ => Err(Usage::NotSupportedByDraft("binary messages").into()),
-                };
-            }
-        };
-        let opcode = if message.is_text() {
-            OpCode::Text
-        } else {
-            OpCode::Binary
-        };
-        let data = message.into_data();
-        if rfc.pipeline.is_empty() {
-            out.write_data_frame(opcode, Rsv::NONE, data);
-            return Ok(());
+        match self {
+            Self::Rfc6455(rfc) => rfc.send(message, out),
+            #[cfg(feature = "drafts")]
+            Self::Hixie(_) => match message {
+                Message::Text(text) => {
+                    let mut frame = Vec::with_capacity(text.len() + 2);
+                    wsd_hixie::encode_text(text.as_str(), &mut frame);
+                    out.queue.extend_from_slice(&frame);
+                    Ok(())
+                }
+                _ => Err(Usage::NotSupportedByDraft("binary messages").into()),
+            },
         }
-        let encoded = rfc
-            .pipeline
-            .encode(ExtMessage {
-                opcode,
-                rsv: Rsv::NONE,
-                data,
-            })
-            .map_err(Error::Extension)?;
-        out.write_data_frame(encoded.opcode, encoded.rsv, encoded.data);
-        Ok(())
     }
 
     /// Writes our close frame: RFC 6455's with `code` and `reason` (empty without a
@@ -189,15 +169,50 @@ impl Framing {
                 }
                 out.write_frame(OpCode::Close, Rsv::NONE, &payload);
             }
+            #[cfg(feature = "drafts")]
             Self::Hixie(decoder) if decoder.draft() == wsd_hixie::Draft::Hixie76 => {
                 out.queue.extend_from_slice(&wsd_hixie::CLOSE_FRAME);
             }
+            #[cfg(feature = "drafts")]
             Self::Hixie(_) => {}
         }
     }
 }
 
 impl Rfc6455 {
+    /// See [`Framing::read_size`].
+    fn read_size(&self, buffered: usize, usual: usize) -> usize {
+        let rest = self.decoder.payload_remaining(buffered);
+        match self.decoder.payload_len() {
+            Some(len) if rest > 0 && rest < usual && len >= usual / 2 => rest,
+            _ => usual.max(rest.min(buffered.saturating_mul(2))),
+        }
+    }
+
+    /// See [`Framing::send`].
+    fn send(&mut self, message: Message, out: &mut Outbox) -> Result<(), Error> {
+        let opcode = if message.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        let data = message.into_data();
+        if self.pipeline.is_empty() {
+            out.write_data_frame(opcode, Rsv::NONE, data);
+            return Ok(());
+        }
+        let encoded = self
+            .pipeline
+            .encode(ExtMessage {
+                opcode,
+                rsv: Rsv::NONE,
+                data,
+            })
+            .map_err(Error::Extension)?;
+        out.write_data_frame(encoded.opcode, encoded.rsv, encoded.data);
+        Ok(())
+    }
+
     fn receive(&mut self, input: &mut BytesMut) -> Option<Received> {
         loop {
             if input.is_empty() && self.decoder.payload_len().is_none() {
@@ -350,9 +365,10 @@ impl Connection {
 impl Connection {
     /// Fails for a draft, which has no such frames.
     pub(super) fn check_draft_supports(&self, what: &'static str) -> Result<(), Error> {
-        match self.draft {
-            Some(_) => Err(Usage::NotSupportedByDraft(what).into()),
-            None => Ok(()),
+        if self.version.is_draft() {
+            Err(Usage::NotSupportedByDraft(what).into())
+        } else {
+            Ok(())
         }
     }
 }

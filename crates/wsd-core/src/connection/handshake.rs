@@ -1,5 +1,6 @@
-//! The opening handshake, both roles (RFC 6455 section 4) and the legacy drafts:
-//! reading the request or response head, answering it, and the move to open.
+//! The opening handshake, both roles (RFC 6455 section 4): reading the request or
+//! response head, answering it, and the move to open. The legacy drafts' steps are in
+//! `drafts` (feature `drafts`).
 
 use std::collections::VecDeque;
 
@@ -19,7 +20,7 @@ use super::state::{Handshake, Queued, Session, State};
 use crate::event::Event;
 use crate::options::Options;
 use crate::timer::{Timer, TimerTable};
-use crate::{Error, Usage};
+use crate::{Error, Usage, Version};
 
 impl Connection {
     /// A connection of `role` at the first `step` of its handshake; `masks` for a
@@ -51,7 +52,7 @@ impl Connection {
             secure_transport: false,
             response: None,
             protocol: None,
-            draft: None,
+            version: Version::Rfc6455,
             next_ping: 0,
             eof: false,
             timers: TimerTable::new(),
@@ -145,11 +146,14 @@ impl Connection {
         let Some(request) = self.request.as_ref() else {
             return Err(Usage::NotAwaitingRequest.into());
         };
+        // Without the `drafts` feature a draft's request is refused below, as any
+        // request without RFC 6455's headers is.
+        #[cfg(feature = "drafts")]
         if self.options.allow_drafts {
             match server::detect_version(request) {
-                server::Draft::Hixie75 => return self.start_hixie(wsd_hixie::Draft::Hixie75),
-                server::Draft::Hixie76 => return self.start_hixie(wsd_hixie::Draft::Hixie76),
-                _ => {}
+                server::Draft::Hixie75 => return self.start_draft(wsd_hixie::Draft::Hixie75),
+                server::Draft::Hixie76 => return self.start_draft(wsd_hixie::Draft::Hixie76),
+                server::Draft::Rfc6455 => {}
             }
         }
         let accepted = match server::negotiate(request, &self.options.protocols) {
@@ -193,89 +197,9 @@ impl Connection {
     }
 
     /// Answers with `rejection` and fails; `start` returns the error too.
-    fn refuse(&mut self, error: Error, rejection: Rejection) -> Result<(), Error> {
+    pub(super) fn refuse(&mut self, error: Error, rejection: Rejection) -> Result<(), Error> {
         self.fail_before_open(error.clone(), Some(&rejection));
         Err(error)
-    }
-
-    /// Accepts a legacy-draft request: writes the draft's 101 head; Hixie-75 opens at
-    /// once, Hixie-76 once the 8 key bytes of the body are in.
-    fn start_hixie(&mut self, draft: wsd_hixie::Draft) -> Result<(), Error> {
-        let Some(request) = self.request.as_ref() else {
-            return Err(Usage::NotAwaitingRequest.into());
-        };
-        let refuse = |message: &str| Rejection::bad_request(message);
-        let mut rejection = None;
-        if !server::is_websocket_request(request) {
-            rejection = Some(refuse("Not a WebSocket request"));
-        }
-        let challenge = match draft {
-            wsd_hixie::Draft::Hixie76 => {
-                let key1 = request.headers.get("sec-websocket-key1");
-                let key2 = request.headers.get("sec-websocket-key2");
-                // websocket-driver's (Node) texts, in its order.
-                let challenge = match (key1, key2) {
-                    (None, _) => Err("Missing required header: Sec-WebSocket-Key1"),
-                    (_, None) => Err("Missing required header: Sec-WebSocket-Key2"),
-                    (Some(key1), Some(key2)) => {
-                        wsd_hixie::Challenge::from_keys(key1.as_bytes(), key2.as_bytes())
-                            .map_err(|_| "Client sent invalid Sec-WebSocket-Key headers")
-                    }
-                };
-                challenge
-                    .map_err(|message| rejection.get_or_insert(refuse(message)))
-                    .ok()
-            }
-            wsd_hixie::Draft::Hixie75 => None,
-        };
-        let protocol_header = match draft {
-            wsd_hixie::Draft::Hixie75 => "websocket-protocol",
-            wsd_hixie::Draft::Hixie76 => "sec-websocket-protocol",
-        };
-        let protocol = request.headers.get(protocol_header).and_then(|offered| {
-            offered
-                .split([',', ' '])
-                .map(str::trim)
-                .find(|p| self.options.protocols.iter().any(|ours| ours == p))
-                .map(str::to_owned)
-        });
-        let location = request_url(request, self.secure_transport);
-        let origin = request.headers.get("origin");
-        let extra: Vec<(String, String)> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect();
-        let mut head = Vec::new();
-        let written = wsd_hixie::ResponseHead {
-            origin: origin.as_deref(),
-            location: &location,
-            protocol: protocol.as_deref(),
-            headers: &extra,
-        }
-        .write(draft, &mut head);
-        if let (None, Err(e)) = (&rejection, written) {
-            rejection = Some(Rejection {
-                status: 500,
-                message: e.to_string(),
-                reason: None,
-            });
-        }
-        if let Some(rejection) = rejection {
-            let error = Error::Rejected {
-                status: rejection.status,
-                message: rejection.message.clone(),
-            };
-            return self.refuse(error, rejection);
-        }
-        self.out.queue.extend_from_slice(&head);
-        self.protocol = protocol;
-        self.draft = Some(draft);
-        match challenge {
-            Some(challenge) => self.state.set_step(Handshake::AwaitingHixieBody(challenge)),
-            None => self.open(Framing::hixie(draft, self.options.max_length)),
-        }
-        Ok(())
     }
 
     /// Servers: reads the request head; returns whether anything happened.
@@ -342,26 +266,6 @@ impl Connection {
             }
             Err(e) => self.fail_before_open(Error::Negotiation(e), None),
         }
-        true
-    }
-
-    /// Hixie-76: answers the key challenge once the 8 body bytes are in.
-    pub(super) fn read_hixie_body(&mut self) -> bool {
-        let Some(Handshake::AwaitingHixieBody(challenge)) = self.state.step() else {
-            return false;
-        };
-        let Some(body) = self.recv.get(..wsd_hixie::BODY_LEN) else {
-            return self.end_if_eof();
-        };
-        let mut key = [0u8; wsd_hixie::BODY_LEN];
-        key.copy_from_slice(body);
-        let answer = challenge.answer(&key);
-        self.recv.advance(wsd_hixie::BODY_LEN);
-        self.out.queue.extend_from_slice(&answer);
-        self.open(Framing::hixie(
-            wsd_hixie::Draft::Hixie76,
-            self.options.max_length,
-        ));
         true
     }
 
@@ -442,7 +346,7 @@ impl Connection {
 /// `wss://`, the `Host` header and the request target, unchanged. `wss://` when the
 /// transport is secure or a TLS-ending proxy says so in one of the headers that
 /// `websocket-driver`'s `isSecureRequest` reads (values compared exactly, as there).
-fn request_url(request: &Request, secure_transport: bool) -> String {
+pub(super) fn request_url(request: &Request, secure_transport: bool) -> String {
     const FORWARDED_TLS: [(&str, &str); 4] = [
         ("https", "on"),
         ("x-forwarded-ssl", "on"),

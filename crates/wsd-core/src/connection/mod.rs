@@ -4,8 +4,9 @@
 //! (making one, input, events, output, time, commands, getters), except the adapter
 //! hooks, in [`hooks`]. The work is in the other submodules: [`state`] (where the
 //! connection is, with the data each place needs), [`handshake`] (the opening
-//! handshake), [`framing`] (RFC 6455 or a legacy draft, frames to messages and back),
-//! [`close`] (every way it ends) and [`pings`].
+//! handshake), `drafts` (the legacy drafts' handshake steps, feature `drafts`),
+//! [`framing`] (RFC 6455 or a legacy draft, frames to messages and back), [`close`]
+//! (every way it ends) and [`pings`].
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -23,13 +24,15 @@ use crate::event::{Event, PingId};
 use crate::message::{Message, Utf8Bytes};
 use crate::options::Options;
 use crate::timer::{Timer, TimerTable};
-use crate::{Error, Usage};
+use crate::{Error, Usage, Version};
 use framing::{Outbox, check_control_len};
 use state::{Handshake, Queued, State};
 
 pub use state::ReadyState;
 
 mod close;
+#[cfg(feature = "drafts")]
+mod drafts;
 mod framing;
 mod handshake;
 mod hooks;
@@ -135,8 +138,9 @@ pub struct Connection {
     /// Client: the server's response head.
     response: Option<Response>,
     protocol: Option<String>,
-    /// Server: the legacy draft accepted at `start`, if any.
-    draft: Option<wsd_hixie::Draft>,
+    /// The protocol spoken: RFC 6455 unless a server accepted a legacy draft at
+    /// `start`.
+    version: Version,
     /// The id of the next ping.
     next_ping: u64,
     /// The transport's read side ended.
@@ -224,6 +228,7 @@ impl Connection {
                 State::Connecting(connecting) => match connecting.step {
                     Handshake::ReadingRequest { .. } => self.read_request(),
                     Handshake::AwaitingResponse(_) => self.read_response(),
+                    #[cfg(feature = "drafts")]
                     Handshake::AwaitingHixieBody(_) => self.read_hixie_body(),
                     // Input waits for `start`; only the end of the transport matters.
                     Handshake::AwaitingStart | Handshake::Idle => self.end_if_eof(),
@@ -516,14 +521,11 @@ impl Connection {
         self.state.ready_state()
     }
 
-    /// The protocol version in use: `"hybi-13"`, or `"hixie-75"` / `"hixie-76"` for
-    /// a server that accepted a legacy draft.
-    pub fn version(&self) -> &'static str {
-        match self.draft {
-            None => "hybi-13",
-            Some(wsd_hixie::Draft::Hixie75) => "hixie-75",
-            Some(wsd_hixie::Draft::Hixie76) => "hixie-76",
-        }
+    /// The protocol in use: [`Version::Rfc6455`], or a legacy draft for a server
+    /// that accepted one at [`start`](Self::start). [`Version::as_str`] gives
+    /// `websocket-driver`'s (Node) strings (`"hybi-13"`, `"hixie-76"`, `"hixie-75"`).
+    pub fn version(&self) -> Version {
+        self.version
     }
 
     /// The negotiated subprotocol, once open.

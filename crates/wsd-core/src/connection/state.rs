@@ -77,6 +77,7 @@ pub(super) enum Handshake {
     AwaitingResponse(Box<ClientHandshake>),
     /// Server, Hixie-76: the response head is out; the 8 key bytes of the request
     /// body have not all arrived (proxies may defer them).
+    #[cfg(feature = "drafts")]
     AwaitingHixieBody(wsd_hixie::Challenge),
 }
 
@@ -176,10 +177,13 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Options;
+    use wsd_extensions::Pipeline;
+    use wsd_frame::Role;
 
     fn session() -> Session {
         Session {
-            framing: Framing::hixie(wsd_hixie::Draft::Hixie75, 16),
+            framing: Framing::rfc6455(Role::Server, &Options::default(), Pipeline::default()),
             pings: Pings::default(),
         }
     }
@@ -206,7 +210,7 @@ mod tests {
         assert!(matches!(
             state,
             State::Closing(Session {
-                framing: Framing::Hixie(_),
+                framing: Framing::Rfc6455(_),
                 ..
             })
         ));

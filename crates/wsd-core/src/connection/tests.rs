@@ -114,7 +114,7 @@ fn server_answers_the_rfc_example_request_with_the_rfc_accept_value() {
     assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     assert_eq!(server.poll_event(), Some(Event::Open));
     assert_eq!(server.state(), ReadyState::Open);
-    assert_eq!(server.version(), "hybi-13");
+    assert_eq!(server.version(), Version::Rfc6455);
 }
 
 #[test]
@@ -824,6 +824,7 @@ const HIXIE75_REQUEST: &[u8] =
     b"GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
 Host: example.com\r\nOrigin: http://example.com\r\n\r\n";
 
+#[cfg(feature = "drafts")]
 fn draft_server() -> Connection {
     let mut options = options();
     options.allow_drafts = true;
@@ -831,6 +832,7 @@ fn draft_server() -> Connection {
     Connection::server(options)
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
     let mut server = draft_server();
@@ -845,7 +847,7 @@ fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
     server.handle_input(b"^n:ds[4U");
     assert_eq!(server.poll_event(), Some(Event::Open));
     assert_eq!(server.poll_transmit_vec(), b"8jKS'y:G*Co,Wxa-");
-    assert_eq!(server.version(), "hixie-76");
+    assert_eq!(server.version(), Version::Hixie76);
     assert_eq!(server.protocol(), Some("sample"));
 
     server.handle_input(b"\x00hello\xFF");
@@ -874,6 +876,7 @@ fn hixie_76_answers_the_draft_example_once_the_deferred_body_arrives() {
     assert_eq!(server.poll_transmit_vec(), [0xFF, 0x00]);
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_76_with_invalid_keys_gets_a_400() {
     let request = edited(
@@ -892,6 +895,7 @@ fn hixie_76_with_invalid_keys_gets_a_400() {
     );
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_75_opens_at_once_and_closes_without_a_handshake() {
     let mut server = draft_server();
@@ -909,7 +913,7 @@ fn hixie_75_opens_at_once_and_closes_without_a_handshake() {
     let head = String::from_utf8(server.poll_transmit_vec()).unwrap();
     assert!(head.starts_with("HTTP/1.1 101 Web Socket Protocol Handshake\r\n"));
     assert!(head.contains("WebSocket-Origin: http://example.com\r\n"));
-    assert_eq!(server.version(), "hixie-75");
+    assert_eq!(server.version(), Version::Hixie75);
     server.close(CloseCode::NORMAL, "").unwrap();
     assert!(
         server.poll_transmit_vec().is_empty(),
@@ -928,6 +932,26 @@ fn drafts_are_refused_unless_allowed() {
     assert!(response.starts_with("HTTP/1.1 426"), "{response}");
 }
 
+#[cfg(not(feature = "drafts"))]
+#[test]
+fn without_the_drafts_feature_allow_drafts_changes_nothing() {
+    for request in [HIXIE75_REQUEST, HIXIE76_REQUEST] {
+        let mut answers = Vec::new();
+        for allow_drafts in [false, true] {
+            let mut options = options();
+            options.allow_drafts = allow_drafts;
+            let mut server = Connection::server(options);
+            let (started, response) = start_on(&mut server, request);
+            assert!(started.is_err());
+            assert_eq!(server.version(), Version::Rfc6455);
+            answers.push(response);
+        }
+        assert!(answers[1].starts_with("HTTP/1.1 4"), "{}", answers[1]);
+        assert_eq!(answers[0], answers[1]);
+    }
+}
+
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_text_over_max_length_reports_an_error_then_closes_with_1009() {
     // websocket-driver's (Node) drafts close silently, with no error event.
@@ -1594,6 +1618,7 @@ fn a_server_knows_the_url_the_request_asked_for() {
     }
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn a_draft_location_says_wss_on_a_secure_transport() {
     let mut server = draft_server();
@@ -1619,16 +1644,23 @@ fn protocol_and_version_are_known_once_started() {
     let mut server = Connection::server(server_options);
     server.handle_input(&request);
     assert_eq!(server.poll_event(), Some(Event::Request));
-    assert_eq!((server.protocol(), server.version()), (None, "hybi-13"));
+    assert_eq!(
+        (server.protocol(), server.version()),
+        (None, Version::Rfc6455)
+    );
     server.start().unwrap();
     assert_eq!(server.protocol(), Some("chat"));
+}
 
+#[cfg(feature = "drafts")]
+#[test]
+fn a_draft_s_version_is_known_once_started() {
     let mut draft = draft_server();
     draft.handle_input(HIXIE75_REQUEST);
     assert_eq!(draft.poll_event(), Some(Event::Request));
-    assert_eq!(draft.version(), "hybi-13", "not known before start");
+    assert_eq!(draft.version(), Version::Rfc6455, "not known before start");
     draft.start().unwrap();
-    assert_eq!(draft.version(), "hixie-75");
+    assert_eq!(draft.version(), Version::Hixie75);
 }
 
 #[test]
@@ -1671,6 +1703,7 @@ fn every_4xx_says_connection_close() {
     assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn hixie_76_without_key2_gets_websocket_driver_s_400() {
     let request = edited(
@@ -1687,6 +1720,7 @@ fn hixie_76_without_key2_gets_websocket_driver_s_400() {
     assert!(response.ends_with("\r\n\r\nMissing required header: Sec-WebSocket-Key2"));
 }
 
+#[cfg(feature = "drafts")]
 #[test]
 fn a_latin_1_origin_comes_back_utf_8_encoded_in_a_hixie_76_head() {
     // websocket-driver (Node) writes the head as Latin-1, echoing the byte as it came.
