@@ -80,7 +80,7 @@ mod options;
 mod output;
 mod timer;
 
-pub use connection::{Connection, ReadyState};
+pub use connection::{Connection, ReadyState, Refused};
 pub use error::{Error, Usage};
 pub use event::{Event, PingId};
 pub use message::{CloseFrame, Message, Utf8Bytes};

@@ -5,7 +5,8 @@
 //! hooks, in [`hooks`]. The work is in the other submodules: [`state`] (where the
 //! connection is, with the data each place needs), [`handshake`] (the opening
 //! handshake), [`framing`] (RFC 6455 or a legacy draft, frames to messages and back),
-//! [`close`] (every way it ends) and [`pings`].
+//! [`close`] (every way it ends) and [`pings`]; [`upgrade`] makes connections open
+//! from a handshake another HTTP stack carried.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -28,6 +29,7 @@ use framing::{Outbox, check_control_len};
 use state::{Handshake, Queued, State};
 
 pub use state::ReadyState;
+pub use upgrade::Refused;
 
 mod close;
 mod framing;
@@ -37,6 +39,7 @@ mod pings;
 mod state;
 #[cfg(test)]
 mod tests;
+mod upgrade;
 // The tests build frames and requests by hand.
 #[cfg(test)]
 use {
