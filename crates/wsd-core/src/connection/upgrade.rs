@@ -199,7 +199,21 @@ struct RefusedParts {
 }
 
 impl Refused {
-    pub(super) fn new(rejection: Rejection, error: Error) -> Self {
+    /// A refusal with this answer and reason, for an HTTP stack that refuses a
+    /// request before [`Connection::upgrade`] sees it (an HTTP/2 request, say).
+    ///
+    /// ```
+    /// use wsd_core::{Error, Refused, Rejection};
+    ///
+    /// let message = "WebSockets over HTTP/2 are not served here";
+    /// let refused = Refused::new(
+    ///     Rejection::bad_request(message),
+    ///     Error::Rejected { status: 400, message: message.into() },
+    /// );
+    /// assert_eq!(refused.rejection().status, 400);
+    /// assert_eq!(refused.error().to_string(), message);
+    /// ```
+    pub fn new(rejection: Rejection, error: Error) -> Self {
         Self(Box::new(RefusedParts { rejection, error }))
     }
 
