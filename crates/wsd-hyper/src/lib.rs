@@ -124,7 +124,17 @@ pub use wsd_io::Config as IoConfig;
 /// # Ok(())
 /// # }
 /// ```
-pub type WebSocket = wsd_tokio::WebSocket<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+pub type WebSocket = wsd_tokio::WebSocket<Upgraded>;
+
+/// The reading half of a [`WebSocket`] ([`wsd_io::WebSocket::split`]).
+pub type ReadHalf = wsd_tokio::ReadHalf<Upgraded>;
+
+/// The writing half of a [`WebSocket`] ([`wsd_io::WebSocket::split`]).
+pub type WriteHalf = wsd_tokio::WriteHalf<Upgraded>;
+
+/// The stream under a [`WebSocket`]: what hyper hands over after the 101, as a
+/// tokio stream.
+pub type Upgraded = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
 
 /// What a WebSocket negotiates and how it runs: the connection [`Options`] and the
 /// I/O loop's buffer sizes, for [`upgrade_with`], [`client`] and [`connect`].
