@@ -118,7 +118,8 @@ impl Connection {
     /// given, so the extensions that made the offer are the ones activated.
     ///
     /// [`status`](Self::status) and [`response_headers`](Self::response_headers)
-    /// report `response`.
+    /// report `response`; [`url`](Self::url) is `None`, as the handshake does not
+    /// keep the URL it was made for.
     ///
     /// ```
     /// use wsd_core::{Connection, Headers, Options, ReadyState, Response};
