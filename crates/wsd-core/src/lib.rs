@@ -59,6 +59,14 @@
 //! assert_eq!(reply, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
 //! ```
 //!
+//! # With an HTTP server or client of your own
+//!
+//! When hyper, axum or another HTTP stack reads and writes the heads,
+//! [`Connection::upgrade`] negotiates the request it received and returns the 101 head
+//! for it to send with a connection already open; [`Refused`] holds the answer for a
+//! request it cannot accept. Clients use [`Connection::client_handshake`] and
+//! [`Connection::client_opened`]. `wsd-hyper` and `wsd-axum` are built on these.
+//!
 //! # Coming from `websocket-driver` (Node)
 //!
 //! The calls map one to one, and the behaviour is the same except where RFC 6455 or
@@ -85,7 +93,7 @@ mod output;
 mod timer;
 mod version;
 
-pub use connection::{Connection, ReadyState};
+pub use connection::{Connection, ReadyState, Refused};
 pub use error::{Error, Usage};
 pub use event::{Event, PingId};
 pub use message::{CloseFrame, Message, Utf8Bytes};
@@ -99,5 +107,6 @@ pub use url::Url;
 pub use wsd_extensions as extensions;
 /// The framing layer, for close codes and roles.
 pub use wsd_frame::{CloseCode, OpCode, Role, Rsv};
-/// The handshake layer, for requests, headers and limits.
-pub use wsd_handshake::{Headers, Limits, Request, Response};
+/// The handshake layer, for requests, headers and limits, and the heads an HTTP
+/// stack exchanges for [`Connection::upgrade`] and [`Connection::client_opened`].
+pub use wsd_handshake::{ClientHandshake, Headers, Limits, Rejection, Request, Response};

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use bytes::{Buf, BytesMut};
 use rand::rngs::StdRng;
 use url::Url;
-use wsd_extensions::Extensions;
+use wsd_extensions::{Extensions, Pipeline};
 use wsd_frame::{OpCode, Role, Rsv};
 use wsd_handshake::client::{ClientHandshake, ClientOptions};
 use wsd_handshake::server::{self, Rejection};
@@ -17,10 +17,19 @@ use super::Connection;
 use super::framing::{Framing, Outbox};
 use super::pings::Pings;
 use super::state::{Handshake, Queued, Session, State};
+use super::upgrade::Refused;
 use crate::event::Event;
 use crate::options::Options;
 use crate::timer::{Timer, TimerTable};
 use crate::{Error, Usage, Version};
+
+/// A request [`Connection::accept_rfc6455`] accepted: what opening needs.
+pub(super) struct Accepted101 {
+    /// The `101 Switching Protocols` head, as written on the wire.
+    pub(super) head: Vec<u8>,
+    pub(super) protocol: Option<String>,
+    pub(super) pipeline: Pipeline,
+}
 
 impl Connection {
     /// A connection of `role` at the first `step` of its handshake; `masks` for a
@@ -109,23 +118,7 @@ impl Connection {
 
     /// Clients: sends the request.
     pub(super) fn start_client(&mut self) {
-        let mut key = [0u8; 16];
-        self.out.fill_random(&mut key);
-        let options = ClientOptions {
-            protocols: self.options.protocols.clone(),
-            origin: self.options.origin.clone(),
-            headers: self.headers.clone(),
-            extensions: self.extensions.client_offer_header(),
-        };
-        let handshake = self
-            .url
-            .as_ref()
-            .ok_or_else(|| Usage::InvalidUrl("no URL".into()))
-            .and_then(|url| {
-                ClientHandshake::new(url, key, options)
-                    .map_err(|e| Usage::InvalidUrl(e.to_string()))
-            });
-        match handshake {
+        match self.client_handshake_now() {
             Ok(handshake) => {
                 let mut request = Vec::new();
                 handshake.write_request(&mut request);
@@ -139,6 +132,24 @@ impl Connection {
             // or protocol can still be refused here.
             Err(usage) => self.fail_before_open(Error::Usage(usage), None),
         }
+    }
+
+    /// Clients: the handshake to send, with a fresh key, the options' protocols,
+    /// origin and headers, and the extensions' offer.
+    pub(super) fn client_handshake_now(&mut self) -> Result<ClientHandshake, Usage> {
+        let mut key = [0u8; 16];
+        self.out.fill_random(&mut key);
+        let options = ClientOptions {
+            protocols: self.options.protocols.clone(),
+            origin: self.options.origin.clone(),
+            headers: self.headers.clone(),
+            extensions: self.extensions.client_offer_header(),
+        };
+        let url = self
+            .url
+            .as_ref()
+            .ok_or_else(|| Usage::InvalidUrl("no URL".into()))?;
+        ClientHandshake::new(url, key, options).map_err(|e| Usage::InvalidUrl(e.to_string()))
     }
 
     /// Servers: validates the request and answers 101 (opening) or an HTTP error.
@@ -156,6 +167,29 @@ impl Connection {
                 server::Draft::Rfc6455 => {}
             }
         }
+        match self.accept_rfc6455(request) {
+            Ok(accepted) => {
+                self.out.queue.extend_from_slice(&accepted.head);
+                self.protocol = accepted.protocol;
+                self.open(Framing::rfc6455(
+                    self.role,
+                    &self.options,
+                    accepted.pipeline,
+                ));
+                Ok(())
+            }
+            Err(refused) => {
+                let (rejection, error) = refused.into_parts();
+                self.refuse(error, rejection)
+            }
+        }
+    }
+
+    /// Servers: negotiates an RFC 6455 request (subprotocol, extensions) and writes
+    /// the 101 head; or says why not, with the answer to send instead. Changes
+    /// nothing: [`start`](Connection::start) queues the head, and
+    /// [`upgrade`](Connection::upgrade) hands it to the caller's HTTP stack.
+    pub(super) fn accept_rfc6455(&self, request: &Request) -> Result<Accepted101, Refused> {
         let accepted = match server::negotiate(request, &self.options.protocols) {
             Ok(accepted) => accepted,
             Err(rejection) => {
@@ -166,7 +200,7 @@ impl Connection {
                         message: rejection.message.clone(),
                     },
                 };
-                return self.refuse(error, rejection);
+                return Err(Refused::new(rejection, error));
             }
         };
         let (extensions_response, pipeline) = match self
@@ -176,24 +210,25 @@ impl Connection {
             Ok(negotiated) => negotiated,
             Err(e) => {
                 let rejection = Rejection::bad_request(e.to_string());
-                return self.refuse(Error::Negotiation(e), rejection);
+                return Err(Refused::new(rejection, Error::Negotiation(e)));
             }
         };
-        let mut response = Vec::new();
+        let mut head = Vec::new();
         if let Err(e) =
-            accepted.write_response(&self.headers, extensions_response.as_deref(), &mut response)
+            accepted.write_response(&self.headers, extensions_response.as_deref(), &mut head)
         {
             let rejection = Rejection {
                 status: 500,
                 message: e.to_string(),
                 reason: None,
             };
-            return self.refuse(Error::Handshake(e), rejection);
+            return Err(Refused::new(rejection, Error::Handshake(e)));
         }
-        self.out.queue.extend_from_slice(&response);
-        self.protocol = accepted.protocol;
-        self.open(Framing::rfc6455(self.role, &self.options, pipeline));
-        Ok(())
+        Ok(Accepted101 {
+            head,
+            protocol: accepted.protocol,
+            pipeline,
+        })
     }
 
     /// Answers with `rejection` and fails; `start` returns the error too.
@@ -247,26 +282,35 @@ impl Connection {
         let Some(Handshake::AwaitingResponse(handshake)) = self.state.step() else {
             return false;
         };
-        let validated = handshake.validate(&response);
+        let checked = self.check_response(handshake, &response);
         self.response = Some(response);
-        let negotiated = match validated {
-            Ok(negotiated) => negotiated,
-            Err(e) => {
-                self.fail_before_open(Error::Handshake(wsd_handshake::Error::Response(e)), None);
-                return true;
-            }
-        };
-        match self
-            .extensions
-            .client_activate(negotiated.extensions.as_deref())
-        {
-            Ok(pipeline) => {
-                self.protocol = negotiated.protocol;
+        match checked {
+            Ok((protocol, pipeline)) => {
+                self.protocol = protocol;
                 self.open(Framing::rfc6455(Role::Client, &self.options, pipeline));
             }
-            Err(e) => self.fail_before_open(Error::Negotiation(e), None),
+            Err(e) => self.fail_before_open(e, None),
         }
         true
+    }
+
+    /// Clients: checks the server's response head against the `handshake` sent
+    /// (RFC 6455 section 4.1) and activates the extensions it accepted: the
+    /// subprotocol and the pipeline to open with. Changes nothing, so the caller's
+    /// HTTP stack can have received the response ([`Connection::client_opened`]).
+    pub(super) fn check_response(
+        &self,
+        handshake: &ClientHandshake,
+        response: &Response,
+    ) -> Result<(Option<String>, Pipeline), Error> {
+        let negotiated = handshake
+            .validate(response)
+            .map_err(|e| Error::Handshake(wsd_handshake::Error::Response(e)))?;
+        let pipeline = self
+            .extensions
+            .client_activate(negotiated.extensions.as_deref())
+            .map_err(Error::Negotiation)?;
+        Ok((negotiated.protocol, pipeline))
     }
 
     /// Writes a plain HTTP response (see [`respond`](Connection::respond)) and

@@ -6,7 +6,8 @@
 //! connection is, with the data each place needs), [`handshake`] (the opening
 //! handshake), `drafts` (the legacy drafts' handshake steps, feature `drafts`),
 //! [`framing`] (RFC 6455 or a legacy draft, frames to messages and back), [`close`]
-//! (every way it ends) and [`pings`].
+//! (every way it ends) and [`pings`]; [`upgrade`] makes connections open from a
+//! handshake another HTTP stack carried.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -29,6 +30,7 @@ use framing::{Outbox, check_control_len};
 use state::{Handshake, Queued, State};
 
 pub use state::ReadyState;
+pub use upgrade::Refused;
 
 mod close;
 #[cfg(feature = "drafts")]
@@ -40,6 +42,7 @@ mod pings;
 mod state;
 #[cfg(test)]
 mod tests;
+mod upgrade;
 // The tests build frames and requests by hand.
 #[cfg(test)]
 use {
