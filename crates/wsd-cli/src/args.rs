@@ -63,12 +63,28 @@ pub(crate) enum Runtime {
     Smol,
 }
 
+/// The HTTP stack that answers requests and hands upgrades to wsd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Stack {
+    /// wsd's own HTTP/1.1 handshake, on any runtime.
+    Own,
+    /// A hyper 1.x server (`wsd-hyper`), on tokio.
+    Hyper,
+    /// An axum 0.8 router (`wsd-axum`), on tokio.
+    Axum,
+}
+
 /// `wsd serve`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub(crate) addr: SocketAddr,
+    /// The HTTP stack in front: wsd's own handshake, or a hyper or axum server that
+    /// upgrades through wsd-hyper / wsd-axum (those run on tokio, and echo; the same
+    /// demo page and routes either way).
+    #[arg(long, value_enum, default_value_t = Stack::Own)]
+    pub(crate) stack: Stack,
     /// The async runtime to use.
     #[arg(long, value_enum, default_value_t = Runtime::Tokio)]
     pub(crate) runtime: Runtime,

@@ -17,12 +17,13 @@ mod redis_fanout;
 mod render;
 mod route;
 mod runtime;
+mod stacks;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command, Runtime};
+use args::{Cli, Command, Runtime, Stack};
 use runtime::async_std::AsyncStd;
 use runtime::smol::Smol;
 use runtime::tokio::Tokio;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
+        Command::Serve(args) if args.stack != Stack::Own => stacks::serve(&args),
         Command::Serve(args) => match args.runtime {
             Runtime::Tokio => runtime::tokio::serve(&args),
             Runtime::AsyncStd => runtime::async_std::serve(&args),

@@ -28,9 +28,15 @@ pub(crate) fn route(request: &Request) -> Route {
     if is_websocket_request(request) {
         return Route::Upgrade;
     }
+    page(&request.method, &request.target)
+}
+
+/// The plain HTTP answer to a request that is not a WebSocket upgrade (the demo
+/// page, 404, 405), whichever HTTP stack received it.
+pub(crate) fn page(method: &str, target: &str) -> Route {
     // Compare the path without its query, so `/?x=1` still gets the page.
-    let path = request.target.split('?').next().unwrap_or_default();
-    match (request.method.as_str(), path) {
+    let path = target.split('?').next().unwrap_or_default();
+    match (method, path) {
         ("GET", "/") => plain(
             200,
             "text/html; charset=utf-8",

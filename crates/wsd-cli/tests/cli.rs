@@ -17,13 +17,14 @@ use support::{Serve, WSD};
 const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// One plain HTTP/1.1 request; returns the whole response (the server closes).
+/// One plain HTTP/1.1 request; returns the whole response (it asks the server to
+/// close, which hyper and axum otherwise keep open).
 fn http_get(addr: SocketAddr, target: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("connects");
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     write!(
         stream,
-        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\n\r\n"
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -61,29 +62,45 @@ fn run_wsd(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Every way `wsd serve` can run: each runtime with its own handshake, and the
+/// hyper and axum stacks.
+const SERVERS: [&[&str]; 5] = [
+    &["--runtime", "tokio"],
+    &["--runtime", "async-std"],
+    &["--runtime", "smol"],
+    &["--stack", "hyper"],
+    &["--stack", "axum"],
+];
+
 #[test]
-fn serve_answers_the_page_and_404_on_every_runtime() {
-    for runtime in RUNTIMES {
-        let server = Serve::start(&["--runtime", runtime], Stdio::inherit());
+fn serve_answers_the_page_and_404_on_every_runtime_and_stack() {
+    for runtime in SERVERS {
+        let server = Serve::start(runtime, Stdio::inherit());
         let page = http_get(server.addr, "/");
-        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{runtime}: {page}");
-        assert!(page.contains("text/html"), "{runtime}: {page}");
-        assert!(page.contains("<!DOCTYPE html>"), "{runtime}");
+        assert!(
+            page.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{runtime:?}: {page}"
+        );
+        assert!(page.contains("text/html"), "{runtime:?}: {page}");
+        assert!(page.contains("<!DOCTYPE html>"), "{runtime:?}");
         let missing = http_get(server.addr, "/missing");
-        assert!(missing.starts_with("HTTP/1.1 404"), "{runtime}: {missing}");
+        assert!(
+            missing.starts_with("HTTP/1.1 404"),
+            "{runtime:?}: {missing}"
+        );
     }
 }
 
 #[test]
-fn serve_echoes_text_and_binary_on_every_runtime() {
+fn serve_echoes_text_and_binary_on_every_runtime_and_stack() {
     use wsd_tokio::{Bytes, CloseCode, Message, Options};
 
     let executor = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    for runtime in RUNTIMES {
-        let server = Serve::start(&["--runtime", runtime], Stdio::inherit());
+    for runtime in SERVERS {
+        let server = Serve::start(runtime, Stdio::inherit());
         let url = format!("ws://{}/", server.addr);
         executor.block_on(async {
             let connecting = wsd_tokio::connect_with(&url, Options::default());
@@ -102,16 +119,16 @@ fn serve_echoes_text_and_binary_on_every_runtime() {
                         received.push(message);
                     }
                     Some(Ok(_)) => {}
-                    other => panic!("{runtime}: connection ended early: {other:?}"),
+                    other => panic!("{runtime:?}: connection ended early: {other:?}"),
                 }
             }
             assert!(
                 matches!(&received[0], Message::Text(t) if t.as_str() == "héllo"),
-                "{runtime}: {received:?}"
+                "{runtime:?}: {received:?}"
             );
             assert!(
                 matches!(&received[1], Message::Binary(b) if *b == binary),
-                "{runtime}: {received:?}"
+                "{runtime:?}: {received:?}"
             );
             ws.close(CloseCode::NORMAL, "").await.unwrap();
         });

@@ -145,7 +145,7 @@ async fn serve_connection<R: Net>(
 /// answered and the close is echoed by the driver. The echoes are fed, not sent: the
 /// answers to everything one read brought are written together when the socket next
 /// waits for input.
-async fn echo<T: Transport, Z: Timer>(ws: &mut WebSocket<T, Z>) -> Result<(), String> {
+pub(crate) async fn echo<T: Transport, Z: Timer>(ws: &mut WebSocket<T, Z>) -> Result<(), String> {
     while let Some(item) = ws.next_message().await {
         let message = item.map_err(|error| chain(&error))?;
         if !matches!(message, Message::Text(_) | Message::Binary(_)) {
