@@ -6,7 +6,8 @@
 //! connection is, with the data each place needs), [`handshake`] (the opening
 //! handshake), [`framing`] (RFC 6455 or a legacy draft, frames to messages and back),
 //! [`close`] (every way it ends) and [`pings`]; [`upgrade`] makes connections open
-//! from a handshake another HTTP stack carried.
+//! from a handshake another HTTP stack carried, and [`extended`] from an HTTP/2
+//! extended `CONNECT` (RFC 8441).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -32,6 +33,7 @@ pub use state::ReadyState;
 pub use upgrade::Refused;
 
 mod close;
+mod extended;
 mod framing;
 mod handshake;
 mod hooks;
