@@ -81,6 +81,8 @@ pub use error::Error;
 pub use server::{Incoming, OtherRequest, Server, ServerConfig};
 pub use stream::H2Stream;
 
+/// The reason of a `RST_STREAM` ([`H2Stream::send_reset`], [`H2Stream::reset_reason`]).
+pub use h2::Reason;
 pub use wsd_core::{CloseCode, CloseFrame, ConnectRequest, Options};
 pub use wsd_io::{ClientConfig, Config, Message};
 pub use wsd_tokio::TokioTimer;

@@ -11,6 +11,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wsd_core::{ConnectRequest, Connection, Options};
+use wsd_handshake::extended_connect::CONNECTION_SPECIFIC;
 use wsd_handshake::server::Rejection;
 use wsd_io::Config;
 use wsd_tokio::TokioTimer;
@@ -222,26 +223,20 @@ impl Incoming {
     }
 }
 
-/// Headers the stack owns, which a custom header must not set: those of the
-/// handshake's answer and those HTTP/2 forbids (RFC 9113 section 8.2.2).
-const NOT_CUSTOM: [&str; 9] = [
-    "sec-websocket-protocol",
-    "sec-websocket-extensions",
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "te",
-];
+/// Headers of the handshake's answer, which a custom header must not replace.
+const ANSWER_HEADERS: [&str; 2] = ["sec-websocket-protocol", "sec-websocket-extensions"];
 
 /// `options.headers` (already checked as tokens and safe values) in lower case,
-/// except those in [`NOT_CUSTOM`].
+/// except the answer's own and those HTTP/2 forbids (`host` and the
+/// connection-specific headers, RFC 9113 section 8.2.2).
 fn add_custom_headers(headers: &mut http::HeaderMap, custom: &[(String, String)]) {
     for (name, value) in custom {
         let name = name.to_ascii_lowercase();
-        if NOT_CUSTOM.contains(&name.as_str()) {
+        let name_str = name.as_str();
+        if name_str == "host"
+            || ANSWER_HEADERS.contains(&name_str)
+            || CONNECTION_SPECIFIC.contains(&name_str)
+        {
             continue;
         }
         if let (Ok(name), Ok(value)) = (

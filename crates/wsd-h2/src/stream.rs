@@ -39,7 +39,7 @@ pub struct H2Stream {
     recv: RecvStream,
     /// The rest of the last DATA frame, not yet handed to the WebSocket.
     pending: Bytes,
-    /// The peer reset the stream.
+    /// The stream was reset, by the peer or by us.
     reset: Option<Reason>,
     /// We sent END_STREAM.
     ended: bool,
@@ -70,9 +70,19 @@ impl H2Stream {
         self.send.stream_id().as_u32()
     }
 
-    /// The reason of the peer's `RST_STREAM`, once one arrived.
+    /// The reason of the `RST_STREAM` that ended the stream, the peer's or ours.
     pub fn reset_reason(&self) -> Option<Reason> {
         self.reset
+    }
+
+    /// Resets the stream (`RST_STREAM` with `reason`): both directions end at
+    /// once, with no closing handshake, and the peer's WebSocket reports 1006. For
+    /// abandoning a WebSocket whose peer does not answer; a normal end is
+    /// [`WebSocket::close`](wsd_io::WebSocket::close).
+    pub fn send_reset(&mut self, reason: Reason) {
+        self.reset.get_or_insert(reason);
+        self.read_eof = true;
+        self.send.send_reset(reason);
     }
 
     /// Received bytes the WebSocket has not taken yet: what the peer sent beyond
