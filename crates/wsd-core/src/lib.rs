@@ -107,6 +107,10 @@ pub use url::Url;
 pub use wsd_extensions as extensions;
 /// The framing layer, for close codes and roles.
 pub use wsd_frame::{CloseCode, OpCode, Role, Rsv};
+/// The extended `CONNECT` heads (RFC 8441) that
+/// [`Connection::upgrade_extended_connect`], [`Connection::extended_connect`] and
+/// [`Connection::extended_connect_opened`] take and give.
+pub use wsd_handshake::extended_connect::{ClientConnect, ConnectRequest, ConnectResponse};
 /// The handshake layer, for requests, headers and limits, and the heads an HTTP
 /// stack exchanges for [`Connection::upgrade`] and [`Connection::client_opened`].
 pub use wsd_handshake::{ClientHandshake, Headers, Limits, Rejection, Request, Response};

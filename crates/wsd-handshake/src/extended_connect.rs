@@ -151,8 +151,15 @@ fn lower_case(name: &'static str) -> &'static str {
 }
 
 /// Headers that are connection-specific in HTTP/1.1 and make an HTTP/2 message malformed
-/// (RFC 9113 §8.2.2); `te` is allowed with the value `trailers` only.
-const CONNECTION_SPECIFIC: [&str; 6] = [
+/// (RFC 9113 §8.2.2); `te` is allowed with the value `trailers` only. An HTTP/2 stack adding
+/// custom headers to a `CONNECT` or its answer leaves these out, as [`ClientConnect`] does.
+///
+/// ```
+/// use wsd_handshake::extended_connect::CONNECTION_SPECIFIC;
+///
+/// assert!(CONNECTION_SPECIFIC.contains(&"upgrade"));
+/// ```
+pub const CONNECTION_SPECIFIC: [&str; 6] = [
     "connection",
     "keep-alive",
     "proxy-connection",

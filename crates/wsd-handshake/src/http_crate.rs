@@ -365,6 +365,25 @@ fn response<'a>(
     Ok(response)
 }
 
+/// Received headers, for a caller whose HTTP stack (an HTTP/2 client, for
+/// [`ClientConnect::validate`]) hands them over as an `http::HeaderMap`. Values are
+/// decoded as [`Response::parse`](crate::Response::parse) decodes them: UTF-8 when
+/// they are, else ISO-8859-1, without surrounding whitespace.
+///
+/// ```
+/// use wsd_handshake::Headers;
+///
+/// let mut map = http::HeaderMap::new();
+/// map.insert("sec-websocket-protocol", "chat".parse().unwrap());
+/// let headers = Headers::from(&map);
+/// assert_eq!(headers.get("Sec-WebSocket-Protocol").as_deref(), Some("chat"));
+/// ```
+impl From<&HeaderMap> for Headers {
+    fn from(map: &HeaderMap) -> Self {
+        headers_from(map)
+    }
+}
+
 /// Received headers from an `http::HeaderMap`, with the same value decoding as our own parser.
 pub(crate) fn headers_from(map: &HeaderMap) -> Headers {
     let mut headers = Headers::new();

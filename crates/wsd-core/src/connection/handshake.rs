@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use url::Url;
 use wsd_extensions::{Extensions, Pipeline};
 use wsd_frame::{OpCode, Role, Rsv};
-use wsd_handshake::client::{ClientHandshake, ClientOptions};
+use wsd_handshake::client::{ClientHandshake, ClientOptions, Negotiated};
 use wsd_handshake::server::{self, Rejection};
 use wsd_handshake::{HeaderList, Request, Response, Status};
 
@@ -139,17 +139,23 @@ impl Connection {
     pub(super) fn client_handshake_now(&mut self) -> Result<ClientHandshake, Usage> {
         let mut key = [0u8; 16];
         self.out.fill_random(&mut key);
-        let options = ClientOptions {
-            protocols: self.options.protocols.clone(),
-            origin: self.options.origin.clone(),
-            headers: self.headers.clone(),
-            extensions: self.extensions.client_offer_header(),
-        };
+        let options = self.client_options();
         let url = self
             .url
             .as_ref()
             .ok_or_else(|| Usage::InvalidUrl("no URL".into()))?;
         ClientHandshake::new(url, key, options).map_err(|e| Usage::InvalidUrl(e.to_string()))
+    }
+
+    /// Clients: what the request offers, on HTTP/1.1 or in an extended `CONNECT`:
+    /// the options' protocols, origin and headers, and the extensions' offer.
+    pub(super) fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            protocols: self.options.protocols.clone(),
+            origin: self.options.origin.clone(),
+            headers: self.headers.clone(),
+            extensions: self.extensions.client_offer_header(),
+        }
     }
 
     /// Servers: validates the request and answers 101 (opening) or an HTTP error.
@@ -190,19 +196,8 @@ impl Connection {
     /// nothing: [`start`](Connection::start) queues the head, and
     /// [`upgrade`](Connection::upgrade) hands it to the caller's HTTP stack.
     pub(super) fn accept_rfc6455(&self, request: &Request) -> Result<Accepted101, Refused> {
-        let accepted = match server::negotiate(request, &self.options.protocols) {
-            Ok(accepted) => accepted,
-            Err(rejection) => {
-                let error = match rejection.reason.clone() {
-                    Some(reason) => Error::Handshake(wsd_handshake::Error::Request(reason)),
-                    None => Error::Rejected {
-                        status: rejection.status,
-                        message: rejection.message.clone(),
-                    },
-                };
-                return Err(Refused::new(rejection, error));
-            }
-        };
+        let accepted =
+            server::negotiate(request, &self.options.protocols).map_err(Refused::from_rejection)?;
         let (extensions_response, pipeline) = match self
             .extensions
             .server_negotiate(accepted.extensions_offer.as_deref())
@@ -306,6 +301,15 @@ impl Connection {
         let negotiated = handshake
             .validate(response)
             .map_err(|e| Error::Handshake(wsd_handshake::Error::Response(e)))?;
+        self.activate(negotiated)
+    }
+
+    /// Clients: activates the extensions the server accepted; the subprotocol and
+    /// the pipeline to open with.
+    pub(super) fn activate(
+        &self,
+        negotiated: Negotiated,
+    ) -> Result<(Option<String>, Pipeline), Error> {
         let pipeline = self
             .extensions
             .client_activate(negotiated.extensions.as_deref())

@@ -7,7 +7,8 @@
 //! handshake), `drafts` (the legacy drafts' handshake steps, feature `drafts`),
 //! [`framing`] (RFC 6455 or a legacy draft, frames to messages and back), [`close`]
 //! (every way it ends) and [`pings`]; [`upgrade`] makes connections open from a
-//! handshake another HTTP stack carried.
+//! handshake another HTTP stack carried, and [`extended`] from an HTTP/2 extended
+//! `CONNECT` (RFC 8441).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -35,6 +36,7 @@ pub use upgrade::Refused;
 mod close;
 #[cfg(feature = "drafts")]
 mod drafts;
+mod extended;
 mod framing;
 mod handshake;
 mod hooks;

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use wsd_frame::Role;
 use wsd_handshake::client::ClientHandshake;
 use wsd_handshake::server::Rejection;
-use wsd_handshake::{Limits, Request, Response, Status};
+use wsd_handshake::{Limits, Negotiated, Request, Response, ResponseError, Status};
 
 use super::Connection;
 use super::framing::Framing;
@@ -140,13 +140,26 @@ impl Connection {
         response: Response,
         options: Options,
     ) -> Result<Self, Error> {
+        Self::opened_client(options, response, |response| handshake.validate(response))
+    }
+
+    /// A client made open from the `response` another stack received, which
+    /// `check` judges (the HTTP/1.1 or the extended `CONNECT` rules): the options
+    /// checked, the extensions activated, the response kept for the getters.
+    pub(super) fn opened_client(
+        options: Options,
+        response: Response,
+        check: impl FnOnce(&Response) -> Result<Negotiated, ResponseError>,
+    ) -> Result<Self, Error> {
         options.validate()?;
         let masks = match options.mask_seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
         };
         let mut connection = Self::new(Role::Client, options, Handshake::Idle, Some(masks));
-        let checked = connection.check_response(handshake, &response);
+        let checked = check(&response)
+            .map_err(|e| Error::Handshake(wsd_handshake::Error::Response(e)))
+            .and_then(|negotiated| connection.activate(negotiated));
         connection.response = Some(response);
         let (protocol, pipeline) = checked?;
         connection.protocol = protocol;
@@ -218,9 +231,22 @@ impl Refused {
         Self(Box::new(RefusedParts { rejection, error }))
     }
 
+    /// A request the handshake layer refused, with the error a connection answering
+    /// the request itself reports for the same rule.
+    pub(super) fn from_rejection(rejection: Rejection) -> Self {
+        let error = match rejection.reason.clone() {
+            Some(reason) => Error::Handshake(wsd_handshake::Error::Request(reason)),
+            None => Error::Rejected {
+                status: rejection.status,
+                message: rejection.message.clone(),
+            },
+        };
+        Self::new(rejection, error)
+    }
+
     /// A failure on our side (invalid options): 500, with the error as the body, as
     /// [`Connection::start`] answers when it cannot write its 101.
-    fn internal(error: Error) -> Self {
+    pub(super) fn internal(error: Error) -> Self {
         let rejection = Rejection {
             status: 500,
             message: error.to_string(),
@@ -275,21 +301,21 @@ impl From<Refused> for Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use wsd_frame::{CloseCode, OpCode, Rsv, encode_frame};
     use wsd_handshake::{Headers, RequestError, ResponseError};
 
     use super::*;
     use crate::{Event, Message, ReadyState};
 
-    fn options() -> Options {
+    pub(in crate::connection) fn options() -> Options {
         Options {
             mask_seed: Some(7),
             ..Options::default()
         }
     }
 
-    fn with_protocols(protocols: &[&str]) -> Options {
+    pub(in crate::connection) fn with_protocols(protocols: &[&str]) -> Options {
         Options {
             protocols: protocols.iter().map(|&p| p.to_owned()).collect(),
             ..options()
@@ -332,7 +358,7 @@ mod tests {
         get(RFC.iter().chain(extra))
     }
 
-    fn events(conn: &mut Connection) -> Vec<Event> {
+    pub(in crate::connection) fn events(conn: &mut Connection) -> Vec<Event> {
         std::iter::from_fn(|| conn.poll_event()).collect()
     }
 
@@ -484,16 +510,21 @@ mod tests {
             (Some("v2"), Some("v2"))
         );
         assert_eq!(client.status(), Some(101));
+        exchange_and_close(&mut client, &mut server);
+    }
+
+    /// An open pair trades a text and a binary message, then closes from the client.
+    pub(in crate::connection) fn exchange_and_close(
+        client: &mut Connection,
+        server: &mut Connection,
+    ) {
         client.send_text("hello").unwrap();
         server.handle_input(&client.poll_transmit_vec());
-        assert_eq!(
-            events(&mut server),
-            [Event::Message(Message::text("hello"))]
-        );
+        assert_eq!(events(server), [Event::Message(Message::text("hello"))]);
         server.send_binary(b"\x01\x02").unwrap();
         client.handle_input(&server.poll_transmit_vec());
         assert_eq!(
-            events(&mut client),
+            events(client),
             [Event::Message(Message::binary(&b"\x01\x02"[..]))]
         );
 
@@ -503,9 +534,9 @@ mod tests {
             code: CloseCode::NORMAL,
             reason: "bye".into(),
         };
-        assert_eq!(events(&mut server), std::slice::from_ref(&closed));
+        assert_eq!(events(server), std::slice::from_ref(&closed));
         client.handle_input(&server.poll_transmit_vec());
-        assert_eq!(events(&mut client), [closed]);
+        assert_eq!(events(client), [closed]);
     }
 
     #[test]
