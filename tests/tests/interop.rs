@@ -67,33 +67,105 @@ fn options(deflate: bool) -> Options {
 /// The extensions each connection to a [`wsd_echo_server`] negotiated.
 type Negotiated = Arc<Mutex<Vec<Vec<String>>>>;
 
+/// The HTTP stack in front of a wsd echo server.
+#[derive(Clone, Copy, Debug)]
+enum Stack {
+    /// wsd's own handshake (`wsd_tokio::accept_with`).
+    Own,
+    /// A hyper 1.x server upgrading through `wsd_hyper`.
+    Hyper,
+    /// An axum 0.8 router with `wsd_axum::WebSocketUpgrade`.
+    Axum,
+}
+
 /// A wsd echo server on a free port; returns its URL and what each connection
 /// negotiated.
 async fn wsd_echo_server(deflate: bool) -> (String, Negotiated) {
+    wsd_echo_server_on(Stack::Own, deflate).await
+}
+
+/// [`wsd_echo_server`] behind `stack`.
+async fn wsd_echo_server_on(stack: Stack, deflate: bool) -> (String, Negotiated) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let negotiated = Negotiated::default();
     let record = Arc::clone(&negotiated);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let record = Arc::clone(&record);
+    match stack {
+        Stack::Own => {
             tokio::spawn(async move {
-                let config = ServerConfig::new(options(deflate));
-                let Ok(Accepted::Upgraded(mut ws)) = wsd_tokio::accept_with(stream, config).await
-                else {
-                    return;
-                };
-                record.lock().unwrap().push(ws.extensions());
-                while let Some(Ok(message)) = ws.next_message().await {
-                    let is_data = matches!(message, Message::Text(_) | Message::Binary(_));
-                    if is_data && ws.feed(message).await.is_err() {
-                        break;
-                    }
+                while let Ok((stream, _)) = listener.accept().await {
+                    let record = Arc::clone(&record);
+                    tokio::spawn(async move {
+                        let config = ServerConfig::new(options(deflate));
+                        let accepted = wsd_tokio::accept_with(stream, config).await;
+                        if let Ok(Accepted::Upgraded(ws)) = accepted {
+                            echo(ws, &record).await;
+                        }
+                    });
                 }
             });
         }
-    });
+        Stack::Hyper => {
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let record = Arc::clone(&record);
+                    let service = hyper::service::service_fn(move |mut request| {
+                        let record = Arc::clone(&record);
+                        async move {
+                            let upgraded = wsd_hyper::upgrade_with(&mut request, options(deflate));
+                            Ok::<_, std::convert::Infallible>(match upgraded {
+                                Ok((response, upgrade)) => {
+                                    tokio::spawn(async move {
+                                        if let Ok(ws) = upgrade.await {
+                                            echo(ws, &record).await;
+                                        }
+                                    });
+                                    response
+                                }
+                                Err(refused) => refused.to_response(),
+                            })
+                        }
+                    });
+                    tokio::spawn(
+                        hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .with_upgrades(),
+                    );
+                }
+            });
+        }
+        Stack::Axum => {
+            let app = axum::Router::new().route(
+                "/",
+                axum::routing::any(move |upgrade: wsd_axum::WebSocketUpgrade| {
+                    let record = Arc::clone(&record);
+                    async move {
+                        upgrade
+                            .options(options(deflate))
+                            .on_upgrade(move |socket| async move {
+                                echo(socket.into_inner(), &record).await;
+                            })
+                    }
+                }),
+            );
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
+    }
     (url, negotiated)
+}
+
+/// Echoes text and binary messages, recording what the connection negotiated.
+async fn echo<T: wsd_io::Transport, Z: wsd_io::Timer>(
+    mut ws: wsd_io::WebSocket<T, Z>,
+    record: &Negotiated,
+) {
+    record.lock().unwrap().push(ws.extensions());
+    while let Some(Ok(message)) = ws.next_message().await {
+        let is_data = matches!(message, Message::Text(_) | Message::Binary(_));
+        if is_data && ws.feed(message).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Runs a peer client script against `url` (and `args`); panics with its output
@@ -222,7 +294,12 @@ async fn wsd_client_talks_to_the_node_websocket_driver_server() {
 
 /// Runs a peer client with `--deflate` against a deflating wsd server.
 async fn deflating_peer_client(peer: (PathBuf, PathBuf)) {
-    let (url, negotiated) = wsd_echo_server(true).await;
+    deflating_peer_client_on(Stack::Own, peer).await;
+}
+
+/// [`deflating_peer_client`] against the server behind `stack`.
+async fn deflating_peer_client_on(stack: Stack, peer: (PathBuf, PathBuf)) {
+    let (url, negotiated) = wsd_echo_server_on(stack, true).await;
     run_peer_client(peer, &url, &["--deflate"]).await;
     assert_eq!(
         *negotiated.lock().unwrap(),
@@ -252,4 +329,28 @@ async fn wsd_client_talks_to_node_ws_server_with_deflate() {
     let peer = node_peer("node_ws_echo_server.js");
     let (_server, url) = start_peer_server(peer, &["--deflate"]).await;
     wsd_client_exchange(&url, true).await;
+}
+
+// The same peers against the hyper and axum integrations (`wsd-hyper`, `wsd-axum`).
+
+#[tokio::test]
+async fn python_and_node_clients_talk_to_wsd_behind_hyper() {
+    let (url, _) = wsd_echo_server_on(Stack::Hyper, false).await;
+    run_peer_client(python_peer("python_client.py"), &url, &[]).await;
+    run_peer_client(node_peer("node_ws_client.js"), &url, &[]).await;
+}
+
+#[tokio::test]
+async fn python_and_node_clients_talk_to_wsd_behind_axum() {
+    let (url, _) = wsd_echo_server_on(Stack::Axum, false).await;
+    run_peer_client(python_peer("python_client.py"), &url, &[]).await;
+    run_peer_client(node_peer("node_ws_client.js"), &url, &[]).await;
+}
+
+#[tokio::test]
+async fn python_and_node_clients_deflate_with_wsd_behind_hyper_and_axum() {
+    for stack in [Stack::Hyper, Stack::Axum] {
+        deflating_peer_client_on(stack, python_peer("python_client.py")).await;
+        deflating_peer_client_on(stack, node_peer("node_ws_client.js")).await;
+    }
 }

@@ -20,14 +20,15 @@ const AUTOBAHN_IN_CI: bool = true;
 /// 90-105 s). The whole step took 389 s (subsets 31 and 24 s, tokio server 184 s,
 /// client 150 s), about 4 minutes more than the subset everywhere did; two more
 /// full runs would add 4-5 more, putting a cold CI run near 29 of its 30 minutes.
-/// So the async-std and smol servers get the 96 cheaper cases of the subset (every
+/// So the async-std and smol servers, and the hyper and axum stacks, get the 96
+/// cheaper cases of the subset (every
 /// subgroup and every offer/accept pair of 13, messages up to 8 KiB). That is
 /// enough because permessage-deflate lives in the sans-I/O `wsd-core` and
 /// `wsd-deflate`, the same code on every runtime: an adapter only moves bytes, and
 /// groups 1-10 already push messages of up to 16 MiB through each adapter. `cargo
 /// xtask autobahn --deflate-only --cases '12.*,13.*' --runtime R` runs the whole of
 /// 12 and 13 on runtime R (its server and client).
-const DEFLATE_RUNS: [&[&str]; 3] = [
+const DEFLATE_RUNS: [&[&str]; 5] = [
     &[
         "--runtime",
         "async-std",
@@ -36,6 +37,8 @@ const DEFLATE_RUNS: [&[&str]; 3] = [
         "{subset}",
     ],
     &["--runtime", "smol", "--server-only", "--cases", "{subset}"],
+    &["--stack", "hyper", "--cases", "{subset}"],
+    &["--stack", "axum", "--cases", "{subset}"],
     &["--runtime", "tokio", "--cases", "12.*,13.*"],
 ];
 
@@ -126,6 +129,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if AUTOBAHN_IN_CI && wanted("autobahn") {
         let started = std::time::Instant::now();
         crate::autobahn::run(&[])?;
+        // The hyper and axum stacks: groups 1-10, strict, as for the runtimes.
+        for stack in ["hyper", "axum"] {
+            crate::autobahn::run(&["--stack".to_string(), stack.to_string()])?;
+        }
         let seconds = started.elapsed().as_secs_f64();
         println!("xtask: step autobahn: ok ({seconds:.1}s)");
     }
@@ -207,6 +214,8 @@ mod tests {
         let expected = [
             ("server-async-std-deflate", &subset),
             ("server-smol-deflate", &subset),
+            ("server-hyper-deflate", &subset),
+            ("server-axum-deflate", &subset),
             ("server-tokio-deflate", &full),
             ("client-tokio-deflate", &full),
         ];

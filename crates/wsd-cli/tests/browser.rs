@@ -181,3 +181,33 @@ fn demo_page_echoes_in_chromium_with_and_without_deflate() {
     assert_eq!(&seen[1]["extensionsShown"], extensions);
     assert_eq!(seen[1]["protocol"], "chat");
 }
+
+/// The same demo page served through the hyper and axum integrations
+/// (`wsd serve --stack hyper|axum`), plain and with permessage-deflate.
+#[test]
+fn demo_page_echoes_in_chromium_behind_hyper_and_axum() {
+    let servers: Vec<Serve> = ["hyper", "axum"]
+        .iter()
+        .flat_map(|stack| {
+            [
+                Serve::start(&["--stack", stack], Stdio::inherit()),
+                Serve::start(&["--stack", stack, "--deflate"], Stdio::inherit()),
+            ]
+        })
+        .collect();
+    let pages: Vec<String> = servers.iter().map(Serve::page).collect();
+    let seen = drive(&pages.iter().map(String::as_str).collect::<Vec<_>>());
+    for (index, seen) in seen.iter().enumerate() {
+        assert_echoes(seen);
+        let extensions = &seen["extensions"];
+        if index % 2 == 1 {
+            assert!(
+                extensions.starts_with("permessage-deflate"),
+                "{}: Chromium reports {extensions:?}",
+                pages[index]
+            );
+        } else {
+            assert_eq!(extensions, "", "{}", pages[index]);
+        }
+    }
+}

@@ -14,6 +14,8 @@ options:
                       on the whole suite, permessage-deflate groups 12 and 13 included
   --deflate-only      run only the --deflate runs (e.g. with --cases '12.*,13.*')
   --runtime R         test only runtime R (tokio, async-std or smol)
+  --stack S           test `wsd serve --stack S` (hyper or axum) instead of the
+                      runtimes' own handshake; server runs only
   --server-only       skip the client run
   --client-only       skip the server runs
   --parallelism N     cases run at once: kosoku's -p against a server, and
@@ -26,6 +28,9 @@ options:
                       by the fuzzing server's ws:// URL; run through `sh -c`";
 
 pub(super) const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
+
+/// The HTTP stacks `wsd serve --stack` can put in front of wsd.
+pub(super) const STACKS: [&str; 2] = ["hyper", "axum"];
 
 /// Two cases at a time keeps both cores of the CI machine busy (kosoku on one, the
 /// server on the other). Against the node `ws` server, groups 1-10 (301 cases) take
@@ -71,6 +76,8 @@ pub(super) struct Options {
     /// The runs without `--deflate` (off with `--deflate-only`).
     pub(super) plain: bool,
     pub(super) runtime: Option<String>,
+    /// `--stack`: serve through hyper or axum (server runs only).
+    pub(super) stack: Option<String>,
     pub(super) server_runs: bool,
     pub(super) client_runs: bool,
     /// `--parallelism`; `None` picks per run.
@@ -87,6 +94,7 @@ impl Options {
             deflate: false,
             plain: true,
             runtime: None,
+            stack: None,
             server_runs: true,
             client_runs: true,
             parallelism: None,
@@ -126,6 +134,18 @@ impl Options {
                     }
                     options.runtime = Some(runtime);
                 }
+                "--stack" => {
+                    let stack = value()?;
+                    if !STACKS.contains(&stack.as_str()) {
+                        return Err(format!(
+                            "autobahn: unknown stack `{stack}` (one of {})",
+                            STACKS.join(", ")
+                        ));
+                    }
+                    options.stack = Some(stack);
+                    // A stack is a server: there is no client to test through it.
+                    options.client_runs = false;
+                }
                 "--server-only" => options.client_runs = false,
                 "--client-only" => options.server_runs = false,
                 "--parallelism" => {
@@ -144,7 +164,12 @@ impl Options {
             }
         }
         if !options.server_runs && !options.client_runs {
-            return Err("autobahn: --server-only and --client-only exclude each other".into());
+            return Err(
+                "autobahn: --server-only (or --stack) and --client-only exclude each other".into(),
+            );
+        }
+        if options.stack.is_some() && options.runtime.is_some() {
+            return Err("autobahn: --stack runs on tokio; leave out --runtime".into());
         }
         Ok(options)
     }

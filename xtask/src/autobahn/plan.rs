@@ -32,12 +32,14 @@ pub(super) fn plan(options: &Options) -> Result<Vec<Run>, String> {
     } else {
         String::new()
     };
-    let server_runtimes = match &options.runtime {
-        Some(runtime) => vec![runtime.as_str()],
-        None => RUNTIMES.to_vec(),
+    // What a server run serves with: a runtime's own handshake, or a stack.
+    let server_runtimes: Vec<(&str, &str)> = match (&options.stack, &options.runtime) {
+        (Some(stack), _) => vec![("--stack", stack.as_str())],
+        (None, Some(runtime)) => vec![("--runtime", runtime.as_str())],
+        (None, None) => RUNTIMES.iter().map(|r| ("--runtime", *r)).collect(),
     };
     // The client is the same code on every runtime bar the adapter, so one will do.
-    let client_runtimes = vec![options.runtime.as_deref().unwrap_or("tokio")];
+    let client_runtimes = vec![("--runtime", options.runtime.as_deref().unwrap_or("tokio"))];
     let mut runs = Vec::new();
     for (side, wanted, template) in [
         (Side::Server, options.server_runs, &options.server_cmd),
@@ -61,7 +63,7 @@ pub(super) fn plan(options: &Options) -> Result<Vec<Run>, String> {
             });
             continue;
         }
-        for runtime in runtimes {
+        for (flag, runtime) in runtimes {
             for deflate in [false, true] {
                 if (deflate && !options.deflate) || (!deflate && !options.plain) {
                     continue;
@@ -73,7 +75,7 @@ pub(super) fn plan(options: &Options) -> Result<Vec<Run>, String> {
                     Side::Client => vec!["autobahn-client", "--server", "{url}", "--agent", "wsd"],
                 };
                 command.extend(args.into_iter().map(String::from));
-                command.extend(["--runtime".to_string(), (*runtime).to_string()]);
+                command.extend([(*flag).to_string(), (*runtime).to_string()]);
                 if side == Side::Client {
                     command.extend(["--concurrency".to_string(), parallelism.to_string()]);
                 }
@@ -166,6 +168,21 @@ mod tests {
             names(&["--server-cmd", "x {port}", "--client-cmd", "y {url}"]),
             ["server-cmd", "client-cmd"]
         );
+        // A stack is served on tokio and has no client run.
+        assert_eq!(
+            names(&["--wsd", "wsd", "--stack", "axum", "--deflate"]),
+            ["server-axum", "server-axum-deflate"]
+        );
+        let stack = Options::parse(&args(&["--wsd", "w", "--stack", "hyper"])).unwrap();
+        let runs = plan(&stack).unwrap();
+        assert!(
+            runs[0]
+                .command
+                .windows(2)
+                .any(|w| w == ["--stack", "hyper"])
+        );
+        assert!(Options::parse(&args(&["--stack", "actix"])).is_err());
+        assert!(Options::parse(&args(&["--stack", "hyper", "--runtime", "smol"])).is_err());
         let options = Options::parse(&args(&["--wsd", "w", "--client-only", "--deflate"])).unwrap();
         let runs = plan(&options).unwrap();
         assert_eq!(
