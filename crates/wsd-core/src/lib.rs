@@ -84,7 +84,7 @@ pub use connection::{Connection, ReadyState};
 pub use error::{Error, Usage};
 pub use event::{Event, PingId};
 pub use message::{CloseFrame, Message, Utf8Bytes};
-pub use options::Options;
+pub use options::{Keepalive, Options};
 
 pub use bytes::Bytes;
 /// URLs, as [`Connection::client`] and [`Connection::url`] take and give them.

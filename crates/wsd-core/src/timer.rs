@@ -3,7 +3,8 @@
 //! Commands do not take the time, so a timer is first *requested* with a duration
 //! and *armed* at the next [`Connection::poll_timeout`](crate::Connection::poll_timeout),
 //! which receives `now`. Adapters call `poll_timeout` after every batch of work, so
-//! the delay between the two is one turn of their loop.
+//! the delay between the two is one turn of their loop. Code that has `now` (the
+//! timeouts themselves) arms a timer at an instant directly.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,17 @@ pub(crate) enum Timer {
     Handshake = 0,
     /// The peer must answer our close frame.
     Close = 1,
+    /// Keepalive: the next ping is due unless the peer was heard from since.
+    Ping = 2,
+    /// Keepalive: the peer must be heard from (a pong or anything else) after our
+    /// ping.
+    Pong = 3,
+    /// No data message either way for this long closes the connection.
+    Idle = 4,
 }
+
+/// How many timers the table holds.
+const TIMERS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
@@ -26,13 +37,13 @@ enum Slot {
 /// A small table of timers.
 #[derive(Debug, Clone)]
 pub(crate) struct TimerTable {
-    slots: [Slot; 2],
+    slots: [Slot; TIMERS],
 }
 
 impl TimerTable {
     pub(crate) const fn new() -> Self {
         Self {
-            slots: [Slot::Idle; 2],
+            slots: [Slot::Idle; TIMERS],
         }
     }
 
@@ -41,12 +52,17 @@ impl TimerTable {
         self.slots[timer as usize] = after.map_or(Slot::Idle, Slot::Requested);
     }
 
+    /// Arms `timer` to fire at `at`, for code that knows the time.
+    pub(crate) fn arm_at(&mut self, timer: Timer, at: Instant) {
+        self.slots[timer as usize] = Slot::Armed(at);
+    }
+
     pub(crate) fn stop(&mut self, timer: Timer) {
         self.slots[timer as usize] = Slot::Idle;
     }
 
     pub(crate) fn stop_all(&mut self) {
-        self.slots = [Slot::Idle; 2];
+        self.slots = [Slot::Idle; TIMERS];
     }
 
     /// No timer requested or armed.
@@ -100,5 +116,36 @@ mod tests {
         assert!(timers.take_expired(Timer::Close, start + Duration::from_secs(5)));
         assert!(!timers.take_expired(Timer::Close, start + Duration::from_secs(6)));
         assert_eq!(timers.arm(start), None);
+    }
+
+    #[test]
+    fn arm_returns_the_earliest_of_every_timer_whatever_the_order() {
+        let start = Instant::now();
+        let timers = [
+            Timer::Handshake,
+            Timer::Close,
+            Timer::Ping,
+            Timer::Pong,
+            Timer::Idle,
+        ];
+        // Each timer in turn is the earliest, with the others armed or requested.
+        for (earliest, first) in timers.iter().enumerate() {
+            let mut table = TimerTable::new();
+            for (i, timer) in timers.iter().enumerate() {
+                let after = Duration::from_secs(10 + ((i + 5 - earliest) % 5) as u64);
+                if i % 2 == 0 {
+                    table.request(*timer, Some(after));
+                } else {
+                    table.arm_at(*timer, start + after);
+                }
+            }
+            assert_eq!(
+                table.arm(start),
+                Some(start + Duration::from_secs(10)),
+                "{first:?} is due first"
+            );
+            assert!(table.take_expired(*first, start + Duration::from_secs(10)));
+            assert_eq!(table.arm(start), Some(start + Duration::from_secs(11)));
+        }
     }
 }

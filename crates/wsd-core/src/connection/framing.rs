@@ -300,7 +300,10 @@ impl Connection {
 
     fn handle_received(&mut self, received: Received) {
         match received {
-            Received::Message(message) => self.events.push_back(Event::Message(message)),
+            Received::Message(message) => {
+                self.note_data();
+                self.events.push_back(Event::Message(message));
+            }
             Received::Ping(payload) => {
                 // Also while closing: RFC 6455 section 5.5.2 asks for a pong until the
                 // peer's close frame has arrived, and websocket-driver (Node) sends it.
@@ -325,6 +328,9 @@ impl Connection {
             return Err(Usage::Closed.into());
         };
         let result = session.framing.send(message, &mut self.out);
+        if result.is_ok() {
+            session.liveness.note_data();
+        }
         if let Err(Error::Extension(e)) = &result {
             self.fail(e.close_code(), Error::Extension(e.clone()));
         }

@@ -14,6 +14,7 @@ use wsd_handshake::{HeaderList, Request, Response, Status};
 
 use super::Connection;
 use super::framing::{Framing, Outbox};
+use super::liveness::Liveness;
 use super::pings::Pings;
 use super::state::{Handshake, Queued, Session, State};
 use crate::event::Event;
@@ -64,6 +65,9 @@ impl Connection {
         }
         if let Some(e) = header_error {
             connection.fail_before_open(Error::Usage(Usage::InvalidHeader(e)), None);
+        }
+        if let Err(usage) = connection.options.check_timers() {
+            connection.fail_before_open(Error::Usage(usage), None);
         }
         if let Some(e) = registry_error {
             // Two extensions with one name in the options: a programming error we
@@ -398,11 +402,14 @@ impl Connection {
     /// The connection opens: emit `Open`, then send the commands queued for it.
     pub(super) fn open(&mut self, framing: Framing) {
         let queued: VecDeque<Queued> = self.state.take_queued();
+        let draft = matches!(framing, Framing::Hixie(_));
         self.state = State::Open(Session {
             framing,
             pings: Pings::default(),
+            liveness: Liveness::default(),
         });
         self.timers.stop(Timer::Handshake);
+        self.start_liveness_timers(draft);
         self.events.push_back(Event::Open);
         for command in queued {
             let result = match command {
