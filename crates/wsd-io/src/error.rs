@@ -29,6 +29,10 @@ pub enum Error {
     Protocol(wsd_core::Error),
     /// The opening handshake did not complete within `Options::handshake_timeout`.
     HandshakeTimeout,
+    /// The peer sent nothing within `Options::keepalive`'s timeout after a keepalive
+    /// ping: it is taken for dead. A close frame with 1011 was tried, without waiting
+    /// for the peer, and the stream ends.
+    KeepaliveTimeout,
     /// The WebSocket is closing or closed: nothing more can be sent.
     Closed,
     /// The caller misused the API (a control payload too long, a close code that may
@@ -52,6 +56,7 @@ impl fmt::Display for Error {
             Self::Protocol(e) => fmt::Display::fmt(e, f),
             Self::Usage(u) => fmt::Display::fmt(u, f),
             Self::HandshakeTimeout => f.write_str("the opening handshake timed out"),
+            Self::KeepaliveTimeout => f.write_str("keepalive ping timeout"),
             Self::Closed => f.write_str("the WebSocket is closing or closed"),
             Self::Url(e) => write!(f, "invalid WebSocket URL {}", e.url),
             Self::Tls(e) => fmt::Display::fmt(e, f),
@@ -72,7 +77,11 @@ impl StdError for Error {
             Self::Protocol(e) => e.source(),
             Self::Url(e) => Some(&e.kind),
             Self::Tls(e) => e.source(),
-            Self::Usage(_) | Self::HandshakeTimeout | Self::Closed | Self::ProxyRefused(_) => None,
+            Self::Usage(_)
+            | Self::HandshakeTimeout
+            | Self::KeepaliveTimeout
+            | Self::Closed
+            | Self::ProxyRefused(_) => None,
         }
     }
 }
@@ -96,13 +105,15 @@ impl From<TlsError> for Error {
 }
 
 impl From<wsd_core::Error> for Error {
-    /// API misuse becomes [`Error::Closed`] or [`Error::Usage`], the handshake
-    /// timeout [`Error::HandshakeTimeout`]; the rest is [`Error::Protocol`].
+    /// API misuse becomes [`Error::Closed`] or [`Error::Usage`], the timeouts
+    /// [`Error::HandshakeTimeout`] and [`Error::KeepaliveTimeout`]; the rest is
+    /// [`Error::Protocol`].
     fn from(e: wsd_core::Error) -> Self {
         match e {
             wsd_core::Error::Usage(Usage::Closed) => Self::Closed,
             wsd_core::Error::Usage(u) => Self::Usage(u),
             wsd_core::Error::HandshakeTimeout => Self::HandshakeTimeout,
+            wsd_core::Error::KeepaliveTimeout => Self::KeepaliveTimeout,
             e => Self::Protocol(e),
         }
     }

@@ -99,6 +99,9 @@ pub async fn accept_with<T: Transport, Z: Timer>(
     config.options.validate()?;
     let conn = Connection::server(config.options.clone());
     let mut ws = WebSocket::from_connection(conn, io, timer, config.io);
+    if let Some(token) = &config.shutdown {
+        ws.watch_shutdown(token);
+    }
     let mut hook = config.on_request.take();
     let mut outcome = Outcome::default();
     poll_fn(|cx| drive(&mut ws, cx, &mut outcome, &mut hook)).await?;

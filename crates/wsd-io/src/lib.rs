@@ -83,6 +83,7 @@ mod error;
 pub mod futures_io;
 mod handshake;
 mod proxy;
+mod shutdown;
 mod socket;
 mod split;
 #[cfg(test)]
@@ -102,6 +103,7 @@ pub use error::{Error, TlsError, UrlError, UrlErrorKind};
 pub use futures_io::FuturesIo;
 pub use handshake::{Accepted, accept, accept_with, client, client_with_input, parse_target};
 pub use proxy::{client_via_proxy, proxy_connect, proxy_target};
+pub use shutdown::{Shutdown, ShutdownReport, ShutdownToken};
 pub use socket::WebSocket;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 
@@ -259,6 +261,9 @@ pub struct ServerConfig {
     pub io: Config,
     /// Looks at each request before it is accepted; `None` accepts all.
     pub on_request: Option<RequestHook>,
+    /// A [`Shutdown`] switch every connection accepted with this configuration
+    /// watches, from the handshake on; `None` (the default) watches none.
+    pub shutdown: Option<ShutdownToken>,
 }
 
 impl ServerConfig {
@@ -277,6 +282,7 @@ impl fmt::Debug for ServerConfig {
             .field("options", &self.options)
             .field("io", &self.io)
             .field("on_request", &self.on_request.as_ref().map(|_| "FnMut"))
+            .field("shutdown", &self.shutdown)
             .finish()
     }
 }
