@@ -15,6 +15,7 @@ use wsd_io::{
 
 use crate::args::{AutobahnArgs, ConnectArgs, ServeArgs};
 use crate::route::{Route, route};
+use lifecycle::{ConnectionLifecycle, Lifecycle};
 
 /// The line `wsd serve` prints once it listens (the end-to-end tests read it to
 /// learn the port when started with port 0).
@@ -78,8 +79,8 @@ pub(crate) trait Net {
 /// A WebSocket on the runtime `R`.
 type Socket<R> = WebSocket<<R as Net>::Transport, <R as Net>::Timer>;
 
-/// `wsd serve`: listens, then accepts forever, handing each connection's task to
-/// `spawn`.
+/// `wsd serve`: listens, then accepts until SIGINT or SIGTERM, handing each
+/// connection's task to `spawn`; then shuts down (see [`lifecycle`]).
 pub(crate) async fn serve_with<R: Net>(
     args: &ServeArgs,
     mut spawn: impl FnMut(Task),
@@ -87,13 +88,15 @@ pub(crate) async fn serve_with<R: Net>(
     let listener = R::bind(args.addr)
         .await
         .map_err(|error| bind_error(args.addr, &error))?;
+    let mut lifecycle = Lifecycle::new(&args.lifecycle);
     announce(R::local_addr(&listener).unwrap_or(args.addr));
-    loop {
-        match R::accept(&listener).await {
+    while let Some(accepted) = lifecycle.accept::<R>(&listener).await {
+        match accepted {
             Ok((stream, peer)) => {
                 let options = args.options();
+                let life = lifecycle.for_connection();
                 spawn(Box::pin(async move {
-                    if let Err(error) = serve_connection::<R>(stream, options).await {
+                    if let Err(error) = serve_connection::<R>(stream, options, life).await {
                         log_connection_error(peer, &error);
                     }
                 }));
@@ -104,11 +107,19 @@ pub(crate) async fn serve_with<R: Net>(
             }
         }
     }
+    // No new connections while the open ones close.
+    drop(listener);
+    lifecycle.finish::<R>().await
 }
 
 /// Serves one accepted connection: the handshake (or a plain HTTP answer), then echo
-/// until the peer closes.
-async fn serve_connection<R: Net>(stream: R::Transport, options: Options) -> Result<(), String> {
+/// until the peer closes. `life` lives as long as the connection: it holds the
+/// connection's place under `--max-connections`.
+async fn serve_connection<R: Net>(
+    stream: R::Transport,
+    options: Options,
+    life: ConnectionLifecycle,
+) -> Result<(), String> {
     let mut config = ServerConfig::new(options);
     config.on_request = Some(Box::new(|request: &wsd_core::Request| {
         match route(request) {
@@ -124,6 +135,7 @@ async fn serve_connection<R: Net>(stream: R::Transport, options: Options) -> Res
             },
         }
     }));
+    life.configure(&mut config);
     match wsd_io::accept_with(stream, R::Timer::default(), config).await {
         Ok(Accepted::Upgraded(mut ws)) => echo(&mut ws).await,
         // A plain HTTP request answered with the page or a 404: done.
@@ -386,6 +398,7 @@ pub(crate) fn proxy_authority(proxy: &str) -> Result<String, String> {
 }
 
 pub(crate) mod async_std;
+pub(crate) mod lifecycle;
 pub(crate) mod smol;
 pub(crate) mod tokio;
 
