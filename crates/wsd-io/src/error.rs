@@ -7,6 +7,8 @@ use std::io;
 
 use wsd_core::{Response, Usage};
 
+use crate::SocksError;
+
 /// What went wrong on a WebSocket.
 ///
 /// `source()` leads to the underlying error where there is one, and `Display` does
@@ -46,6 +48,8 @@ pub enum Error {
     /// status (407: credentials missing or wrong; 403: destination not allowed) and
     /// headers (`Proxy-Authenticate`, ...).
     ProxyRefused(Box<Response>),
+    /// The SOCKS5 proxy did not open the tunnel (shown as the [`SocksError`] itself).
+    Socks(SocksError),
 }
 
 impl fmt::Display for Error {
@@ -60,6 +64,7 @@ impl fmt::Display for Error {
             Self::Closed => f.write_str("the WebSocket is closing or closed"),
             Self::Url(e) => write!(f, "invalid WebSocket URL {}", e.url),
             Self::Tls(e) => fmt::Display::fmt(e, f),
+            Self::Socks(e) => fmt::Display::fmt(e, f),
             Self::ProxyRefused(r) => write!(
                 f,
                 "the proxy refused the CONNECT request: {} {}",
@@ -78,6 +83,7 @@ impl StdError for Error {
             Self::Url(e) => Some(&e.kind),
             Self::Tls(e) => e.source(),
             Self::Usage(_)
+            | Self::Socks(_)
             | Self::HandshakeTimeout
             | Self::KeepaliveTimeout
             | Self::Closed
@@ -154,7 +160,7 @@ pub enum UrlErrorKind {
     Parse(url::ParseError),
     /// A WebSocket URL must be `ws://` or `wss://`.
     Scheme(String),
-    /// A proxy URL must be `http://`.
+    /// A proxy URL must be `http://`, `https://`, `socks5://` or `socks5h://`.
     ProxyScheme(String),
     /// It names no host.
     NoHost,
@@ -167,7 +173,10 @@ impl fmt::Display for UrlErrorKind {
         match self {
             Self::Parse(e) => fmt::Display::fmt(e, f),
             Self::Scheme(s) => write!(f, "the scheme is {s}, not ws or wss"),
-            Self::ProxyScheme(s) => write!(f, "the proxy scheme is {s}, not http"),
+            Self::ProxyScheme(s) => write!(
+                f,
+                "the proxy scheme is {s}, not http, https, socks5 or socks5h"
+            ),
             Self::NoHost => f.write_str("no host"),
             Self::Handshake(why) => f.write_str(why),
         }

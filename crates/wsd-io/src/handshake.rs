@@ -124,7 +124,7 @@ pub async fn client<T: Transport, Z: Timer>(
 }
 
 /// [`client`] for a transport from which `input` was already read: the bytes a
-/// proxy sent after its `CONNECT` answer (see [`proxy_connect`](super::proxy_connect)).
+/// proxy sent after its `CONNECT` answer (see [`tunnel`](super::tunnel)).
 /// They are parsed as the start of the server's response, before anything read
 /// from `io`.
 pub async fn client_with_input<T: Transport, Z: Timer>(

@@ -85,6 +85,7 @@ mod handshake;
 mod proxy;
 mod shutdown;
 mod socket;
+mod socks;
 mod split;
 #[cfg(test)]
 mod tests;
@@ -102,9 +103,10 @@ pub use error::{Error, TlsError, UrlError, UrlErrorKind};
 #[cfg(feature = "futures-io")]
 pub use futures_io::FuturesIo;
 pub use handshake::{Accepted, accept, accept_with, client, client_with_input, parse_target};
-pub use proxy::{client_via_proxy, proxy_connect, proxy_target};
+pub use proxy::{ProxyEnv, ProxyKind, client_via_proxy, proxy_target, tunnel};
 pub use shutdown::{Shutdown, ShutdownReport, ShutdownToken};
 pub use socket::WebSocket;
+pub use socks::{Socks5, Socks5Status, SocksError};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 
 pub use wsd_core::{
