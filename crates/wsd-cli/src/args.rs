@@ -206,16 +206,34 @@ pub(crate) struct ConnectArgs {
     /// Offer permessage-deflate (RFC 7692).
     #[arg(long)]
     pub(crate) deflate: bool,
-    /// Tunnel through this HTTP proxy with CONNECT, as `http://[user:pass@]host:port`
-    /// (the userinfo becomes `Proxy-Authorization: Basic`).
+    /// Tunnel through this proxy: `http://[user:pass@]host:port` (CONNECT; the
+    /// userinfo becomes `Proxy-Authorization: Basic`) or
+    /// `socks5://[user:pass@]host:port` (`socks5h://` alike). Without it, the proxy
+    /// the environment names is used (`http_proxy`, `all_proxy`, unless `no_proxy`
+    /// lists the host).
     #[arg(long, value_name = "URL")]
     pub(crate) proxy: Option<String>,
+    /// Ignore the proxy environment variables: connect directly unless `--proxy`
+    /// is given.
+    #[arg(long)]
+    pub(crate) no_env_proxy: bool,
     /// Keepalive pings.
     #[command(flatten)]
     pub(crate) keepalive: KeepaliveArgs,
 }
 
 impl ConnectArgs {
+    /// The proxy to go through: `--proxy`, else the environment's for the URL
+    /// (unless `--no-env-proxy`).
+    pub(crate) fn proxy(&self) -> Option<String> {
+        if self.proxy.is_some() || self.no_env_proxy {
+            return self.proxy.clone();
+        }
+        wsd_io::ProxyEnv::from_env()
+            .proxy_for(&self.url)
+            .map(str::to_owned)
+    }
+
     /// The driver options for the connection.
     pub(crate) fn options(&self) -> Options {
         let mut options = Options::default();

@@ -2,12 +2,11 @@
 //! drafts spoken over raw TCP to `wsd serve --allow-drafts`.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 mod common;
-use common::{DEADLINE, Running, WSD, read_head, read_n, serve, tcp};
+use common::{Running, connect, read_head, read_n, serve, tcp, wait_listening};
 
 const HIXIE_75: &str = "GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
     Host: example.com\r\nOrigin: http://example.com\r\n\r\n";
@@ -88,41 +87,9 @@ fn tinyproxy(dir: &std::path::Path, allowed_port: u16) -> (Running, u16) {
         .stderr(Stdio::null())
         .spawn()
         .expect("tinyproxy is installed (`.ci/run` installs it)");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < DEADLINE, "tinyproxy did not listen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (Running(child), port)
-}
-
-/// `wsd connect` with `args`, stdin `input`; returns (success, stdout, stderr).
-fn connect(args: &[&str], input: &str) -> (bool, String, String) {
-    let mut child = Command::new(WSD)
-        .arg("connect")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(started.elapsed() < DEADLINE, "wsd connect {args:?} hangs");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let running = Running(child);
+    wait_listening(port, "tinyproxy");
+    (running, port)
 }
 
 #[test]

@@ -189,6 +189,16 @@ async fn open_client<R: Net>(
     options: Options,
 ) -> Result<Socket<R>, ConnectError> {
     let authority = authority(url).map_err(ConnectError::Url)?;
+    if let Some(proxy) = proxy {
+        let kind =
+            wsd_io::ProxyKind::of(proxy).map_err(|error| ConnectError::Url(chain(&error)))?;
+        if kind == wsd_io::ProxyKind::Https {
+            return Err(ConnectError::Proxy(format!(
+                "{proxy}: https:// proxies need TLS, which wsd connect does not have; \
+                 use an http:// or socks5:// proxy"
+            )));
+        }
+    }
     let dial = match proxy {
         Some(proxy) => proxy_authority(proxy).map_err(ConnectError::Url)?,
         None => authority,
@@ -202,7 +212,7 @@ async fn open_client<R: Net>(
         None => wsd_io::client(url, stream, timer, options).await,
     };
     opened.map_err(|error| match error {
-        WsError::ProxyRefused(_) => ConnectError::Proxy(chain(&error)),
+        WsError::ProxyRefused(_) | WsError::Socks(_) => ConnectError::Proxy(chain(&error)),
         error => ConnectError::Handshake(chain(&error)),
     })
 }
@@ -214,7 +224,8 @@ pub(crate) async fn connect<R: Net>(
 ) -> Result<(), String> {
     use futures_util::future::{Either, select};
 
-    let mut ws = open_client::<R>(&args.url, args.proxy.as_deref(), args.options())
+    let proxy = args.proxy();
+    let mut ws = open_client::<R>(&args.url, proxy.as_deref(), args.options())
         .await
         .map_err(|error| error.to_string())?;
     let mut stdin_open = true;
@@ -386,8 +397,8 @@ pub(crate) fn authority(url: &str) -> Result<String, String> {
     Ok(format!("{host}:{port}"))
 }
 
-/// The `host:port` to open a TCP connection to for an `http://` proxy URL (port 80
-/// when not given).
+/// The `host:port` to open a TCP connection to for a proxy URL (its kind's default
+/// port when not given).
 pub(crate) fn proxy_authority(proxy: &str) -> Result<String, String> {
     let (host, port) = wsd_io::proxy_target(proxy).map_err(|error| chain(&error))?;
     Ok(if host.contains(':') {

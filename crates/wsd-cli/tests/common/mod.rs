@@ -3,10 +3,10 @@
 // Each test file compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(crate) const WSD: &str = env!("CARGO_BIN_EXE_wsd");
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
@@ -65,4 +65,88 @@ pub(crate) fn read_head(stream: &mut TcpStream) -> String {
         head.extend(read_n(stream, 1));
     }
     String::from_utf8(head).unwrap()
+}
+
+/// Waits until something listens on the loopback `port`.
+pub(crate) fn wait_listening(port: u16, what: &str) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{what} did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The proxy environment variables, which `wsd connect` honours: cleared for every
+/// run so the machine's settings never leak into a test.
+const PROXY_VARIABLES: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// `wsd connect` with `args`, stdin `input`; returns (success, stdout, stderr).
+pub(crate) fn connect(args: &[&str], input: &str) -> (bool, String, String) {
+    connect_with_env(args, &[], input)
+}
+
+/// [`connect`] with the proxy environment variables `env` set (and no others).
+pub(crate) fn connect_with_env(
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &str,
+) -> (bool, String, String) {
+    let mut command = Command::new(WSD);
+    for name in PROXY_VARIABLES {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .envs(env.iter().copied())
+        .arg("connect")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < DEADLINE, "wsd connect {args:?} hangs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// tinyproxy and microsocks, started on free loopback ports: the helpers of
+/// `wsd-tokio`'s proxy tests, shared rather than copied.
+#[path = "../../../wsd-tokio/tests/common/mod.rs"]
+mod proxies;
+pub(crate) use proxies::Socks;
+
+/// microsocks (Debian's small SOCKS5 server) on a free loopback port, requiring
+/// `user:pass` when `auth`; stopped when dropped.
+pub(crate) fn microsocks(auth: bool) -> Socks {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(Socks::start(auth))
 }
