@@ -43,7 +43,9 @@ pub struct Options {
     /// heard from for `interval` gets a ping; if nothing at all arrives from it
     /// within `timeout` after that, the connection fails with 1011 and
     /// [`Error::KeepaliveTimeout`](crate::Error::KeepaliveTimeout), as python
-    /// `websockets` does. `websocket-driver` (Node) has no keepalive.
+    /// `websockets` does. `websocket-driver` (Node) has no keepalive. The pings are
+    /// ordinary ones: their pongs come as [`Event::Pong`](crate::Event::Pong) with
+    /// an id the application never saw.
     pub keepalive: Option<Keepalive>,
     /// Closes the connection with 1001 (Going Away) after this long without a data
     /// message (text or binary) in either direction; pings and pongs do not count.

@@ -15,7 +15,7 @@
 
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -209,6 +209,9 @@ impl ShutdownToken {
 struct Watcher {
     shared: Arc<Shared>,
     listener: Option<EventListener>,
+    /// The level and the waker the listener was last polled with.
+    seen: Level,
+    waker: Option<Waker>,
 }
 
 impl Watcher {
@@ -216,11 +219,25 @@ impl Watcher {
         Self {
             shared,
             listener: None,
+            seen: Level::Running,
+            waker: None,
         }
     }
 
     /// The level; below `Abort`, `cx` is woken when it rises.
     fn poll(&mut self, cx: &mut Context<'_>) -> Level {
+        let level = self.shared.level();
+        let registered = self.listener.is_some()
+            && self
+                .waker
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if registered && level == self.seen {
+            // The listener will wake this task when the level rises: one atomic
+            // load per wait, not a lock of the listener list (the loop asks each
+            // time it is about to wait).
+            return level;
+        }
         loop {
             let level = self.shared.level();
             if level == Level::Abort {
@@ -232,7 +249,11 @@ impl Watcher {
                 None => self.listener = Some(self.shared.raised.listen()),
                 Some(listener) => match Pin::new(listener).poll(cx) {
                     Poll::Ready(()) => self.listener = None,
-                    Poll::Pending => return level,
+                    Poll::Pending => {
+                        self.seen = level;
+                        self.waker = Some(cx.waker().clone());
+                        return level;
+                    }
                 },
             }
         }

@@ -606,3 +606,27 @@ fn a_dead_peer_ends_the_stream_at_the_keepalive_timeout_without_draining() {
         Poll::Ready(None)
     ));
 }
+
+#[test]
+fn a_watching_task_is_woken_for_the_close_and_again_for_the_abort() {
+    let shutdown = Shutdown::new();
+    let mut ws = open_server_with(Options::default(), Never);
+    ws.watch_shutdown(&shutdown.token());
+    let waker = Arc::new(CountingWaker::default());
+    let task_waker = std::task::Waker::from(waker.clone());
+    let mut cx = Context::from_waker(&task_waker);
+    // Waiting twice with the same waker registers once; no wake-up yet.
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert_eq!(waker.0.load(Ordering::SeqCst), 0);
+    shutdown.begin();
+    assert_eq!(waker.0.load(Ordering::SeqCst), 1);
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert_eq!(last_close(&ws).0, 1001);
+    shutdown.abort();
+    assert_eq!(waker.0.load(Ordering::SeqCst), 2, "woken again to end");
+    assert!(matches!(
+        Pin::new(&mut ws).poll_next(&mut cx),
+        Poll::Ready(Some(Err(Error::Io(_))))
+    ));
+}

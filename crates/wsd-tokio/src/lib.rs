@@ -253,7 +253,9 @@ pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
 }
 
 /// Connects to a `ws://` URL (or `wss://` with the `rustls` feature): DNS, TCP with
-/// `TCP_NODELAY` (the driver batches writes itself), TLS, then the handshake.
+/// `TCP_NODELAY` (the driver batches writes itself), TLS, then the handshake. The
+/// steps before the handshake together, and the handshake, are each bounded by
+/// `options.handshake_timeout` ([`Error::HandshakeTimeout`]).
 pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<MaybeTlsStream>, Error> {
     connect_inner(url, None, options, stream::TlsChoice::default()).await
 }
@@ -344,7 +346,16 @@ async fn connect_inner(
     options: Options,
     tls: stream::TlsChoice,
 ) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    let (stream, input) = stream::open(url, proxy, &options, tls).await?;
+    // The core bounds the WebSocket handshake; DNS, TCP, the proxy and TLS before it
+    // get the same bound, so a server that accepts and never speaks TLS cannot hang
+    // the caller.
+    let opening = stream::open(url, proxy, &options, tls);
+    let (stream, input) = match options.handshake_timeout {
+        Some(limit) => tokio::time::timeout(limit, opening)
+            .await
+            .map_err(|_| Error::HandshakeTimeout)??,
+        None => opening.await?,
+    };
     let timer = TokioTimer::default();
     wsd_io::client_with_input(url, TokioIo(stream), timer, options, &input).await
 }
