@@ -48,7 +48,8 @@ pub struct Options {
     /// an id the application never saw.
     pub keepalive: Option<Keepalive>,
     /// Closes the connection with 1001 (Going Away) after this long without a data
-    /// message (text or binary) in either direction; pings and pongs do not count.
+    /// message (text or binary) in either direction; a message still arriving counts
+    /// with each part of it, pings and pongs do not count.
     /// `None` (the default) never does. The closing handshake then runs as for
     /// [`Connection::close`](crate::Connection::close), bounded by
     /// [`close_timeout`](Self::close_timeout).

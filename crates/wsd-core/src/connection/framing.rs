@@ -129,6 +129,20 @@ impl Framing {
         }
     }
 
+    /// True while part of a data message has arrived and the rest has not: a
+    /// fragmented message, or a frame too long to be a control frame. Legacy drafts
+    /// say false.
+    pub(super) fn mid_message(&self) -> bool {
+        match self {
+            Self::Rfc6455(rfc) => {
+                rfc.fragments.is_some()
+                    || rfc.decoder.in_message()
+                    || rfc.decoder.payload_len().is_some_and(|len| len > 125)
+            }
+            Self::Hixie(_) => false,
+        }
+    }
+
     /// True when a borrowed payload can be framed straight into the output: RFC 6455
     /// with no extension to transform it. Then `send_text`/`send_binary` skip copying
     /// the caller's bytes into a `Message` first (one copy per message, not two).

@@ -31,7 +31,8 @@ pub(super) struct Liveness {
     heard: bool,
     /// When input last arrived (the first clock reading after it).
     last_heard: Option<Instant>,
-    /// A text or binary message went either way since the clock was last read.
+    /// A text or binary message went either way since the clock was last read, or
+    /// part of one arrived.
     data: bool,
     /// When a data message last went by (the first clock reading after it).
     last_data: Option<Instant>,
@@ -72,6 +73,9 @@ impl Connection {
         if live.heard {
             live.heard = false;
             live.last_heard = Some(now);
+            // A message still arriving is not idleness: a slow upload of one large
+            // message must not be closed as idle halfway.
+            live.data |= session.framing.mid_message();
             if live.ping_sent.take().is_some() {
                 // Answered (by the pong or anything else): wait for silence again.
                 self.timers.stop(Timer::Pong);

@@ -280,6 +280,31 @@ fn a_message_sent_postpones_the_idle_timeout() {
 }
 
 #[test]
+fn a_message_still_arriving_keeps_the_connection_from_idling() {
+    let t0 = Instant::now();
+    let (mut client, mut server) = pair(plain(), idle(), t0);
+    let big = vec![3u8; 100_000];
+    client.send(Message::binary(big.clone())).unwrap();
+    let upload = client.poll_transmit_vec();
+    // A slice every 20 s: each one later than the idle timeout after the message
+    // began, none later than it after the previous slice.
+    let slices: Vec<&[u8]> = upload.chunks(upload.len() / 4 + 1).collect();
+    let mut now = t0;
+    for slice in &slices[..slices.len() - 1] {
+        now += Duration::from_secs(20);
+        server.handle_timeout(now);
+        server.handle_input(slice);
+        assert!(events(&mut server).is_empty());
+        server.poll_timeout(now);
+    }
+    now += Duration::from_secs(20);
+    server.handle_timeout(now);
+    assert_eq!(server.state(), ReadyState::Open, "not idle while uploading");
+    server.handle_input(slices[slices.len() - 1]);
+    assert_eq!(events(&mut server), [Event::Message(Message::binary(big))]);
+}
+
+#[test]
 fn pings_and_pongs_do_not_keep_an_idle_connection_open() {
     let t0 = Instant::now();
     let (mut client, mut server) = pair(plain(), idle(), t0);
