@@ -30,6 +30,17 @@
 //! shut down. A WebSocket can be [split](WebSocket::split) into a reading and a
 //! writing half for two tasks.
 //!
+//! # Timeouts, shutdown and proxies
+//!
+//! The connection's timers (handshake, close, keepalive, idle: see `wsd_core`'s
+//! `Options`) run while the stream (or the read half) is polled; a peer that stops
+//! answering keepalive pings ends the stream with [`Error::KeepaliveTimeout`] at once,
+//! without waiting for it to read a goodbye. A server stops gracefully with a
+//! [`Shutdown`] switch that every connection watches ([`ServerConfig::shutdown`]):
+//! close 1001 to each, then the stragglers are aborted after a grace period. Clients
+//! reach servers through HTTP, HTTPS and SOCKS5 proxies with [`tunnel`], and
+//! [`ProxyEnv`] reads the proxy environment variables when asked.
+//!
 //! # The loop, and why
 //!
 //! - **Reading** happens only while the application polls the stream, straight into
