@@ -221,19 +221,25 @@ async fn open_clients(
     clients
 }
 
+/// Sends `signal` (`TERM`, `INT`) to `child`.
+fn signal(child: &Running, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 #[test]
 fn sigterm_closes_every_client_with_1001_and_serve_exits_0_on_every_runtime() {
     const CLIENTS: usize = 200;
-    for runtime in RUNTIMES {
+    // SIGINT (Ctrl-C) does the same as SIGTERM.
+    for (runtime, stop) in [("tokio", "TERM"), ("async-std", "TERM"), ("smol", "INT")] {
         let (mut server, port) = serve(&["--runtime", runtime, "--shutdown-timeout", "5s"]);
         let executor = executor();
         let clients = executor.block_on(open_clients(port, CLIENTS));
         let signalled = Instant::now();
-        let killed = Command::new("kill")
-            .args(["-TERM", &server.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        signal(&server, stop);
         let codes = executor.block_on(async {
             let readers: Vec<_> = clients
                 .into_iter()
@@ -268,8 +274,46 @@ fn sigterm_closes_every_client_with_1001_and_serve_exits_0_on_every_runtime() {
         let status = wait(&mut server, Duration::from_secs(5));
         assert!(status.success(), "{runtime}: {status:?}");
         eprintln!(
-            "{runtime}: {CLIENTS} clients closed and the server exited {:?} after SIGTERM",
+            "{runtime}: {CLIENTS} clients closed and the server exited {:?} after SIG{stop}",
             signalled.elapsed()
+        );
+    }
+}
+
+/// A client that completes the handshake, then never reads: it will not answer the
+/// server's close.
+fn silent_client(port: u16) -> TcpStream {
+    let mut peer = tcp(port);
+    peer.write_all(UPGRADE.as_bytes()).unwrap();
+    assert!(read_head(&mut peer).starts_with("HTTP/1.1 101"));
+    peer
+}
+
+#[test]
+fn serve_drops_a_client_that_never_closes_at_the_shutdown_timeout_or_a_second_signal() {
+    for runtime in RUNTIMES {
+        // The grace period passes.
+        let (mut server, port) = serve(&["--runtime", runtime, "--shutdown-timeout", "500ms"]);
+        let _silent = silent_client(port);
+        let signalled = Instant::now();
+        signal(&server, "TERM");
+        let status = wait(&mut server, DEADLINE);
+        assert!(status.success(), "{runtime}: {status:?}");
+        assert_on_time(runtime, signalled.elapsed(), Duration::from_millis(500));
+
+        // A second signal cuts a long grace period short.
+        let (mut server, port) = serve(&["--runtime", runtime, "--shutdown-timeout", "60s"]);
+        let _silent = silent_client(port);
+        signal(&server, "TERM");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(server.0.try_wait().unwrap().is_none(), "{runtime}: waits");
+        let again = Instant::now();
+        signal(&server, "TERM");
+        let status = wait(&mut server, Duration::from_secs(2));
+        assert!(status.success(), "{runtime}: {status:?}");
+        eprintln!(
+            "{runtime}: exited {:?} after the second signal",
+            again.elapsed()
         );
     }
 }
