@@ -52,9 +52,10 @@ impl TimerTable {
         self.slots[timer as usize] = after.map_or(Slot::Idle, Slot::Requested);
     }
 
-    /// Arms `timer` to fire at `at`, for code that knows the time.
-    pub(crate) fn arm_at(&mut self, timer: Timer, at: Instant) {
-        self.slots[timer as usize] = Slot::Armed(at);
+    /// Arms `timer` to fire `after` from `from`, for code that knows the time. A
+    /// duration too long for the clock (`Duration::MAX`) means never.
+    pub(crate) fn arm_after(&mut self, timer: Timer, from: Instant, after: Duration) {
+        self.slots[timer as usize] = from.checked_add(after).map_or(Slot::Idle, Slot::Armed);
     }
 
     pub(crate) fn stop(&mut self, timer: Timer) {
@@ -75,7 +76,8 @@ impl TimerTable {
         let mut earliest: Option<Instant> = None;
         for slot in &mut self.slots {
             if let Slot::Requested(after) = *slot {
-                *slot = Slot::Armed(now + after);
+                // A duration too long for the clock means never, not a panic.
+                *slot = now.checked_add(after).map_or(Slot::Idle, Slot::Armed);
             }
             if let Slot::Armed(at) = *slot {
                 earliest = Some(earliest.map_or(at, |e| e.min(at)));
@@ -119,6 +121,16 @@ mod tests {
     }
 
     #[test]
+    fn a_duration_too_long_for_the_clock_never_fires() {
+        let start = Instant::now();
+        let mut timers = TimerTable::new();
+        timers.request(Timer::Idle, Some(Duration::MAX));
+        timers.arm_after(Timer::Ping, start, Duration::MAX);
+        assert_eq!(timers.arm(start), None);
+        assert!(timers.is_idle());
+    }
+
+    #[test]
     fn arm_returns_the_earliest_of_every_timer_whatever_the_order() {
         let start = Instant::now();
         let timers = [
@@ -136,7 +148,7 @@ mod tests {
                 if i % 2 == 0 {
                     table.request(*timer, Some(after));
                 } else {
-                    table.arm_at(*timer, start + after);
+                    table.arm_after(*timer, start, after);
                 }
             }
             assert_eq!(

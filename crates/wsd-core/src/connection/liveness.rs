@@ -80,7 +80,7 @@ impl Connection {
                 // Answered (by the pong or anything else): wait for silence again.
                 self.timers.stop(Timer::Pong);
                 if let Some(keepalive) = self.options.keepalive {
-                    self.timers.arm_at(Timer::Ping, now + keepalive.interval);
+                    self.timers.arm_after(Timer::Ping, now, keepalive.interval);
                 }
             }
         }
@@ -134,8 +134,12 @@ impl Connection {
             return;
         };
         if let Some(heard) = session.liveness.last_heard {
-            if heard + keepalive.interval > now {
-                self.timers.arm_at(Timer::Ping, heard + keepalive.interval);
+            if heard
+                .checked_add(keepalive.interval)
+                .is_none_or(|due| due > now)
+            {
+                self.timers
+                    .arm_after(Timer::Ping, heard, keepalive.interval);
                 return;
             }
         }
@@ -145,7 +149,7 @@ impl Connection {
         let id = PingId(self.next_ping);
         self.next_ping += 1;
         self.write_ping(id, Bytes::copy_from_slice(&id.0.to_be_bytes()));
-        self.timers.arm_at(Timer::Pong, now + keepalive.timeout);
+        self.timers.arm_after(Timer::Pong, now, keepalive.timeout);
     }
 
     /// The idle timer fired: close with 1001 unless a data message went by within
@@ -158,8 +162,8 @@ impl Connection {
             return;
         };
         if let Some(data) = session.liveness.last_data {
-            if data + idle > now {
-                self.timers.arm_at(Timer::Idle, data + idle);
+            if data.checked_add(idle).is_none_or(|due| due > now) {
+                self.timers.arm_after(Timer::Idle, data, idle);
                 return;
             }
         }
