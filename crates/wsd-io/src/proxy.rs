@@ -366,6 +366,17 @@ mod tests {
         assert!(!no_proxy_matches("", "anything", None));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_no_proxy_list_and_host_are_matched_without_panicking(
+            list in "[a-z0-9.,:*\\[\\] ]{0,40}",
+            host in "[a-z0-9.:]{0,20}",
+            port in proptest::option::of(proptest::num::u16::ANY),
+        ) {
+            let _ = no_proxy_matches(&list, &host, port);
+        }
+    }
+
     #[test]
     fn the_environment_is_read_lower_case_first_and_empty_values_are_unset() {
         let env = ProxyEnv::from_lookup(|name| match name {

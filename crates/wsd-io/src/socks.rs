@@ -424,6 +424,46 @@ mod tests {
         ));
     }
 
+    /// Feeds `answers` as a proxy would send them, in chunks of `chunk` bytes, writing
+    /// the output in between; returns how the exchange ended.
+    fn run(answers: &[u8], chunk: usize) -> Result<Option<usize>, SocksError> {
+        let mut socks = Socks5::new("example.com", 443, Some(("u", "p")))?;
+        let mut input = Vec::new();
+        for piece in answers.chunks(chunk.max(1)) {
+            socks.consume_output();
+            input.extend_from_slice(piece);
+            loop {
+                match socks.receive(&input)? {
+                    Socks5Status::Partial => break,
+                    Socks5Status::Next(n) => drop(input.drain(..n)),
+                    Socks5Status::Open(n) => return Ok(Some(input.len() - n)),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_answer_in_any_chunks_is_handled_without_panicking(
+            answers in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            chunk in 1usize..8,
+        ) {
+            let _ = run(&answers, chunk);
+        }
+
+        #[test]
+        fn a_valid_transcript_opens_the_tunnel_at_every_split(chunk in 1usize..20) {
+            // Method user/pass, auth ok, CONNECT ok with a domain address, then two
+            // bytes of the tunnel: as many of them as came with the reply's last
+            // chunk are left over for the tunnel.
+            let answers = [5, 2, 1, 0, 5, 0, 0, 3, 3, b'a', b'b', b'c', 1, 187, 7, 7];
+            let reply_end = answers.len() - 2;
+            let with_reply = (reply_end.div_ceil(chunk) * chunk).min(answers.len()) - reply_end;
+            proptest::prop_assert_eq!(run(&answers, chunk), Ok(Some(with_reply)));
+        }
+    }
+
     #[test]
     fn userinfo_escapes_are_decoded() {
         assert_eq!(percent_decode("p%40ss%3Aword"), "p@ss:word");
