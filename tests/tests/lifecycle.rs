@@ -18,6 +18,16 @@ mod proxies;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// Held by every test here, so the timing bounds never share the two cores with the
+/// other tests of this file.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Accepts until the shutdown begins, each connection echoing while it watches the
 /// shutdown (as a server written against `wsd-io` does it).
 async fn serve_until_shutdown<T, Z, A>(
@@ -140,6 +150,7 @@ macro_rules! shutdown_test {
     ($name:ident, $block_on:path, $listener:ty, $io:path, $timer:ty, $connect:path, $spawn:expr) => {
         #[test]
         fn $name() {
+            let _serial = one_at_a_time();
             $block_on(async {
                 let listener = <$listener>::bind("127.0.0.1:0").await.unwrap();
                 let url = format!("ws://{}/", listener.local_addr().unwrap());
@@ -189,6 +200,7 @@ shutdown_test!(
 
 #[test]
 fn a_client_that_never_answers_the_close_is_aborted_after_the_grace_period() {
+    let _serial = one_at_a_time();
     tokio_block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -228,6 +240,7 @@ fn a_client_that_never_answers_the_close_is_aborted_after_the_grace_period() {
 
 #[test]
 fn keepalive_runs_through_split_halves_and_catches_a_peer_that_stops_reading() {
+    let _serial = one_at_a_time();
     tokio_block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("ws://{}/", listener.local_addr().unwrap());
@@ -296,6 +309,7 @@ where
 
 #[test]
 fn smol_and_async_std_connect_through_socks5() {
+    let _serial = one_at_a_time();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
