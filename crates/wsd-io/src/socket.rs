@@ -81,7 +81,8 @@ pub struct WebSocket<T, Z> {
     /// For transports that zero-fill reads: how much the next read asks for.
     read_hint: usize,
     /// The server's shutdown switch, while this WebSocket counts as open to it.
-    shutdown: Option<Watch>,
+    /// Boxed: a WebSocket that watches none pays one pointer.
+    shutdown: Option<Box<Watch>>,
     /// The peer is taken for dead (keepalive): one try at each step of the ending,
     /// no waiting for it.
     abandon: bool,
@@ -170,7 +171,7 @@ impl<T, Z> WebSocket<T, Z> {
     ///
     /// [`accept_with`]: crate::accept_with
     pub fn watch_shutdown(&mut self, token: &ShutdownToken) {
-        self.shutdown = Some(token.watch());
+        self.shutdown = Some(Box::new(token.watch()));
     }
 
     // ----- getters -------------------------------------------------------------
