@@ -36,8 +36,8 @@ pub(super) struct Liveness {
     data: bool,
     /// When a data message last went by (the first clock reading after it).
     last_data: Option<Instant>,
-    /// When our keepalive ping went out, while nothing has been heard since.
-    ping_sent: Option<Instant>,
+    /// Our keepalive ping is out and nothing has been heard since.
+    awaiting_answer: bool,
 }
 
 impl Liveness {
@@ -76,7 +76,7 @@ impl Connection {
             // A message still arriving is not idleness: a slow upload of one large
             // message must not be closed as idle halfway.
             live.data |= session.framing.mid_message();
-            if live.ping_sent.take().is_some() {
+            if std::mem::take(&mut live.awaiting_answer) {
                 // Answered (by the pong or anything else): wait for silence again.
                 self.timers.stop(Timer::Pong);
                 if let Some(keepalive) = self.options.keepalive {
@@ -143,7 +143,7 @@ impl Connection {
                 return;
             }
         }
-        session.liveness.ping_sent = Some(now);
+        session.liveness.awaiting_answer = true;
         // The id as payload: unlike a fixed payload, a late pong to an earlier ping
         // cannot be taken for this one's answer (though any input counts anyway).
         let id = PingId(self.next_ping);
