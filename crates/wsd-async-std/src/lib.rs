@@ -64,7 +64,7 @@ pub use wsd_io::futures_io::{
 };
 pub use wsd_io::{
     Accepted, AsyncIoTimer, ClientConfig, CloseFrame, Config, Decision, Error, FuturesIo, Message,
-    RequestHook, ServerConfig, TlsError, UrlError,
+    ProxyEnv, RequestHook, ServerConfig, Shutdown, ShutdownToken, SocksError, TlsError, UrlError,
 };
 
 pub use async_std::net::TcpStream;
@@ -84,13 +84,29 @@ pub async fn connect_with(
     wsd_io::futures_io::connect_with(url, config, tcp_connect).await
 }
 
-/// Connects to a `ws://` URL through the HTTP proxy `proxy` (for example
-/// `http://user:pass@proxy.example:3128`): TCP to the proxy, a `CONNECT` request
-/// (with `Proxy-Authorization: Basic` when the proxy URL has userinfo), then the
-/// handshake inside the tunnel. A proxy answering anything but 2xx fails with
-/// [`Error::ProxyRefused`], which carries its status and headers. `wss://` is
-/// refused with [`Error::Tls`]: run [`wsd_io::proxy_connect`] on your own stream,
-/// wrap it in TLS, and call [`client`].
+/// Connects to a `ws://` URL through the proxy `proxy`: TCP to the proxy, then for
+/// `http://user:pass@proxy.example:3128` a `CONNECT` request (with
+/// `Proxy-Authorization: Basic` when the proxy URL has userinfo), for `socks5://`
+/// or `socks5h://` the SOCKS5 exchange (username and password from the userinfo),
+/// then the handshake inside the tunnel. An HTTP proxy answering anything but 2xx
+/// fails with [`Error::ProxyRefused`], which carries its status and headers; a
+/// SOCKS5 refusal is [`Error::Socks`]. `wss://` and `https://` proxies are refused
+/// with [`Error::Tls`]: run [`wsd_io::tunnel`] on your own stream, wrap it in TLS,
+/// and call [`client`].
+///
+/// To honour the proxy environment variables (`http_proxy`, `all_proxy`,
+/// `no_proxy`), ask [`ProxyEnv`] which proxy applies:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsd_async_std::Error> {
+/// let url = "ws://example.com/";
+/// let ws = match wsd_async_std::ProxyEnv::from_env().proxy_for(url) {
+///     Some(proxy) => wsd_async_std::connect_via_proxy(url, proxy, wsd_async_std::Options::default()).await?,
+///     None => wsd_async_std::connect(url).await?,
+/// };
+/// # Ok(())
+/// # }
+/// ```
 pub async fn connect_via_proxy(
     url: &str,
     proxy: &str,

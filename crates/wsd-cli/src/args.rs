@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use wsd_core::Options;
@@ -34,7 +35,7 @@ pub(crate) enum Command {
     /// every open connection instead). A plain `GET /` gets a
     /// small HTML page that connects back over WebSocket; other plain requests get
     /// 404 (405 for methods other than GET).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Connect to a WebSocket server and bridge it to stdin and stdout.
     ///
     /// Each line read from stdin is sent as a text message (without its line
@@ -105,6 +106,12 @@ pub(crate) struct ServeArgs {
     pub(crate) allow_drafts: bool,
     #[command(flatten)]
     pub(crate) room: crate::broadcast::BroadcastArgs,
+    /// Keepalive pings.
+    #[command(flatten)]
+    pub(crate) keepalive: KeepaliveArgs,
+    /// Idle timeout, connection limit, shutdown.
+    #[command(flatten)]
+    pub(crate) lifecycle: ServeLifecycleArgs,
 }
 
 impl ServeArgs {
@@ -114,8 +121,80 @@ impl ServeArgs {
         options.max_length = self.max_length;
         options.protocols.clone_from(&self.protocols);
         options.allow_drafts = self.allow_drafts;
+        self.keepalive.apply(&mut options);
+        options.idle_timeout = self.lifecycle.idle_timeout;
         with_deflate(options, self.deflate)
     }
+}
+
+/// `--ping-interval` and `--ping-timeout`, for `serve` and `connect`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct KeepaliveArgs {
+    /// Ping the peer after this long without hearing from it (`20`, `1.5`, `500ms`,
+    /// `2m`); off by default.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) ping_interval: Option<Duration>,
+    /// How long the peer has to send anything after a ping before the connection
+    /// fails with 1011 "keepalive ping timeout".
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "20s",
+        requires = "ping_interval"
+    )]
+    pub(crate) ping_timeout: Duration,
+}
+
+impl KeepaliveArgs {
+    /// Sets `Options::keepalive` when `--ping-interval` is given.
+    fn apply(&self, options: &mut Options) {
+        options.keepalive = self
+            .ping_interval
+            .map(|interval| wsd_core::Keepalive::new(interval, self.ping_timeout));
+    }
+}
+
+/// How `wsd serve` limits and ends connections.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeLifecycleArgs {
+    /// Close a connection with 1001 after this long without a text or binary
+    /// message either way; off by default.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) idle_timeout: Option<Duration>,
+    /// At most this many WebSockets at once: further upgrade requests are answered
+    /// 503 with `Retry-After`.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_connections: Option<NonZeroUsize>,
+    /// On SIGINT or SIGTERM every WebSocket gets close 1001; those still open after
+    /// this long are dropped, and wsd exits (0). A second signal drops them at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// Parses a duration: seconds as a number (`20`, `0.5`), or with a unit (`500ms`,
+/// `20s`, `2m`). Zero is refused: every timer here must be able to pass.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else if let Some(m) = text.strip_suffix('m') {
+        (m, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 20, 1.5s, 500ms or 2m"))?;
+    let duration = Duration::try_from_secs_f64(value * scale)
+        .map_err(|_| format!("`{text}` is not a duration such as 20, 1.5s, 500ms or 2m"))?;
+    if duration.is_zero() {
+        return Err(format!("`{text}`: the duration must be longer than zero"));
+    }
+    Ok(duration)
 }
 
 /// Adds permessage-deflate with its default configuration when `on`.
@@ -146,18 +225,40 @@ pub(crate) struct ConnectArgs {
     /// Offer permessage-deflate (RFC 7692).
     #[arg(long)]
     pub(crate) deflate: bool,
-    /// Tunnel through this HTTP proxy with CONNECT, as `http://[user:pass@]host:port`
-    /// (the userinfo becomes `Proxy-Authorization: Basic`).
+    /// Tunnel through this proxy: `http://[user:pass@]host:port` (CONNECT; the
+    /// userinfo becomes `Proxy-Authorization: Basic`) or
+    /// `socks5://[user:pass@]host:port` (`socks5h://` alike). Without it, the proxy
+    /// the environment names is used (`http_proxy`, `all_proxy`, unless `no_proxy`
+    /// lists the host).
     #[arg(long, value_name = "URL")]
     pub(crate) proxy: Option<String>,
+    /// Ignore the proxy environment variables: connect directly unless `--proxy`
+    /// is given.
+    #[arg(long)]
+    pub(crate) no_env_proxy: bool,
+    /// Keepalive pings.
+    #[command(flatten)]
+    pub(crate) keepalive: KeepaliveArgs,
 }
 
 impl ConnectArgs {
+    /// The proxy to go through: `--proxy`, else the environment's for the URL
+    /// (unless `--no-env-proxy`).
+    pub(crate) fn proxy(&self) -> Option<String> {
+        if self.proxy.is_some() || self.no_env_proxy {
+            return self.proxy.clone();
+        }
+        wsd_io::ProxyEnv::from_env()
+            .proxy_for(&self.url)
+            .map(str::to_owned)
+    }
+
     /// The driver options for the connection.
     pub(crate) fn options(&self) -> Options {
         let mut options = Options::default();
         options.protocols.clone_from(&self.protocols);
         options.headers.clone_from(&self.headers);
+        self.keepalive.apply(&mut options);
         with_deflate(options, self.deflate)
     }
 }
@@ -381,6 +482,65 @@ mod tests {
         assert_eq!(auto.concurrency.get(), 4);
         assert!(parse(&["autobahn-client", "--concurrency", "0"]).is_err());
         assert!(parse(&["autobahn-client", "--concurrency", "many"]).is_err());
+    }
+
+    #[test]
+    fn lifecycle_flags_reach_the_options() {
+        let Command::Serve(serve) = parse(&[
+            "serve",
+            "--ping-interval",
+            "1.5",
+            "--ping-timeout",
+            "500ms",
+            "--idle-timeout",
+            "2m",
+            "--max-connections",
+            "200",
+            "--shutdown-timeout",
+            "3s",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not serve");
+        };
+        let options = serve.options();
+        let keepalive = options.keepalive.unwrap();
+        assert_eq!(keepalive.interval, Duration::from_millis(1500));
+        assert_eq!(keepalive.timeout, Duration::from_millis(500));
+        assert_eq!(options.idle_timeout, Some(Duration::from_secs(120)));
+        assert_eq!(serve.lifecycle.max_connections.unwrap().get(), 200);
+        assert_eq!(serve.lifecycle.shutdown_timeout, Duration::from_secs(3));
+
+        let Command::Serve(plain) = parse(&["serve"]).unwrap().command else {
+            panic!("not serve");
+        };
+        assert!(plain.options().keepalive.is_none() && plain.options().idle_timeout.is_none());
+        assert!(plain.lifecycle.max_connections.is_none());
+        assert_eq!(plain.lifecycle.shutdown_timeout, Duration::from_secs(10));
+
+        let Command::Connect(connect) = parse(&["connect", "ws://x/", "--ping-interval", "20"])
+            .unwrap()
+            .command
+        else {
+            panic!("not connect");
+        };
+        let keepalive = connect.options().keepalive.unwrap();
+        assert_eq!(
+            (keepalive.interval, keepalive.timeout),
+            (Duration::from_secs(20), Duration::from_secs(20))
+        );
+    }
+
+    #[test]
+    fn lifecycle_flags_refuse_bad_values() {
+        assert!(parse(&["serve", "--ping-interval", "0"]).is_err());
+        assert!(parse(&["serve", "--ping-interval", "soon"]).is_err());
+        assert!(parse(&["serve", "--idle-timeout", "-1"]).is_err());
+        assert!(parse(&["serve", "--max-connections", "0"]).is_err());
+        // A timeout for pings that are never sent is a mistake worth saying.
+        assert!(parse(&["serve", "--ping-timeout", "5"]).is_err());
+        assert!(parse(&["connect", "ws://x/", "--ping-timeout", "5"]).is_err());
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! ```text
 //! wsd serve [--addr 127.0.0.1:8080] [--runtime tokio|async-std|smol] [--max-length BYTES] [--protocol P]...
 //!           [--broadcast [--broadcast-queue N] [--redis redis://host:port/channel]]
+//!           [--ping-interval D [--ping-timeout D]] [--idle-timeout D] [--max-connections N] [--shutdown-timeout D]
 //! wsd connect URL [--protocol P]... [--header 'Name: value']... [--proxy http://[user:pass@]host:port] [--runtime R]
+//!           [--ping-interval D [--ping-timeout D]]
 //! wsd autobahn-client [--server ws://127.0.0.1:9001] [--runtime R] [--agent wsd] [--deflate] [--concurrency N]
 //! ```
 #![forbid(unsafe_code)]

@@ -2,55 +2,11 @@
 //! drafts spoken over raw TCP to `wsd serve --allow-drafts`.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-mod support;
+use std::process::{Command, Stdio};
 
-use support::{Serve, WSD};
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `wsd serve` on a free port with `extra` flags; returns the process and its port.
-fn serve(extra: &[&str]) -> (Serve, u16) {
-    let server = Serve::start(extra, Stdio::null());
-    let port = server.addr.port();
-    (server, port)
-}
-
-/// Connects with a read deadline.
-fn tcp(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(DEADLINE)).unwrap();
-    stream
-}
-
-/// Reads exactly `n` bytes.
-fn read_n(stream: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut buf = vec![0; n];
-    stream.read_exact(&mut buf).unwrap();
-    buf
-}
-
-/// Reads an HTTP head up to its blank line, byte by byte (the body follows).
-fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.extend(read_n(stream, 1));
-    }
-    String::from_utf8(head).unwrap()
-}
+mod common;
+use common::{Running, connect, read_head, read_n, serve, tcp, wait_listening};
 
 const HIXIE_75: &str = "GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
     Host: example.com\r\nOrigin: http://example.com\r\n\r\n";
@@ -131,41 +87,9 @@ fn tinyproxy(dir: &std::path::Path, allowed_port: u16) -> (Running, u16) {
         .stderr(Stdio::null())
         .spawn()
         .expect("tinyproxy is installed (`.ci/run` installs it)");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < DEADLINE, "tinyproxy did not listen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (Running(child), port)
-}
-
-/// `wsd connect` with `args`, stdin `input`; returns (success, stdout, stderr).
-fn connect(args: &[&str], input: &str) -> (bool, String, String) {
-    let mut child = Command::new(WSD)
-        .arg("connect")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(started.elapsed() < DEADLINE, "wsd connect {args:?} hangs");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let running = Running(child);
+    wait_listening(port, "tinyproxy");
+    (running, port)
 }
 
 #[test]

@@ -50,6 +50,8 @@
 //! - Options are a typed struct, so there is no "Unrecognized option" error. wsd adds
 //!   [`handshake_timeout`](crate::Options::handshake_timeout),
 //!   [`close_timeout`](crate::Options::close_timeout),
+//!   [`keepalive`](crate::Options::keepalive),
+//!   [`idle_timeout`](crate::Options::idle_timeout),
 //!   [`limits`](crate::Options::limits), [`origin`](crate::Options::origin),
 //!   [`mask_seed`](crate::Options::mask_seed), [`headers`](crate::Options::headers) and
 //!   [`extensions`](crate::Options::extensions).
@@ -174,6 +176,13 @@
 //! - The closing handshake times out after
 //!   [`close_timeout`](crate::Options::close_timeout) (10 s by default) with a close
 //!   of 1006 (`websocket-driver` waits in `closing` forever).
+//! - Opt-in timers `websocket-driver` does not have: keepalive pings
+//!   ([`Options::keepalive`](crate::Options::keepalive): a peer silent for the
+//!   timeout after our ping fails the connection with 1011 "keepalive ping
+//!   timeout", as python `websockets` does) and an idle timeout
+//!   ([`Options::idle_timeout`](crate::Options::idle_timeout): no text or binary
+//!   message either way for that long starts a close with 1001). Both are off by
+//!   default, so a connection without them behaves as there.
 //! - A protocol error while closing still ends the connection (`websocket-driver`
 //!   ignores errors in `closing`).
 //! - Messages that arrive after our [`close`](crate::Connection::close), before the
@@ -197,6 +206,10 @@
 //!   of the chunk). Nothing is decoded after a close or an error.
 //! - Invalid UTF-8 in a text frame fails the connection with 1007 (`websocket-driver`
 //!   decodes it with U+FFFD).
+//! - Binary messages, pings and pongs given to a server before it knew the request
+//!   was a draft are dropped when it opens (the draft cannot carry them; once open,
+//!   they are refused with a usage error), and the text messages among them are
+//!   sent in order.
 //! - Sentinel frames of a type other than `0x00` are dropped, as the drafts say
 //!   (`websocket-driver` delivers them as text).
 //! - `Close` events carry codes: 1005 for the peer's `0xFF 0x00`, the code given to

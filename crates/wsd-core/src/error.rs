@@ -59,6 +59,11 @@ pub enum Error {
     },
     /// The opening handshake did not complete in time.
     HandshakeTimeout,
+    /// Keepalive: the peer sent nothing within
+    /// [`Keepalive::timeout`](crate::Keepalive::timeout) after our ping. The
+    /// connection fails with 1011 (Internal Error) and the reason "keepalive ping
+    /// timeout", as python `websockets` does.
+    KeepaliveTimeout,
     /// The caller misused the API.
     Usage(Usage),
 }
@@ -88,6 +93,9 @@ pub enum Usage {
     Extension(RegistryError),
     /// The URL cannot be used for a WebSocket client.
     InvalidUrl(String),
+    /// A timer option that would fire on every turn (a zero keepalive interval or
+    /// timeout, a zero idle timeout); names the option.
+    InvalidTimer(&'static str),
 }
 
 impl Error {
@@ -99,7 +107,7 @@ impl Error {
             Self::Hixie(_) => "protocol error",
             Self::Extension(_) => "extension error",
             Self::Negotiation(_) | Self::Handshake(_) | Self::Rejected { .. } => "handshake error",
-            Self::HandshakeTimeout => "timeout",
+            Self::HandshakeTimeout | Self::KeepaliveTimeout => "timeout",
             Self::Usage(_) => "usage error",
         }
     }
@@ -133,6 +141,7 @@ impl fmt::Display for Error {
             Self::Handshake(e) => write!(f, "{HANDSHAKE_PREFIX}{e}"),
             Self::Rejected { message, .. } => f.write_str(message),
             Self::HandshakeTimeout => f.write_str("the opening handshake timed out"),
+            Self::KeepaliveTimeout => f.write_str("keepalive ping timeout"),
             Self::Usage(u) => fmt::Display::fmt(u, f),
         }
     }
@@ -155,6 +164,7 @@ impl fmt::Display for Usage {
             Self::InvalidHeader(e) => fmt::Display::fmt(e, f),
             Self::Extension(e) => fmt::Display::fmt(e, f),
             Self::InvalidUrl(e) => f.write_str(e),
+            Self::InvalidTimer(option) => write!(f, "{option} must be longer than zero"),
         }
     }
 }
@@ -174,7 +184,8 @@ impl std::error::Error for Error {
             Self::InvalidUtf8
             | Self::MessageTooLong { .. }
             | Self::Rejected { .. }
-            | Self::HandshakeTimeout => None,
+            | Self::HandshakeTimeout
+            | Self::KeepaliveTimeout => None,
         }
     }
 }

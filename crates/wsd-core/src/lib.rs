@@ -28,6 +28,16 @@
 //! blocking `std::net::TcpStream` with no async runtime (`cargo run -p wsd-core
 //! --example blocking_client -- ws://host:port/path`).
 //!
+//! # Timers
+//!
+//! Every timer is here, so every adapter behaves alike: the opening handshake
+//! ([`Options::handshake_timeout`], 10 s), the closing handshake
+//! ([`Options::close_timeout`], 10 s), and, off by default, keepalive pings
+//! ([`Options::keepalive`]: a peer silent for the timeout after a ping fails the
+//! connection with 1011) and the idle timeout ([`Options::idle_timeout`]: close 1001).
+//! [`Connection::poll_timeout`] returns the earliest deadline; input and messages only
+//! raise flags, which it turns into times, so call it after every batch of work.
+//!
 //! # Example: an echo server over any transport
 //!
 //! ```
@@ -97,7 +107,7 @@ pub use connection::{Connection, ReadyState, Refused};
 pub use error::{Error, Usage};
 pub use event::{Event, PingId};
 pub use message::{CloseFrame, Message, Utf8Bytes};
-pub use options::Options;
+pub use options::{Keepalive, Options};
 pub use version::Version;
 
 pub use bytes::Bytes;

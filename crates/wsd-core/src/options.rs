@@ -39,6 +39,21 @@ pub struct Options {
     /// connection closes with 1006. 10 seconds by default (`websocket-driver` (Node)
     /// waits forever).
     pub close_timeout: Option<Duration>,
+    /// Keepalive pings (off by default): see [`Keepalive`]. A peer that is not
+    /// heard from for `interval` gets a ping; if nothing at all arrives from it
+    /// within `timeout` after that, the connection fails with 1011 and
+    /// [`Error::KeepaliveTimeout`](crate::Error::KeepaliveTimeout), as python
+    /// `websockets` does. `websocket-driver` (Node) has no keepalive. The pings are
+    /// ordinary ones: their pongs come as [`Event::Pong`](crate::Event::Pong) with
+    /// an id the application never saw.
+    pub keepalive: Option<Keepalive>,
+    /// Closes the connection with 1001 (Going Away) after this long without a data
+    /// message (text or binary) in either direction; a message still arriving counts
+    /// with each part of it, pings and pongs do not count.
+    /// `None` (the default) never does. The closing handshake then runs as for
+    /// [`Connection::close`](crate::Connection::close), bounded by
+    /// [`close_timeout`](Self::close_timeout).
+    pub idle_timeout: Option<Duration>,
     /// Clients: the `Origin` header to send.
     pub origin: Option<String>,
     /// Servers: accept the legacy Hixie-75 and Hixie-76 drafts. Off by default: the
@@ -78,6 +93,7 @@ impl Options {
     /// assert!(options.validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<(), crate::Error> {
+        self.check_timers()?;
         let mut headers = wsd_handshake::HeaderList::new();
         for (name, value) in &self.headers {
             headers
@@ -94,6 +110,53 @@ impl Options {
     }
 }
 
+impl Options {
+    /// Refuses zero durations where a zero would make a timer fire on every turn of
+    /// the adapter's loop (a ping storm, or closing every connection at once).
+    pub(crate) fn check_timers(&self) -> Result<(), crate::Usage> {
+        let zero = |d: Option<Duration>| d.is_some_and(|d| d.is_zero());
+        if let Some(keepalive) = self.keepalive {
+            if keepalive.interval.is_zero() || keepalive.timeout.is_zero() {
+                return Err(crate::Usage::InvalidTimer("keepalive"));
+            }
+        }
+        if zero(self.idle_timeout) {
+            return Err(crate::Usage::InvalidTimer("idle_timeout"));
+        }
+        Ok(())
+    }
+}
+
+/// Keepalive pings: how often to check that the peer is alive, and how long it has
+/// to answer (see [`Options::keepalive`]).
+///
+/// Anything the peer sends counts as life, not only the pong: a peer busy uploading
+/// a large message is never taken for dead (the mistake of counting only pongs, or
+/// counting from when a frame was queued, killed long uploads in some servers).
+///
+/// ```
+/// use std::time::Duration;
+/// let mut options = wsd_core::Options::default();
+/// // As python websockets' defaults: a ping after 20 s of silence, 20 s to answer.
+/// options.keepalive = Some(wsd_core::Keepalive::new(Duration::from_secs(20), Duration::from_secs(20)));
+/// assert!(options.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Keepalive {
+    /// How long the peer may be silent before we ping it. Above zero.
+    pub interval: Duration,
+    /// How long after the ping the peer has to send anything. Above zero.
+    pub timeout: Duration,
+}
+
+impl Keepalive {
+    /// A ping after `interval` of silence, failing the connection if the peer stays
+    /// silent for `timeout` more.
+    pub const fn new(interval: Duration, timeout: Duration) -> Self {
+        Self { interval, timeout }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -103,6 +166,8 @@ impl Default for Options {
             limits: Limits::default(),
             handshake_timeout: Some(Duration::from_secs(10)),
             close_timeout: Some(Duration::from_secs(10)),
+            keepalive: None,
+            idle_timeout: None,
             origin: None,
             allow_drafts: false,
             mask_seed: None,

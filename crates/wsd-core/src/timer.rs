@@ -3,7 +3,8 @@
 //! Commands do not take the time, so a timer is first *requested* with a duration
 //! and *armed* at the next [`Connection::poll_timeout`](crate::Connection::poll_timeout),
 //! which receives `now`. Adapters call `poll_timeout` after every batch of work, so
-//! the delay between the two is one turn of their loop.
+//! the delay between the two is one turn of their loop. Code that has `now` (the
+//! timeouts themselves) arms a timer at an instant directly.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,17 @@ pub(crate) enum Timer {
     Handshake = 0,
     /// The peer must answer our close frame.
     Close = 1,
+    /// Keepalive: the next ping is due unless the peer was heard from since.
+    Ping = 2,
+    /// Keepalive: the peer must be heard from (a pong or anything else) after our
+    /// ping.
+    Pong = 3,
+    /// No data message either way for this long closes the connection.
+    Idle = 4,
 }
+
+/// How many timers the table holds.
+const TIMERS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
@@ -26,13 +37,13 @@ enum Slot {
 /// A small table of timers.
 #[derive(Debug, Clone)]
 pub(crate) struct TimerTable {
-    slots: [Slot; 2],
+    slots: [Slot; TIMERS],
 }
 
 impl TimerTable {
     pub(crate) const fn new() -> Self {
         Self {
-            slots: [Slot::Idle; 2],
+            slots: [Slot::Idle; TIMERS],
         }
     }
 
@@ -41,12 +52,18 @@ impl TimerTable {
         self.slots[timer as usize] = after.map_or(Slot::Idle, Slot::Requested);
     }
 
+    /// Arms `timer` to fire `after` from `from`, for code that knows the time. A
+    /// duration too long for the clock (`Duration::MAX`) means never.
+    pub(crate) fn arm_after(&mut self, timer: Timer, from: Instant, after: Duration) {
+        self.slots[timer as usize] = from.checked_add(after).map_or(Slot::Idle, Slot::Armed);
+    }
+
     pub(crate) fn stop(&mut self, timer: Timer) {
         self.slots[timer as usize] = Slot::Idle;
     }
 
     pub(crate) fn stop_all(&mut self) {
-        self.slots = [Slot::Idle; 2];
+        self.slots = [Slot::Idle; TIMERS];
     }
 
     /// No timer requested or armed.
@@ -59,7 +76,8 @@ impl TimerTable {
         let mut earliest: Option<Instant> = None;
         for slot in &mut self.slots {
             if let Slot::Requested(after) = *slot {
-                *slot = Slot::Armed(now + after);
+                // A duration too long for the clock means never, not a panic.
+                *slot = now.checked_add(after).map_or(Slot::Idle, Slot::Armed);
             }
             if let Slot::Armed(at) = *slot {
                 earliest = Some(earliest.map_or(at, |e| e.min(at)));
@@ -100,5 +118,46 @@ mod tests {
         assert!(timers.take_expired(Timer::Close, start + Duration::from_secs(5)));
         assert!(!timers.take_expired(Timer::Close, start + Duration::from_secs(6)));
         assert_eq!(timers.arm(start), None);
+    }
+
+    #[test]
+    fn a_duration_too_long_for_the_clock_never_fires() {
+        let start = Instant::now();
+        let mut timers = TimerTable::new();
+        timers.request(Timer::Idle, Some(Duration::MAX));
+        timers.arm_after(Timer::Ping, start, Duration::MAX);
+        assert_eq!(timers.arm(start), None);
+        assert!(timers.is_idle());
+    }
+
+    #[test]
+    fn arm_returns_the_earliest_of_every_timer_whatever_the_order() {
+        let start = Instant::now();
+        let timers = [
+            Timer::Handshake,
+            Timer::Close,
+            Timer::Ping,
+            Timer::Pong,
+            Timer::Idle,
+        ];
+        // Each timer in turn is the earliest, with the others armed or requested.
+        for (earliest, first) in timers.iter().enumerate() {
+            let mut table = TimerTable::new();
+            for (i, timer) in timers.iter().enumerate() {
+                let after = Duration::from_secs(10 + ((i + 5 - earliest) % 5) as u64);
+                if i % 2 == 0 {
+                    table.request(*timer, Some(after));
+                } else {
+                    table.arm_after(*timer, start, after);
+                }
+            }
+            assert_eq!(
+                table.arm(start),
+                Some(start + Duration::from_secs(10)),
+                "{first:?} is due first"
+            );
+            assert!(table.take_expired(*first, start + Duration::from_secs(10)));
+            assert_eq!(table.arm(start), Some(start + Duration::from_secs(11)));
+        }
     }
 }

@@ -7,6 +7,8 @@ use std::io;
 
 use wsd_core::{Response, Usage};
 
+use crate::SocksError;
+
 /// What went wrong on a WebSocket.
 ///
 /// `source()` leads to the underlying error where there is one, and `Display` does
@@ -29,6 +31,10 @@ pub enum Error {
     Protocol(wsd_core::Error),
     /// The opening handshake did not complete within `Options::handshake_timeout`.
     HandshakeTimeout,
+    /// The peer sent nothing within `Options::keepalive`'s timeout after a keepalive
+    /// ping: it is taken for dead. A close frame with 1011 was tried, without waiting
+    /// for the peer, and the stream ends.
+    KeepaliveTimeout,
     /// The WebSocket is closing or closed: nothing more can be sent.
     Closed,
     /// The caller misused the API (a control payload too long, a close code that may
@@ -42,6 +48,8 @@ pub enum Error {
     /// status (407: credentials missing or wrong; 403: destination not allowed) and
     /// headers (`Proxy-Authenticate`, ...).
     ProxyRefused(Box<Response>),
+    /// The SOCKS5 proxy did not open the tunnel (shown as the [`SocksError`] itself).
+    Socks(SocksError),
 }
 
 impl fmt::Display for Error {
@@ -52,9 +60,11 @@ impl fmt::Display for Error {
             Self::Protocol(e) => fmt::Display::fmt(e, f),
             Self::Usage(u) => fmt::Display::fmt(u, f),
             Self::HandshakeTimeout => f.write_str("the opening handshake timed out"),
+            Self::KeepaliveTimeout => f.write_str("keepalive ping timeout"),
             Self::Closed => f.write_str("the WebSocket is closing or closed"),
             Self::Url(e) => write!(f, "invalid WebSocket URL {}", e.url),
             Self::Tls(e) => fmt::Display::fmt(e, f),
+            Self::Socks(e) => fmt::Display::fmt(e, f),
             Self::ProxyRefused(r) => write!(
                 f,
                 "the proxy refused the CONNECT request: {} {}",
@@ -72,7 +82,12 @@ impl StdError for Error {
             Self::Protocol(e) => e.source(),
             Self::Url(e) => Some(&e.kind),
             Self::Tls(e) => e.source(),
-            Self::Usage(_) | Self::HandshakeTimeout | Self::Closed | Self::ProxyRefused(_) => None,
+            Self::Usage(_)
+            | Self::Socks(_)
+            | Self::HandshakeTimeout
+            | Self::KeepaliveTimeout
+            | Self::Closed
+            | Self::ProxyRefused(_) => None,
         }
     }
 }
@@ -96,13 +111,15 @@ impl From<TlsError> for Error {
 }
 
 impl From<wsd_core::Error> for Error {
-    /// API misuse becomes [`Error::Closed`] or [`Error::Usage`], the handshake
-    /// timeout [`Error::HandshakeTimeout`]; the rest is [`Error::Protocol`].
+    /// API misuse becomes [`Error::Closed`] or [`Error::Usage`], the timeouts
+    /// [`Error::HandshakeTimeout`] and [`Error::KeepaliveTimeout`]; the rest is
+    /// [`Error::Protocol`].
     fn from(e: wsd_core::Error) -> Self {
         match e {
             wsd_core::Error::Usage(Usage::Closed) => Self::Closed,
             wsd_core::Error::Usage(u) => Self::Usage(u),
             wsd_core::Error::HandshakeTimeout => Self::HandshakeTimeout,
+            wsd_core::Error::KeepaliveTimeout => Self::KeepaliveTimeout,
             e => Self::Protocol(e),
         }
     }
@@ -143,7 +160,7 @@ pub enum UrlErrorKind {
     Parse(url::ParseError),
     /// A WebSocket URL must be `ws://` or `wss://`.
     Scheme(String),
-    /// A proxy URL must be `http://`.
+    /// A proxy URL must be `http://`, `https://`, `socks5://` or `socks5h://`.
     ProxyScheme(String),
     /// It names no host.
     NoHost,
@@ -156,7 +173,10 @@ impl fmt::Display for UrlErrorKind {
         match self {
             Self::Parse(e) => fmt::Display::fmt(e, f),
             Self::Scheme(s) => write!(f, "the scheme is {s}, not ws or wss"),
-            Self::ProxyScheme(s) => write!(f, "the proxy scheme is {s}, not http"),
+            Self::ProxyScheme(s) => write!(
+                f,
+                "the proxy scheme is {s}, not http, https, socks5 or socks5h"
+            ),
             Self::NoHost => f.write_str("no host"),
             Self::Handshake(why) => f.write_str(why),
         }

@@ -65,8 +65,8 @@ mod runtime {
 
     use super::FuturesIo;
     use crate::{
-        Accepted, AsyncIoTimer, ClientConfig, Config, Error, ServerConfig, TlsError, parse_target,
-        proxy_target,
+        Accepted, AsyncIoTimer, ClientConfig, Config, Error, ProxyKind, ServerConfig, TlsError,
+        parse_target, proxy_target,
     };
 
     /// A WebSocket over the futures-io stream `S` with the async-io timer.
@@ -152,10 +152,10 @@ mod runtime {
         client(url, stream, config).await
     }
 
-    /// Connects to a `ws://` URL through the HTTP proxy `proxy`, over the stream
-    /// `open(proxy_host, proxy_port)` gives. `wss://` is refused with
-    /// [`Error::Tls`]: run [`proxy_connect`](crate::proxy_connect) on your own
-    /// stream, wrap it in TLS, and call [`client`].
+    /// Connects to a `ws://` URL through the `http://` or SOCKS5 proxy `proxy`, over
+    /// the stream `open(proxy_host, proxy_port)` gives. `wss://` and `https://`
+    /// proxies are refused with [`Error::Tls`]: run [`tunnel`](crate::tunnel) on
+    /// your own (TLS) stream, wrap it in TLS, and call [`client`].
     pub async fn connect_via_proxy<S, F>(
         url: &str,
         proxy: &str,
@@ -166,7 +166,7 @@ mod runtime {
         S: AsyncRead + AsyncWrite + Unpin,
         F: Future<Output = io::Result<S>>,
     {
-        if parse_target(url)?.2 {
+        if parse_target(url)?.2 || ProxyKind::of(proxy)? == ProxyKind::Https {
             return Err(NO_TLS.into());
         }
         let (host, port) = proxy_target(proxy)?;

@@ -99,6 +99,9 @@ pub async fn accept_with<T: Transport, Z: Timer>(
     config.options.validate()?;
     let conn = Connection::server(config.options.clone());
     let mut ws = WebSocket::from_connection(conn, io, timer, config.io);
+    if let Some(token) = &config.shutdown {
+        ws.watch_shutdown(token);
+    }
     let mut hook = config.on_request.take();
     let mut outcome = Outcome::default();
     poll_fn(|cx| drive(&mut ws, cx, &mut outcome, &mut hook)).await?;
@@ -121,7 +124,7 @@ pub async fn client<T: Transport, Z: Timer>(
 }
 
 /// [`client`] for a transport from which `input` was already read: the bytes a
-/// proxy sent after its `CONNECT` answer (see [`proxy_connect`](super::proxy_connect)).
+/// proxy sent after its `CONNECT` answer (see [`tunnel`](super::tunnel)).
 /// They are parsed as the start of the server's response, before anything read
 /// from `io`.
 pub async fn client_with_input<T: Transport, Z: Timer>(

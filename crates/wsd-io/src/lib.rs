@@ -30,6 +30,17 @@
 //! shut down. A WebSocket can be [split](WebSocket::split) into a reading and a
 //! writing half for two tasks.
 //!
+//! # Timeouts, shutdown and proxies
+//!
+//! The connection's timers (handshake, close, keepalive, idle: see `wsd_core`'s
+//! `Options`) run while the stream (or the read half) is polled; a peer that stops
+//! answering keepalive pings ends the stream with [`Error::KeepaliveTimeout`] at once,
+//! without waiting for it to read a goodbye. A server stops gracefully with a
+//! [`Shutdown`] switch that every connection watches ([`ServerConfig::shutdown`]):
+//! close 1001 to each, then the stragglers are aborted after a grace period. Clients
+//! reach servers through HTTP, HTTPS and SOCKS5 proxies with [`tunnel`], and
+//! [`ProxyEnv`] reads the proxy environment variables when asked.
+//!
 //! # The loop, and why
 //!
 //! - **Reading** happens only while the application polls the stream, straight into
@@ -83,7 +94,9 @@ mod error;
 pub mod futures_io;
 mod handshake;
 mod proxy;
+mod shutdown;
 mod socket;
+mod socks;
 mod split;
 #[cfg(test)]
 mod tests;
@@ -101,8 +114,10 @@ pub use error::{Error, TlsError, UrlError, UrlErrorKind};
 #[cfg(feature = "futures-io")]
 pub use futures_io::FuturesIo;
 pub use handshake::{Accepted, accept, accept_with, client, client_with_input, parse_target};
-pub use proxy::{client_via_proxy, proxy_connect, proxy_target};
+pub use proxy::{ProxyEnv, ProxyKind, client_via_proxy, proxy_target, tunnel};
+pub use shutdown::{Shutdown, ShutdownReport, ShutdownToken};
 pub use socket::WebSocket;
+pub use socks::{Socks5, Socks5Status, SocksError};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 
 pub use wsd_core::{
@@ -258,6 +273,9 @@ pub struct ServerConfig {
     pub io: Config,
     /// Looks at each request before it is accepted; `None` accepts all.
     pub on_request: Option<RequestHook>,
+    /// A [`Shutdown`] switch every connection accepted with this configuration
+    /// watches, from the handshake on; `None` (the default) watches none.
+    pub shutdown: Option<ShutdownToken>,
 }
 
 impl ServerConfig {
@@ -276,6 +294,7 @@ impl fmt::Debug for ServerConfig {
             .field("options", &self.options)
             .field("io", &self.io)
             .field("on_request", &self.on_request.as_ref().map(|_| "FnMut"))
+            .field("shutdown", &self.shutdown)
             .finish()
     }
 }

@@ -13,7 +13,8 @@ use futures_sink::Sink;
 
 use wsd_core::{CloseCode, CloseFrame, Connection, Event, Message, Request, Usage};
 
-use crate::{Config, Error, Timer, Transport};
+use crate::shutdown::{Level, Watch};
+use crate::{Config, Error, ShutdownToken, Timer, Transport};
 
 /// How long, and how much, to read after shutting down writing before giving up on
 /// the peer's end of the connection.
@@ -79,6 +80,12 @@ pub struct WebSocket<T, Z> {
     budget: u32,
     /// For transports that zero-fill reads: how much the next read asks for.
     read_hint: usize,
+    /// The server's shutdown switch, while this WebSocket counts as open to it.
+    /// Boxed: a WebSocket that watches none pays one pointer.
+    shutdown: Option<Box<Watch>>,
+    /// The peer is taken for dead (keepalive): one try at each step of the ending,
+    /// no waiting for it.
+    abandon: bool,
 }
 
 /// The smallest read a zero-filling transport is asked for.
@@ -146,7 +153,21 @@ impl<T, Z> WebSocket<T, Z> {
             drained: 0,
             budget: WORK_BUDGET,
             read_hint: MIN_READ,
+            shutdown: None,
+            abandon: false,
         }
+    }
+
+    /// Watches a server's [`Shutdown`](crate::Shutdown) switch: this WebSocket
+    /// counts as open to it until its stream ends; when the shutdown begins it sends
+    /// close 1001 (Going Away) and finishes the closing handshake, and when the grace
+    /// period ends its stream yields an I/O error of kind `ConnectionAborted` and
+    /// ends. Both happen while the stream is polled. [`accept_with`] does this from
+    /// the handshake on for [`ServerConfig::shutdown`](crate::ServerConfig::shutdown).
+    ///
+    /// [`accept_with`]: crate::accept_with
+    pub fn watch_shutdown(&mut self, token: &ShutdownToken) {
+        self.shutdown = Some(Box::new(token.watch()));
     }
 
     // ----- getters -------------------------------------------------------------
@@ -294,6 +315,9 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                     Poll::Pending
                         if self.conn.buffered_amount() > self.config.max_write_buffer_size =>
                     {
+                        if self.poll_shutdown(cx)? {
+                            continue;
+                        }
                         return Poll::Pending;
                     }
                     _ => {}
@@ -320,6 +344,9 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                         Poll::Ready(Ok(())) => self.release_buffers(),
                         Poll::Pending => {}
                     }
+                    if self.poll_shutdown(cx)? {
+                        continue;
+                    }
                     return Poll::Pending;
                 }
                 Poll::Ready(Ok(0)) => {
@@ -333,6 +360,37 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             }
         }
+    }
+
+    /// Looks at the shutdown switch before the loop waits (the watch wakes the task
+    /// when it moves): sends close 1001 once the shutdown begins, fails once it
+    /// aborts. Returns whether there is new work.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let Some(watch) = &mut self.shutdown else {
+            return Ok(false);
+        };
+        match watch.poll(cx) {
+            Level::Running => Ok(false),
+            Level::Closing if watch.closing_sent => Ok(false),
+            Level::Closing => {
+                watch.closing_sent = true;
+                // Closing or closed already: nothing to add.
+                let _ = self
+                    .conn
+                    .close(CloseCode::GOING_AWAY, "the server is shutting down");
+                Ok(true)
+            }
+            Level::Abort => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server shut down before the connection closed",
+            )),
+        }
+    }
+
+    /// Whether the shutdown switch says to end now.
+    fn shutdown_aborted(&mut self, cx: &mut Context<'_>) -> bool {
+        let watch = self.shutdown.as_mut();
+        watch.is_some_and(|watch| watch.poll(cx) == Level::Abort)
     }
 
     /// Reads into the connection's input buffer, sized by the connection (more
@@ -459,6 +517,8 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                 Event::Ping(payload) => Message::Ping(payload),
                 Event::Pong { payload, .. } => Message::Pong(payload),
                 Event::Error(e) => {
+                    // A peer that stopped answering pings will not read a goodbye.
+                    self.abandon = e == wsd_core::Error::KeepaliveTimeout;
                     self.begin_end(Err(e.into()));
                     continue;
                 }
@@ -486,7 +546,12 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
     pub(crate) fn begin_handshake_end(&mut self) {
         self.last = None;
         self.phase = Phase::Flushing;
-        self.linger = self.close_timeout.map(|t| self.timer.now() + t);
+        let linger = if self.abandon {
+            Some(Duration::ZERO)
+        } else {
+            self.close_timeout
+        };
+        self.linger = linger.map(|t| self.timer.now() + t);
     }
 
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
@@ -497,6 +562,8 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
         self.phase = Phase::Done;
         self.conn.release_buffers();
         self.linger = None;
+        // Ended: no longer open to a shutdown waiting for it.
+        self.shutdown = None;
     }
 
     /// Flush, shut down, drain, then yield the last item and end.
@@ -515,13 +582,15 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
                 Phase::Draining => self.poll_drain(cx),
             };
             // A step that fails gives up on the rest of the goodbye, not the item.
-            let expired = step.is_pending() && self.timer.poll_deadline(cx, self.linger).is_ready();
+            let expired = step.is_pending()
+                && (self.timer.poll_deadline(cx, self.linger).is_ready()
+                    || self.shutdown_aborted(cx));
             if step.is_pending() && !expired {
                 return Poll::Pending;
             }
             self.phase = match self.phase {
                 Phase::Flushing if step.is_ready() => Phase::ShuttingDown,
-                Phase::ShuttingDown if step.is_ready() && !self.read_eof => {
+                Phase::ShuttingDown if step.is_ready() && !self.read_eof && !self.abandon => {
                     self.linger = Some(self.timer.now() + DRAIN_TIME);
                     Phase::Draining
                 }
@@ -551,6 +620,10 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
             }
         }
         if self.conn.buffered_amount() > self.config.max_write_buffer_size {
+            if self.shutdown_aborted(cx) {
+                self.end_now();
+                return Poll::Ready(Err(Error::Closed));
+            }
             // `poll_write_out` is pending, so the transport will wake us.
             return Poll::Pending;
         }

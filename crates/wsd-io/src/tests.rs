@@ -430,3 +430,203 @@ fn invalid_options_fail_before_any_io() {
     let result = now(accept_with(Scripted::default(), Never, config));
     assert!(matches!(result, Err(Error::Usage(_))));
 }
+
+// ----- shutdown and keepalive ----------------------------------------------------
+
+/// A clock moved by hand.
+#[derive(Clone)]
+struct Manual(Arc<std::sync::Mutex<Instant>>);
+
+impl Manual {
+    fn new() -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Instant::now())))
+    }
+
+    fn advance(&self, by: std::time::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Timer for Manual {
+    fn now(&self) -> Instant {
+        *self.0.lock().unwrap()
+    }
+
+    fn poll_deadline(&mut self, _: &mut Context<'_>, deadline: Option<Instant>) -> Poll<()> {
+        match deadline {
+            Some(at) if at <= self.now() => Poll::Ready(()),
+            _ => Poll::Pending,
+        }
+    }
+}
+
+/// An open server WebSocket with `options`, on the clock `timer`.
+fn open_server_with<Z: Timer>(options: Options, timer: Z) -> WebSocket<Scripted, Z> {
+    let mut conn = Connection::server(options);
+    conn.handle_input(REQUEST);
+    assert_eq!(conn.poll_event(), Some(Event::Request));
+    conn.start().unwrap();
+    assert_eq!(conn.poll_event(), Some(Event::Open));
+    let _ = conn.poll_transmit_vec();
+    WebSocket::from_connection(conn, Scripted::default(), timer, Config::default())
+}
+
+/// The close frame the server wrote last: its code and reason.
+fn last_close(ws: &WebSocket<Scripted, impl Timer>) -> (u16, String) {
+    let writes = ws.get_ref().writes();
+    let frame = writes.last().expect("a write");
+    assert_eq!(frame[0], 0x88, "a close frame: {frame:?}");
+    let payload = &frame[2..];
+    let code = u16::from_be_bytes([payload[0], payload[1]]);
+    (code, String::from_utf8(payload[2..].to_vec()).unwrap())
+}
+
+#[test]
+fn a_shutdown_closes_each_watching_websocket_with_1001_and_waits_for_the_handshake() {
+    let shutdown = Shutdown::new();
+    let mut ws = open_server_with(Options::default(), Never);
+    ws.watch_shutdown(&shutdown.token());
+    assert_eq!(shutdown.open_connections(), 1);
+    let waker = Arc::new(CountingWaker::default());
+    let task_waker = std::task::Waker::from(waker.clone());
+    let mut cx = Context::from_waker(&task_waker);
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+
+    let mut finished = Box::pin(shutdown.shutdown(Never, std::time::Duration::from_secs(5)));
+    assert!(finished.as_mut().poll(&mut cx).is_pending());
+    assert!(shutdown.token().is_triggered());
+    assert_eq!(
+        waker.0.load(Ordering::SeqCst),
+        1,
+        "the watching task is woken"
+    );
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert_eq!(
+        last_close(&ws),
+        (1001, "the server is shutting down".to_owned())
+    );
+    // The client answers and closes the TCP connection; the stream yields the close
+    // and ends.
+    let input = &mut ws.get_mut().input;
+    input.push_back(masked(OpCode::Close, &1001u16.to_be_bytes()));
+    input.push_back(Vec::new());
+    let Poll::Ready(Some(Ok(Message::Close(Some(frame))))) = Pin::new(&mut ws).poll_next(&mut cx)
+    else {
+        panic!("the close");
+    };
+    assert_eq!(frame.code, CloseCode::GOING_AWAY);
+    assert!(matches!(
+        Pin::new(&mut ws).poll_next(&mut cx),
+        Poll::Ready(None)
+    ));
+    assert_eq!(shutdown.open_connections(), 0);
+    let Poll::Ready(report) = finished.as_mut().poll(&mut cx) else {
+        panic!("every connection ended");
+    };
+    assert_eq!((report.closed, report.aborted), (1, 0));
+}
+
+#[test]
+fn after_the_grace_period_the_rest_end_with_connection_aborted() {
+    let shutdown = Shutdown::new();
+    let clock = Manual::new();
+    let mut ws = open_server_with(Options::default(), Never);
+    ws.watch_shutdown(&shutdown.token());
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let grace = std::time::Duration::from_secs(2);
+    let mut finished = Box::pin(shutdown.shutdown(clock.clone(), grace));
+    assert!(finished.as_mut().poll(&mut cx).is_pending());
+    // The close goes out, but the peer never answers.
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert_eq!(last_close(&ws).0, 1001);
+    clock.advance(grace);
+    let Poll::Ready(report) = finished.as_mut().poll(&mut cx) else {
+        panic!("the grace period is over");
+    };
+    assert_eq!((report.closed, report.aborted), (0, 1));
+    let Poll::Ready(Some(Err(Error::Io(e)))) = Pin::new(&mut ws).poll_next(&mut cx) else {
+        panic!("an abort");
+    };
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
+    assert!(matches!(
+        Pin::new(&mut ws).poll_next(&mut cx),
+        Poll::Ready(None)
+    ));
+    assert_eq!(shutdown.open_connections(), 0);
+}
+
+#[test]
+fn the_accept_loop_token_resolves_when_the_shutdown_begins() {
+    let shutdown = Shutdown::new();
+    let token = shutdown.token();
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut triggered = Box::pin(token.triggered());
+    assert!(triggered.as_mut().poll(&mut cx).is_pending());
+    shutdown.begin();
+    assert!(triggered.as_mut().poll(&mut cx).is_ready());
+    // With nothing open, the shutdown itself returns at once.
+    let mut finished = Box::pin(shutdown.shutdown(Never, std::time::Duration::from_secs(1)));
+    assert!(matches!(
+        finished.as_mut().poll(&mut cx),
+        Poll::Ready(ShutdownReport {
+            closed: 0,
+            aborted: 0,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_dead_peer_ends_the_stream_at_the_keepalive_timeout_without_draining() {
+    let second = std::time::Duration::from_secs(1);
+    let mut options = Options::default();
+    options.keepalive = Some(wsd_core::Keepalive::new(second, second));
+    let clock = Manual::new();
+    let mut ws = open_server_with(options, clock.clone());
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert!(ws.get_ref().writes().is_empty());
+    clock.advance(second);
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert_eq!(ws.get_ref().writes().last().unwrap()[0], 0x89, "a ping");
+    let reads_before = ws.get_ref().asked.len();
+    clock.advance(second);
+    let Poll::Ready(Some(Err(Error::KeepaliveTimeout))) = Pin::new(&mut ws).poll_next(&mut cx)
+    else {
+        panic!("a keepalive timeout");
+    };
+    assert_eq!(last_close(&ws), (1011, "keepalive ping timeout".to_owned()));
+    assert_eq!(
+        ws.get_ref().asked.len(),
+        reads_before,
+        "no reading (draining) after the close"
+    );
+    assert!(matches!(
+        Pin::new(&mut ws).poll_next(&mut cx),
+        Poll::Ready(None)
+    ));
+}
+
+#[test]
+fn a_watching_task_is_woken_for_the_close_and_again_for_the_abort() {
+    let shutdown = Shutdown::new();
+    let mut ws = open_server_with(Options::default(), Never);
+    ws.watch_shutdown(&shutdown.token());
+    let waker = Arc::new(CountingWaker::default());
+    let task_waker = std::task::Waker::from(waker.clone());
+    let mut cx = Context::from_waker(&task_waker);
+    // Waiting twice with the same waker registers once; no wake-up yet.
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert_eq!(waker.0.load(Ordering::SeqCst), 0);
+    shutdown.begin();
+    assert_eq!(waker.0.load(Ordering::SeqCst), 1);
+    assert!(Pin::new(&mut ws).poll_next(&mut cx).is_pending());
+    assert_eq!(last_close(&ws).0, 1001);
+    shutdown.abort();
+    assert_eq!(waker.0.load(Ordering::SeqCst), 2, "woken again to end");
+    assert!(matches!(
+        Pin::new(&mut ws).poll_next(&mut cx),
+        Poll::Ready(Some(Err(Error::Io(_))))
+    ));
+}

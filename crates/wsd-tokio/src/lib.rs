@@ -95,8 +95,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub use wsd_core::{Bytes, CloseCode, Connection, Options, Request, Utf8Bytes};
 pub use wsd_io::{
-    Accepted, ClientConfig, CloseFrame, Config, Decision, Error, Message, RequestHook,
-    ServerConfig, TlsError, UrlError,
+    Accepted, ClientConfig, CloseFrame, Config, Decision, Error, Message, ProxyEnv, RequestHook,
+    ServerConfig, Shutdown, ShutdownToken, SocksError, TlsError, UrlError,
 };
 
 mod stream;
@@ -253,18 +253,24 @@ pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
 }
 
 /// Connects to a `ws://` URL (or `wss://` with the `rustls` feature): DNS, TCP with
-/// `TCP_NODELAY` (the driver batches writes itself), TLS, then the handshake.
+/// `TCP_NODELAY` (the driver batches writes itself), TLS, then the handshake. The
+/// steps before the handshake together, and the handshake, are each bounded by
+/// `options.handshake_timeout` ([`Error::HandshakeTimeout`]).
 pub async fn connect_with(url: &str, options: Options) -> Result<WebSocket<MaybeTlsStream>, Error> {
     connect_inner(url, None, options, stream::TlsChoice::default()).await
 }
 
-/// Connects to `url` through the HTTP proxy `proxy` (for example
-/// `http://user:pass@proxy.example:3128`): TCP to the proxy, a `CONNECT` request
-/// (with `Proxy-Authorization: Basic` when the proxy URL has userinfo), then, inside
-/// the tunnel, TLS for `wss://` (feature `rustls`) and the WebSocket handshake.
+/// Connects to `url` through the proxy `proxy`: TCP to the proxy, then for
+/// `http://user:pass@proxy.example:3128` a `CONNECT` request (with
+/// `Proxy-Authorization: Basic` when the proxy URL has userinfo), for `https://`
+/// the same inside TLS to the proxy (feature `rustls`), for `socks5://` or
+/// `socks5h://` the SOCKS5 exchange (username and password from the userinfo);
+/// then, inside the tunnel, TLS for `wss://` (feature `rustls`) and the WebSocket
+/// handshake.
 ///
-/// A proxy that answers with anything but 2xx fails with [`Error::ProxyRefused`],
-/// which carries its status and headers:
+/// An HTTP proxy that answers with anything but 2xx fails with
+/// [`Error::ProxyRefused`], which carries its status and headers; a SOCKS5 proxy's
+/// refusal is [`Error::Socks`]:
 ///
 /// ```no_run
 /// # async fn run() {
@@ -286,9 +292,30 @@ pub async fn connect_via_proxy(
     connect_inner(url, Some(proxy), options, stream::TlsChoice::default()).await
 }
 
+/// Connects to `url` through the proxy the environment names for it (`http_proxy`
+/// for `ws://`, `https_proxy` for `wss://`, `all_proxy`, unless `no_proxy` lists the
+/// host; see [`wsd_io::ProxyEnv`]), or directly when none does. The environment is
+/// read only here, when the caller asks: [`connect_with`] never reads it.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsd_tokio::Error> {
+/// let ws = wsd_tokio::connect_with_env_proxy("ws://example.com/", Default::default()).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect_with_env_proxy(
+    url: &str,
+    options: Options,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let env = ProxyEnv::from_env();
+    let choice = stream::TlsChoice::default();
+    connect_inner(url, env.proxy_for(url), options, choice).await
+}
+
 /// [`connect_with`] with the caller's TLS configuration for `wss://` (its roots,
 /// client certificates, ALPN), instead of one trusting the webpki roots.
-/// `proxy`, when given, is used as in [`connect_via_proxy`].
+/// `proxy`, when given, is used as in [`connect_via_proxy`]; an `https://` proxy's
+/// certificate is checked with the same configuration.
 #[cfg(feature = "rustls")]
 pub async fn connect_with_tls(
     url: &str,
@@ -300,9 +327,10 @@ pub async fn connect_with_tls(
     connect_inner(url, proxy, options, choice).await
 }
 
-/// Runs the `CONNECT` exchange for `url` through the HTTP proxy `proxy` on `stream`
-/// (connected to the proxy), then the client handshake in the tunnel. `ws://` only:
-/// for `wss://`, use [`connect_via_proxy`], which starts TLS inside the tunnel.
+/// Runs the proxy's exchange for `url` through `proxy` on `stream` (connected to
+/// the proxy; an `https://` proxy's TLS already started), then the client handshake
+/// in the tunnel. `ws://` only: for `wss://`, use [`connect_via_proxy`], which
+/// starts TLS inside the tunnel.
 pub async fn client_via_proxy<S: AsyncRead + AsyncWrite + Unpin>(
     url: &str,
     proxy: &str,
@@ -318,7 +346,16 @@ async fn connect_inner(
     options: Options,
     tls: stream::TlsChoice,
 ) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    let (stream, input) = stream::open(url, proxy, &options, tls).await?;
+    // The core bounds the WebSocket handshake; DNS, TCP, the proxy and TLS before it
+    // get the same bound, so a server that accepts and never speaks TLS cannot hang
+    // the caller.
+    let opening = stream::open(url, proxy, &options, tls);
+    let (stream, input) = match options.handshake_timeout {
+        Some(limit) => tokio::time::timeout(limit, opening)
+            .await
+            .map_err(|_| Error::HandshakeTimeout)??,
+        None => opening.await?,
+    };
     let timer = TokioTimer::default();
     wsd_io::client_with_input(url, TokioIo(stream), timer, options, &input).await
 }

@@ -1,101 +1,11 @@
-//! `connect_via_proxy` against a real HTTP proxy: Debian's `tinyproxy`, started on
-//! loopback with a generated configuration (installed by `.ci/run`).
+//! `connect_via_proxy` against real proxies started on loopback by the tests
+//! (installed by `.ci/run`): Debian's `tinyproxy` (HTTP `CONNECT`, with a generated
+//! configuration) and `microsocks` (SOCKS5, with and without credentials).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use wsd_tokio::{CloseCode, Error, Message, Options, SocksError};
 
-use tokio::net::TcpListener;
-use wsd_tokio::{CloseCode, Error, Message, Options};
-
-/// A tinyproxy in the foreground, killed on drop.
-struct Proxy {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Proxy {
-    /// Starts tinyproxy allowing `CONNECT` to `allowed_port` only, with basic auth
-    /// `user:pass` when `auth`.
-    async fn start(allowed_port: u16, auth: bool) -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("wsd-tinyproxy-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut config = format!(
-            "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nMaxClients 20\n\
-             LogLevel Critical\nConnectPort {allowed_port}\n"
-        );
-        if auth {
-            config.push_str("BasicAuth user pass\n");
-        }
-        let path = dir.join("tinyproxy.conf");
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("tinyproxy")
-            .arg("-d")
-            .arg("-c")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tinyproxy is installed (`.ci/run` installs it)");
-        let proxy = Self { child, dir, port };
-        // Ready once it accepts connections.
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return proxy;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("tinyproxy did not listen on {port}");
-    }
-
-    fn url(&self, userinfo: &str) -> String {
-        format!("http://{userinfo}127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A wsd echo server; returns its `ws://` URL and port.
-async fn echo_server() -> (String, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let Ok(mut ws) = wsd_tokio::accept(stream).await else {
-                    return;
-                };
-                while let Some(Ok(message)) = ws.next_message().await {
-                    if message.is_close() || ws.send(message).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    (format!("ws://127.0.0.1:{port}/echo"), port)
-}
+mod common;
+use common::{Proxy, Socks, echo_server};
 
 async fn round_trip(url: &str, proxy: &str) {
     let mut ws = wsd_tokio::connect_via_proxy(url, proxy, Options::default())
@@ -187,13 +97,64 @@ async fn client_via_proxy_runs_on_a_stream_the_caller_opened() {
 
 #[tokio::test]
 async fn a_bad_proxy_url_is_refused_before_connecting() {
-    let error = wsd_tokio::connect_via_proxy(
-        "ws://127.0.0.1:1/",
-        "socks5://127.0.0.1:1",
-        Options::default(),
-    )
-    .await
-    .err()
-    .unwrap();
+    let error =
+        wsd_tokio::connect_via_proxy("ws://127.0.0.1:1/", "ftp://127.0.0.1:1", Options::default())
+            .await
+            .err()
+            .unwrap();
     assert!(matches!(error, Error::Url(_)), "{error}");
+}
+
+#[tokio::test]
+async fn echo_round_trip_through_an_open_socks5_proxy_by_name_and_by_address() {
+    let (url, _) = echo_server().await;
+    let socks = Socks::start(false).await;
+    round_trip(&url, &socks.url("socks5", "")).await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+    round_trip(&by_name, &socks.url("socks5h", "")).await;
+}
+
+fn socks_error(
+    result: Result<wsd_tokio::WebSocket<wsd_tokio::MaybeTlsStream>, Error>,
+) -> SocksError {
+    match result {
+        Err(Error::Socks(error)) => error,
+        Err(other) => panic!("a SOCKS5 refusal expected, got {other}"),
+        Ok(_) => panic!("a SOCKS5 refusal expected, got a WebSocket"),
+    }
+}
+
+#[tokio::test]
+async fn a_socks5_proxy_with_credentials_refuses_none_and_wrong_ones_and_tunnels_with_them() {
+    let (url, _) = echo_server().await;
+    let socks = Socks::start(true).await;
+    let connect = |proxy: String| {
+        let url = url.clone();
+        async move { wsd_tokio::connect_via_proxy(&url, &proxy, Options::default()).await }
+    };
+    assert_eq!(
+        socks_error(connect(socks.url("socks5", "")).await),
+        SocksError::NoAcceptableMethod
+    );
+    assert_eq!(
+        socks_error(connect(socks.url("socks5", "user:wrong@")).await),
+        SocksError::AuthenticationFailed
+    );
+    round_trip(&url, &socks.url("socks5", "user:pass@")).await;
+}
+
+#[tokio::test]
+async fn a_socks5_proxy_that_cannot_reach_the_target_says_so() {
+    let socks = Socks::start(false).await;
+    // Bound then dropped: nothing listens there.
+    let closed = common::free_port();
+    let error = socks_error(
+        wsd_tokio::connect_via_proxy(
+            &format!("ws://127.0.0.1:{closed}/"),
+            &socks.url("socks5", ""),
+            Options::default(),
+        )
+        .await,
+    );
+    assert!(matches!(error, SocksError::Refused(_)), "{error}");
 }

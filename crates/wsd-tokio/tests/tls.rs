@@ -105,3 +105,19 @@ async fn wss_echo_round_trip_and_clean_close_with_an_injected_tls_config() {
         (CloseCode::NORMAL, "bye")
     );
 }
+
+#[tokio::test]
+async fn a_server_that_accepts_and_never_speaks_tls_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move { listener.accept().await });
+    let mut options = Options::default();
+    options.handshake_timeout = Some(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let error = wsd_tokio::connect_with(&format!("wss://localhost:{port}/"), options)
+        .await
+        .expect_err("no TLS answer");
+    assert!(matches!(error, Error::HandshakeTimeout), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    drop(held);
+}

@@ -15,6 +15,7 @@ use wsd_io::{
 
 use crate::args::{AutobahnArgs, ConnectArgs, ServeArgs};
 use crate::route::{Route, route};
+use lifecycle::{ConnectionLifecycle, Lifecycle};
 
 /// The line `wsd serve` prints once it listens (the end-to-end tests read it to
 /// learn the port when started with port 0).
@@ -78,8 +79,8 @@ pub(crate) trait Net {
 /// A WebSocket on the runtime `R`.
 type Socket<R> = WebSocket<<R as Net>::Transport, <R as Net>::Timer>;
 
-/// `wsd serve`: listens, then accepts forever, handing each connection's task to
-/// `spawn`.
+/// `wsd serve`: listens, then accepts until SIGINT or SIGTERM, handing each
+/// connection's task to `spawn`; then shuts down (see [`lifecycle`]).
 pub(crate) async fn serve_with<R: Net>(
     args: &ServeArgs,
     mut spawn: impl FnMut(Task),
@@ -88,14 +89,16 @@ pub(crate) async fn serve_with<R: Net>(
         .await
         .map_err(|error| bind_error(args.addr, &error))?;
     let room = crate::broadcast::Room::start(&args.room)?;
+    let mut lifecycle = Lifecycle::new(&args.lifecycle);
     announce(R::local_addr(&listener).unwrap_or(args.addr));
-    loop {
-        match R::accept(&listener).await {
+    while let Some(accepted) = lifecycle.accept::<R>(&listener).await {
+        match accepted {
             Ok((stream, peer)) => {
                 let options = args.options();
                 let room = room.clone();
+                let life = lifecycle.for_connection();
                 spawn(Box::pin(async move {
-                    if let Err(error) = serve_connection::<R>(stream, options, room).await {
+                    if let Err(error) = serve_connection::<R>(stream, options, room, life).await {
                         log_connection_error(peer, &error);
                     }
                 }));
@@ -106,14 +109,19 @@ pub(crate) async fn serve_with<R: Net>(
             }
         }
     }
+    // No new connections while the open ones close.
+    drop(listener);
+    lifecycle.finish::<R>().await
 }
 
 /// Serves one accepted connection: the handshake (or a plain HTTP answer), then echo
-/// (or, with a room, broadcast) until the peer closes.
+/// (or, with a room, broadcast) until the peer closes. `life` lives as long as the
+/// connection: it holds the connection's place under `--max-connections`.
 async fn serve_connection<R: Net>(
     stream: R::Transport,
     options: Options,
     room: Option<std::sync::Arc<crate::broadcast::Room>>,
+    life: ConnectionLifecycle,
 ) -> Result<(), String> {
     let mut config = ServerConfig::new(options);
     config.on_request = Some(Box::new(|request: &wsd_core::Request| {
@@ -130,6 +138,7 @@ async fn serve_connection<R: Net>(
             },
         }
     }));
+    life.configure(&mut config);
     match wsd_io::accept_with(stream, R::Timer::default(), config).await {
         Ok(Accepted::Upgraded(mut ws)) => match &room {
             Some(room) => crate::broadcast::session(ws, room).await,
@@ -186,6 +195,16 @@ async fn open_client<R: Net>(
     options: Options,
 ) -> Result<Socket<R>, ConnectError> {
     let authority = authority(url).map_err(ConnectError::Url)?;
+    if let Some(proxy) = proxy {
+        let kind =
+            wsd_io::ProxyKind::of(proxy).map_err(|error| ConnectError::Url(chain(&error)))?;
+        if kind == wsd_io::ProxyKind::Https {
+            return Err(ConnectError::Proxy(format!(
+                "{proxy}: https:// proxies need TLS, which wsd connect does not have; \
+                 use an http:// or socks5:// proxy"
+            )));
+        }
+    }
     let dial = match proxy {
         Some(proxy) => proxy_authority(proxy).map_err(ConnectError::Url)?,
         None => authority,
@@ -199,7 +218,7 @@ async fn open_client<R: Net>(
         None => wsd_io::client(url, stream, timer, options).await,
     };
     opened.map_err(|error| match error {
-        WsError::ProxyRefused(_) => ConnectError::Proxy(chain(&error)),
+        WsError::ProxyRefused(_) | WsError::Socks(_) => ConnectError::Proxy(chain(&error)),
         error => ConnectError::Handshake(chain(&error)),
     })
 }
@@ -211,7 +230,8 @@ pub(crate) async fn connect<R: Net>(
 ) -> Result<(), String> {
     use futures_util::future::{Either, select};
 
-    let mut ws = open_client::<R>(&args.url, args.proxy.as_deref(), args.options())
+    let proxy = args.proxy();
+    let mut ws = open_client::<R>(&args.url, proxy.as_deref(), args.options())
         .await
         .map_err(|error| error.to_string())?;
     let mut stdin_open = true;
@@ -383,8 +403,8 @@ pub(crate) fn authority(url: &str) -> Result<String, String> {
     Ok(format!("{host}:{port}"))
 }
 
-/// The `host:port` to open a TCP connection to for an `http://` proxy URL (port 80
-/// when not given).
+/// The `host:port` to open a TCP connection to for a proxy URL (its kind's default
+/// port when not given).
 pub(crate) fn proxy_authority(proxy: &str) -> Result<String, String> {
     let (host, port) = wsd_io::proxy_target(proxy).map_err(|error| chain(&error))?;
     Ok(if host.contains(':') {
@@ -395,6 +415,7 @@ pub(crate) fn proxy_authority(proxy: &str) -> Result<String, String> {
 }
 
 pub(crate) mod async_std;
+pub(crate) mod lifecycle;
 pub(crate) mod smol;
 pub(crate) mod tokio;
 

@@ -34,6 +34,7 @@ impl Connection {
             self.finish(code, reason);
         } else {
             self.state.start_closing();
+            self.stop_liveness_timers();
             self.timers
                 .request(Timer::Close, self.options.close_timeout);
         }

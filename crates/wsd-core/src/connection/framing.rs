@@ -130,6 +130,20 @@ impl Framing {
         }
     }
 
+    /// True while part of a data message has arrived and the rest has not: a
+    /// fragmented message, or a frame too long to be a control frame. Legacy drafts
+    /// say false.
+    pub(super) fn mid_message(&self) -> bool {
+        match self {
+            Self::Rfc6455(rfc) => {
+                rfc.fragments.is_some()
+                    || rfc.decoder.in_message()
+                    || rfc.decoder.payload_len().is_some_and(|len| len > 125)
+            }
+            Self::Hixie(_) => false,
+        }
+    }
+
     /// True when a borrowed payload can be framed straight into the output: RFC 6455
     /// with no extension to transform it. Then `send_text`/`send_binary` skip copying
     /// the caller's bytes into a `Message` first (one copy per message, not two).
@@ -315,7 +329,10 @@ impl Connection {
 
     fn handle_received(&mut self, received: Received) {
         match received {
-            Received::Message(message) => self.events.push_back(Event::Message(message)),
+            Received::Message(message) => {
+                self.note_data();
+                self.events.push_back(Event::Message(message));
+            }
             Received::Ping(payload) => {
                 // Also while closing: RFC 6455 section 5.5.2 asks for a pong until the
                 // peer's close frame has arrived, and websocket-driver (Node) sends it.
@@ -340,6 +357,9 @@ impl Connection {
             return Err(Usage::Closed.into());
         };
         let result = session.framing.send(message, &mut self.out);
+        if result.is_ok() {
+            session.liveness.note_data();
+        }
         if let Err(Error::Extension(e)) = &result {
             self.fail(e.close_code(), Error::Extension(e.clone()));
         }

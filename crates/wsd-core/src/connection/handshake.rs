@@ -15,6 +15,7 @@ use wsd_handshake::{HeaderList, Request, Response, Status};
 
 use super::Connection;
 use super::framing::{Framing, Outbox};
+use super::liveness::Liveness;
 use super::pings::Pings;
 use super::state::{Handshake, Queued, Session, State};
 use super::upgrade::Refused;
@@ -74,6 +75,9 @@ impl Connection {
         }
         if let Some(e) = header_error {
             connection.fail_before_open(Error::Usage(Usage::InvalidHeader(e)), None);
+        }
+        if let Err(usage) = connection.options.check_timers() {
+            connection.fail_before_open(Error::Usage(usage), None);
         }
         if let Some(e) = registry_error {
             // Two extensions with one name in the options: a programming error we
@@ -350,26 +354,30 @@ impl Connection {
     /// The connection opens: emit `Open`, then send the commands queued for it.
     pub(super) fn open(&mut self, framing: Framing) {
         let queued: VecDeque<Queued> = self.state.take_queued();
+        let draft = matches!(framing, Framing::Hixie(_));
         self.state = State::Open(Session {
             framing,
             pings: Pings::default(),
+            liveness: Liveness::default(),
         });
         self.timers.stop(Timer::Handshake);
+        self.start_liveness_timers(draft);
         self.events.push_back(Event::Open);
         for command in queued {
-            let result = match command {
-                Queued::Message(message) => self.send_now(message),
-                Queued::Ping(id, payload) => {
-                    self.write_ping(id, payload);
-                    Ok(())
+            match command {
+                // A legacy draft has no binary messages, pings or pongs: those
+                // queued before the server knew the request's version are dropped
+                // (a draft connection refuses them once open, which a queued
+                // command can no longer be told), and the rest still go out.
+                Queued::Message(message) => {
+                    if self.send_now(message).is_err() && !matches!(self.state, State::Open(_)) {
+                        // An extension failed the connection: nothing more to send.
+                        break;
+                    }
                 }
-                Queued::Pong(payload) => {
-                    self.out.write_frame(OpCode::Pong, Rsv::NONE, &payload);
-                    Ok(())
-                }
-            };
-            if result.is_err() {
-                break;
+                Queued::Ping(..) | Queued::Pong(_) if draft => {}
+                Queued::Ping(id, payload) => self.write_ping(id, payload),
+                Queued::Pong(payload) => self.out.write_frame(OpCode::Pong, Rsv::NONE, &payload),
             }
         }
     }

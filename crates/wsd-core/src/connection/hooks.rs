@@ -48,6 +48,8 @@ impl Connection {
         let result = read(&mut self.recv);
         if self.is_closed() {
             self.recv.truncate(before);
+        } else if self.recv.len() > before {
+            self.note_heard();
         }
         result
     }

@@ -40,6 +40,7 @@ mod extended;
 mod framing;
 mod handshake;
 mod hooks;
+mod liveness;
 mod pings;
 mod state;
 #[cfg(test)]
@@ -176,6 +177,11 @@ impl Connection {
     pub fn accept(request: Request, options: Options) -> Self {
         let mut connection = Self::new(Role::Server, options, Handshake::AwaitingStart, None);
         connection.set_request(request);
+        // An application that never calls `start`, or a Hixie-76 client that never
+        // sends its key bytes, must not hold the connection forever.
+        connection
+            .timers
+            .request(Timer::Handshake, connection.options.handshake_timeout);
         connection
     }
 
@@ -208,8 +214,9 @@ impl Connection {
     /// Buffers bytes read from the transport. They are parsed by
     /// [`poll_event`](Self::poll_event). Input after the connection closed is dropped.
     pub fn handle_input(&mut self, bytes: &[u8]) {
-        if !self.is_closed() {
+        if !self.is_closed() && !bytes.is_empty() {
             self.recv.extend_from_slice(bytes);
+            self.note_heard();
         }
     }
 
@@ -291,16 +298,49 @@ impl Connection {
 
 /// Time: the one deadline of the connection's timers.
 impl Connection {
-    /// The next deadline to call [`handle_timeout`](Self::handle_timeout) at, if any.
-    /// Timers started by earlier commands are armed from `now`.
+    /// The next deadline to call [`handle_timeout`](Self::handle_timeout) at, if any:
+    /// the earliest of every running timer. Timers started by earlier commands are
+    /// armed from `now`, and input or messages since the last call count as activity
+    /// at `now` for the keepalive and idle timers, so call it after every batch of
+    /// work.
     pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        self.note_activity(now);
         self.timers.arm(now)
     }
 
     /// Fires the timers due at `now`: the opening handshake timeout (the connection
-    /// fails) and the closing handshake timeout (the connection closes with 1006).
-    /// Calling it early or twice does nothing.
+    /// fails with 1006), the closing handshake timeout (it closes with 1006), the
+    /// keepalive ping (a ping goes out) and its timeout (the connection fails with
+    /// 1011, [`Error::KeepaliveTimeout`]), and the idle timeout (the closing
+    /// handshake starts with 1001). Calling it early or twice does nothing, and no
+    /// timer fires once the connection is closed.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsd_core::{Connection, Event, Keepalive, Options};
+    ///
+    /// let mut options = Options::default();
+    /// options.keepalive = Some(Keepalive::new(Duration::from_secs(20), Duration::from_secs(5)));
+    /// let mut client = Connection::client("ws://example.com/", options).unwrap();
+    /// let mut server = Connection::server(Options::default());
+    /// client.start().unwrap();
+    /// server.handle_input(&client.poll_transmit_vec());
+    /// while let Some(event) = server.poll_event() {
+    ///     if event == Event::Request { server.start().unwrap(); }
+    /// }
+    /// client.handle_input(&server.poll_transmit_vec());
+    /// assert_eq!(client.poll_event(), Some(Event::Open));
+    ///
+    /// // Twenty silent seconds: a ping goes out, and the peer has five to answer.
+    /// let start = Instant::now();
+    /// let ping_at = client.poll_timeout(start).unwrap();
+    /// assert_eq!(ping_at, start + Duration::from_secs(20));
+    /// client.handle_timeout(ping_at);
+    /// assert!(client.buffered_amount() > 0);
+    /// assert_eq!(client.poll_timeout(ping_at), Some(ping_at + Duration::from_secs(5)));
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.note_activity(now);
         if self.timers.take_expired(Timer::Handshake, now)
             && matches!(self.state, State::Connecting(_))
         {
@@ -312,6 +352,7 @@ impl Connection {
                 "the peer did not answer the close frame in time",
             );
         }
+        self.handle_liveness_timeouts(now);
     }
 }
 
@@ -386,6 +427,7 @@ impl Connection {
         if self.takes_borrowed() {
             self.out
                 .write_frame(OpCode::Text, Rsv::NONE, text.as_bytes());
+            self.note_data();
             return Ok(());
         }
         self.send(Message::Text(Utf8Bytes::from(text)))
@@ -395,6 +437,7 @@ impl Connection {
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         if self.takes_borrowed() {
             self.out.write_frame(OpCode::Binary, Rsv::NONE, data);
+            self.note_data();
             return Ok(());
         }
         self.send(Message::Binary(Bytes::copy_from_slice(data)))

@@ -21,6 +21,7 @@ use wsd_frame::CloseCode;
 use wsd_handshake::client::ClientHandshake;
 
 use super::framing::Framing;
+use super::liveness::Liveness;
 use super::pings::Pings;
 use crate::event::PingId;
 use crate::message::Message;
@@ -95,6 +96,8 @@ pub(super) enum Queued {
 pub(super) struct Session {
     pub(super) framing: Framing,
     pub(super) pings: Pings,
+    /// What the keepalive and idle timers know of recent traffic.
+    pub(super) liveness: Liveness,
 }
 
 /// How the connection ended: what the `Close` event said.
@@ -185,6 +188,7 @@ mod tests {
         Session {
             framing: Framing::rfc6455(Role::Server, &Options::default(), Pipeline::default()),
             pings: Pings::default(),
+            liveness: Liveness::default(),
         }
     }
 

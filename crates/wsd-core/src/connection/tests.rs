@@ -1763,3 +1763,28 @@ fn a_frame_that_trickles_in_keeps_a_buffer_of_its_size_not_a_whole_read() {
     let fresh = Connection::server(options());
     assert_eq!(fresh.read_size(64 * 1024), 256);
 }
+
+#[cfg(feature = "drafts")]
+#[test]
+fn commands_queued_before_a_draft_opens_keep_the_text_and_drop_what_the_draft_cannot_carry() {
+    let mut server = draft_server();
+    // Before the request is read the server cannot know it will be a draft.
+    server.ping(b"early").unwrap();
+    server.send_binary(&[1, 2]).unwrap();
+    server.pong(b"p").unwrap();
+    server.send_text("first").unwrap();
+    server.send_text("second").unwrap();
+    server.handle_input(HIXIE76_REQUEST);
+    assert_eq!(server.poll_event(), Some(Event::Request));
+    server.start().unwrap();
+    let _head = server.poll_transmit_vec();
+    server.handle_input(b"^n:ds[4U");
+    assert_eq!(server.poll_event(), Some(Event::Open));
+    // The challenge answer, then only the text messages, in order, as draft frames:
+    // no RFC 6455 ping or pong bytes in the draft stream, nothing lost after the
+    // binary message.
+    assert_eq!(
+        server.poll_transmit_vec(),
+        b"8jKS'y:G*Co,Wxa-\x00first\xFF\x00second\xFF"
+    );
+}
