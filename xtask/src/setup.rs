@@ -22,7 +22,7 @@ pub(crate) struct Program {
 /// What `cargo test --workspace` runs besides cargo's own output. Python is checked
 /// apart (see [`missing_python`]), and chromedriver is not needed: the browser test
 /// drives Chromium through playwright-core.
-pub(crate) const TEST_PROGRAMS: [Program; 5] = [
+pub(crate) const TEST_PROGRAMS: [Program; 6] = [
     Program {
         name: "node",
         why: "the node interop peers and the browser test",
@@ -47,6 +47,11 @@ pub(crate) const TEST_PROGRAMS: [Program; 5] = [
         name: "redis-server",
         why: "the wsd serve --redis fan-out tests",
         package: "redis-server",
+    },
+    Program {
+        name: "microsocks",
+        why: "the SOCKS5 proxy tests",
+        package: "microsocks",
     },
 ];
 
