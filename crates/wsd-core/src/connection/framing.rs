@@ -140,7 +140,17 @@ impl Framing {
                     || rfc.decoder.in_message()
                     || rfc.decoder.payload_len().is_some_and(|len| len > 125)
             }
+            #[cfg(feature = "drafts")]
             Self::Hixie(_) => false,
+        }
+    }
+
+    /// True for a legacy draft's framing.
+    pub(super) fn is_draft(&self) -> bool {
+        match self {
+            Self::Rfc6455(_) => false,
+            #[cfg(feature = "drafts")]
+            Self::Hixie(_) => true,
         }
     }
 

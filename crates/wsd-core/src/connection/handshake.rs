@@ -354,7 +354,7 @@ impl Connection {
     /// The connection opens: emit `Open`, then send the commands queued for it.
     pub(super) fn open(&mut self, framing: Framing) {
         let queued: VecDeque<Queued> = self.state.take_queued();
-        let draft = matches!(framing, Framing::Hixie(_));
+        let draft = framing.is_draft();
         self.state = State::Open(Session {
             framing,
             pings: Pings::default(),
