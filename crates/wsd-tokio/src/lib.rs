@@ -99,7 +99,9 @@ pub use wsd_io::{
     ServerConfig, Shutdown, ShutdownToken, SocksError, TlsError, UrlError,
 };
 
+mod request;
 mod stream;
+pub use request::connect_request;
 pub use stream::MaybeTlsStream;
 
 /// A tokio stream as a [`wsd_io::Transport`]: reads go into the connection's buffer

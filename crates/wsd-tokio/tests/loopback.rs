@@ -307,3 +307,47 @@ async fn connect_to_wss_without_rustls_says_what_to_do() {
         other => panic!("expected a TLS error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn connect_request_sends_the_request_headers_and_returns_the_response_head() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut config = ServerConfig::default();
+        config.options.protocols = vec!["superchat".into()];
+        config.options.headers = vec![("X-Served-By".into(), "wsd".into())];
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let record = std::sync::Arc::clone(&seen);
+        config.on_request = Some(Box::new(move |request| {
+            *record.lock().unwrap() = request.headers.get("authorization").map(|v| v.into_owned());
+            Decision::Accept
+        }));
+        let mut ws = wsd_tokio::accept_with(stream, config)
+            .await
+            .unwrap()
+            .upgraded()
+            .unwrap();
+        let echo = ws.next_message().await.unwrap().unwrap();
+        ws.send(echo).await.unwrap();
+        let authorization = seen.lock().unwrap().clone();
+        authorization
+    });
+    let request = http::Request::get(url.as_str())
+        .header("Authorization", "Bearer secret")
+        .header("Sec-WebSocket-Protocol", "chat, superchat")
+        .body(())
+        .unwrap();
+    let (mut ws, response) = wsd_tokio::connect_request(request, Options::default())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 101);
+    assert_eq!(response.headers()["x-served-by"], "wsd");
+    assert_eq!(response.headers()["sec-websocket-protocol"], "superchat");
+    assert_eq!(ws.protocol(), Some("superchat"));
+    ws.send(Message::text("hi")).await.unwrap();
+    assert_eq!(
+        ws.next_message().await.unwrap().unwrap(),
+        Message::text("hi")
+    );
+    assert_eq!(server.await.unwrap().as_deref(), Some("Bearer secret"));
+}
