@@ -329,8 +329,7 @@ async fn connect_request_sends_the_request_headers_and_returns_the_response_head
             .unwrap();
         let echo = ws.next_message().await.unwrap().unwrap();
         ws.send(echo).await.unwrap();
-        let authorization = seen.lock().unwrap().clone();
-        authorization
+        seen.lock().unwrap().take()
     });
     let request = http::Request::get(url.as_str())
         .header("Authorization", "Bearer secret")
