@@ -26,6 +26,8 @@ pub(crate) struct Cli {
 }
 
 /// The subcommands.
+// Parsed once per process: boxing `serve`'s many flags would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run an echo server that also serves a demo page at `/`.
@@ -105,6 +107,8 @@ pub(crate) struct ServeArgs {
     pub(crate) allow_drafts: bool,
     #[command(flatten)]
     pub(crate) room: crate::broadcast::BroadcastArgs,
+    #[command(flatten)]
+    pub(crate) tls: crate::h2serve::ServeTlsArgs,
 }
 
 impl ServeArgs {
@@ -131,7 +135,7 @@ fn with_deflate(mut options: Options, on: bool) -> Options {
 /// `wsd connect`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConnectArgs {
-    /// The server's URL, `ws://host[:port][/path]`.
+    /// The server's URL, `ws://host[:port][/path]` or `wss://...` (TLS).
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// A subprotocol to offer (repeatable), in order of preference.
@@ -150,6 +154,8 @@ pub(crate) struct ConnectArgs {
     /// (the userinfo becomes `Proxy-Authorization: Basic`).
     #[arg(long, value_name = "URL")]
     pub(crate) proxy: Option<String>,
+    #[command(flatten)]
+    pub(crate) tls: crate::tls::ClientTlsArgs,
 }
 
 impl ConnectArgs {

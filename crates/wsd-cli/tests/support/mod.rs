@@ -3,17 +3,23 @@
 //! Each test crate compiles this module and uses a part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The `wsd` binary cargo built for these tests.
 pub(crate) const WSD: &str = env!("CARGO_BIN_EXE_wsd");
+
+/// How long a test waits for a `wsd` process before failing.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A running `wsd serve`, killed when dropped.
 pub(crate) struct Serve {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
+    /// Whether it serves TLS (`--tls-cert`): it then announces `wss://`.
+    pub(crate) tls: bool,
 }
 
 impl Serve {
@@ -33,27 +39,34 @@ impl Serve {
             .read_line(&mut line)
             .expect("wsd serve prints its address");
         // wsd: listening on ws://127.0.0.1:PORT (open http://127.0.0.1:PORT/ in a browser)
-        let addr = line
-            .strip_prefix("wsd: listening on ws://")
+        // or, with TLS, wss:// and https://.
+        let (tls, rest) = match line.strip_prefix("wsd: listening on ws://") {
+            Some(rest) => (false, Some(rest)),
+            None => (true, line.strip_prefix("wsd: listening on wss://")),
+        };
+        let addr = rest
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line from wsd serve: {line:?}"));
+        let page = if tls { "https" } else { "http" };
         assert!(
             line.trim_end()
-                .ends_with(&format!("(open http://{addr}/ in a browser)")),
+                .ends_with(&format!("(open {page}://{addr}/ in a browser)")),
             "{line:?}"
         );
-        Self { child, addr }
+        Self { child, addr, tls }
     }
 
     /// The WebSocket URL of its root.
     pub(crate) fn url(&self) -> String {
-        format!("ws://{}/", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// The demo page's URL.
     pub(crate) fn page(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 }
 
@@ -62,4 +75,32 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `wsd` with `stdin` fed in, killing it at the deadline.
+pub(crate) fn run_wsd(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(WSD)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsd starts");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    // Closing stdin is the end of input wsd connect waits for.
+    drop(input);
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "wsd {args:?} did not exit within {DEADLINE:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
