@@ -5,7 +5,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The `wsd` binary cargo built for these tests.
@@ -103,4 +106,84 @@ pub(crate) fn run_wsd(args: &[&str], stdin: &str) -> Output {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().unwrap()
+}
+
+/// A self-signed certificate for `localhost` and its key, as PEM files.
+pub(crate) struct Certificate {
+    pub(crate) dir: PathBuf,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) der: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl Certificate {
+    pub(crate) fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("rcgen makes a certificate");
+        let dir = std::env::temp_dir().join(format!(
+            "wsd-cli-tls-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        Self {
+            dir,
+            cert,
+            key,
+            der: certified.cert.der().clone(),
+        }
+    }
+
+    pub(crate) fn cert(&self) -> &str {
+        self.cert.to_str().unwrap()
+    }
+
+    /// `wsd serve` with this certificate, and `extra` flags.
+    pub(crate) fn serve(&self, extra: &[&str], stderr: Stdio) -> Serve {
+        let mut flags = vec!["--tls-cert", self.cert(), "--tls-key"];
+        flags.push(self.key.to_str().unwrap());
+        flags.extend_from_slice(extra);
+        Serve::start(&flags, stderr)
+    }
+}
+
+impl Drop for Certificate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The server's stderr, line by line, read on a thread of its own.
+pub(crate) fn stderr_lines(server: &mut Serve) -> mpsc::Receiver<String> {
+    let stderr = server.child.stderr.take().expect("piped stderr");
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// The next `count` `--log connections` lines, skipping other log lines.
+pub(crate) fn websocket_lines(lines: &mpsc::Receiver<String>, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut found = Vec::new();
+    while found.len() < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("only these log lines within {DEADLINE:?}: {found:?}"));
+        if line.starts_with("wsd: websocket over ") {
+            found.push(line);
+        }
+    }
+    found
 }
