@@ -97,6 +97,21 @@ fn a_tls_server_speaks_http1_and_h2_on_one_port_and_logs_which() {
 }
 
 #[test]
+fn the_hyper_stack_serves_http1_over_tls_beside_h2() {
+    let certificate = Certificate::new();
+    let mut server = certificate.serve(
+        &["--stack", "hyper", "--log", "connections"],
+        Stdio::piped(),
+    );
+    let lines = stderr_lines(&mut server);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    assert_echo(&url, &["--ca", certificate.cert()]);
+    assert!(websocket_lines(&lines, 1)[0].contains(" over http/1.1 on connection 1 "));
+    assert_echo(&url, &["--ca", certificate.cert(), "--http2"]);
+    assert!(websocket_lines(&lines, 1)[0].contains(" over h2 on connection 2 "));
+}
+
+#[test]
 fn h2c_serves_http2_with_prior_knowledge_beside_http1() {
     let mut server = Serve::start(&["--h2c", "--log", "connections"], Stdio::piped());
     let lines = stderr_lines(&mut server);
@@ -111,8 +126,6 @@ fn h2c_serves_http2_with_prior_knowledge_beside_http1() {
 
 #[test]
 fn connect_http2_against_an_http1_only_server_says_so() {
-    let certificate = Certificate::new();
-    let server = certificate.serve(&[], Stdio::null());
     let plain = Serve::start(&[], Stdio::null());
     // A cleartext HTTP/1.1 server does not understand the HTTP/2 preface.
     let output = run_wsd(&["connect", &plain.url(), "--http2"], "");
@@ -122,7 +135,6 @@ fn connect_http2_against_an_http1_only_server_says_so() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    drop(server);
 }
 
 /// Two WebSockets opened by one wsd-h2 client ride one TLS connection: the log
