@@ -27,6 +27,8 @@ pub(crate) struct Cli {
 }
 
 /// The subcommands.
+// Parsed once per process: boxing `serve`'s many flags would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run an echo server that also serves a demo page at `/`.
@@ -112,6 +114,8 @@ pub(crate) struct ServeArgs {
     /// Idle timeout, connection limit, shutdown.
     #[command(flatten)]
     pub(crate) lifecycle: ServeLifecycleArgs,
+    #[command(flatten)]
+    pub(crate) tls: crate::h2serve::ServeTlsArgs,
 }
 
 impl ServeArgs {
@@ -210,7 +214,7 @@ fn with_deflate(mut options: Options, on: bool) -> Options {
 /// `wsd connect`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConnectArgs {
-    /// The server's URL, `ws://host[:port][/path]`.
+    /// The server's URL, `ws://host[:port][/path]` or `wss://...` (TLS).
     #[arg(value_name = "URL")]
     pub(crate) url: String,
     /// A subprotocol to offer (repeatable), in order of preference.
@@ -239,6 +243,8 @@ pub(crate) struct ConnectArgs {
     /// Keepalive pings.
     #[command(flatten)]
     pub(crate) keepalive: KeepaliveArgs,
+    #[command(flatten)]
+    pub(crate) tls: crate::tls::ClientTlsArgs,
 }
 
 impl ConnectArgs {

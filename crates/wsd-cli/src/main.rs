@@ -5,8 +5,9 @@
 //! wsd serve [--addr 127.0.0.1:8080] [--runtime tokio|async-std|smol] [--max-length BYTES] [--protocol P]...
 //!           [--broadcast [--broadcast-queue N] [--redis redis://host:port/channel]]
 //!           [--ping-interval D [--ping-timeout D]] [--idle-timeout D] [--max-connections N] [--shutdown-timeout D]
-//! wsd connect URL [--protocol P]... [--header 'Name: value']... [--proxy http://[user:pass@]host:port] [--runtime R]
-//!           [--ping-interval D [--ping-timeout D]]
+//!           [--tls-cert cert.pem --tls-key key.pem] [--h2c] [--log connections]
+//! wsd connect URL [--protocol P]... [--header 'Name: value']... [--proxy URL] [--runtime R]
+//!           [--ping-interval D [--ping-timeout D]] [--ca ca.pem | --insecure] [--http2]
 //! wsd autobahn-client [--server ws://127.0.0.1:9001] [--runtime R] [--agent wsd] [--deflate] [--concurrency N]
 //! ```
 #![forbid(unsafe_code)]
@@ -15,11 +16,13 @@
 mod args;
 mod autobahn;
 mod broadcast;
+mod h2serve;
 mod redis_fanout;
 mod render;
 mod route;
 mod runtime;
 mod stacks;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
+        Command::Serve(args) if args.tls.wanted() => h2serve::serve(&args),
         Command::Serve(args) if args.stack != Stack::Own => stacks::serve(&args),
         Command::Serve(args) => match args.runtime {
             Runtime::Tokio => runtime::tokio::serve(&args),
@@ -51,6 +55,14 @@ fn run(command: Command) -> Result<(), String> {
         },
         Command::Connect(args) => {
             let lines = render::spawn_line_reader(std::io::BufReader::new(std::io::stdin()));
+            if args.tls.http2 {
+                if args.runtime != Runtime::Tokio {
+                    return Err("--http2 runs on tokio (the h2 crate's runtime): \
+                                leave out --runtime or pass --runtime tokio"
+                        .into());
+                }
+                return runtime::tokio::block_on(h2serve::connect(&args, lines));
+            }
             match args.runtime {
                 Runtime::Tokio => runtime::tokio::block_on(runtime::connect::<Tokio>(&args, lines)),
                 Runtime::AsyncStd => {

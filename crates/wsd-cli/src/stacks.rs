@@ -63,7 +63,7 @@ async fn serve_hyper(listener: TcpListener, options: Options) -> Result<(), Stri
 }
 
 /// The hyper service: upgrades go to wsd, the rest gets the demo routes.
-async fn answer(
+pub(crate) async fn answer(
     mut request: Request<Incoming>,
     options: Options,
     peer: SocketAddr,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::Serve;
+use support::{Certificate, Serve, stderr_lines, websocket_lines};
 
 /// Chromium start-up plus two pages takes a few seconds; this only stops a hang.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -128,7 +128,7 @@ fn assert_echoes(seen: &HashMap<String, String>) {
     assert_eq!(field("state"), "open", "{page}");
     // The page connects back to the host it came from.
     let expected_ws = page
-        .replacen("http://", "ws://", 1)
+        .replacen("http", "ws", 1)
         .split('?')
         .next()
         .unwrap()
@@ -209,5 +209,40 @@ fn demo_page_echoes_in_chromium_behind_hyper_and_axum() {
         } else {
             assert_eq!(extensions, "", "{}", pages[index]);
         }
+    }
+}
+
+/// Over TLS, Chromium fetches the page with HTTP/2 and opens the WebSocket as an
+/// extended CONNECT stream of that same connection (RFC 8441; Chromium needs no
+/// flag for it once the server sends SETTINGS_ENABLE_CONNECT_PROTOCOL): the log
+/// shows it on connection 1, after the page's stream.
+#[test]
+fn demo_page_over_tls_opens_its_websocket_on_the_pages_http2_connection() {
+    let certificate = Certificate::new();
+    let mut plain = certificate.serve(&["--log", "connections"], Stdio::piped());
+    let mut deflate = certificate.serve(&["--log", "connections", "--deflate"], Stdio::piped());
+    let (plain_log, deflate_log) = (stderr_lines(&mut plain), stderr_lines(&mut deflate));
+    // The certificate names localhost; Chromium is told to accept it anyway.
+    let page = |server: &Serve| format!("https://localhost:{}/", server.addr.port());
+    let seen = drive(&[&page(&plain), &page(&deflate)]);
+
+    assert_echoes(&seen[0]);
+    assert_eq!(seen[0]["extensions"], "");
+    assert_echoes(&seen[1]);
+    assert!(
+        seen[1]["extensions"].starts_with("permessage-deflate"),
+        "--deflate over h2: Chromium reports {:?}",
+        seen[1]["extensions"]
+    );
+    for log in [plain_log, deflate_log] {
+        let line = &websocket_lines(&log, 1)[0];
+        let stream: u32 = line
+            .split(" stream ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no h2 stream in {line:?}"));
+        assert!(line.contains(" over h2 on connection 1 "), "{line}");
+        assert!(stream > 1, "the page came first on that connection: {line}");
     }
 }

@@ -72,6 +72,8 @@ async function main() {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      // The TLS pages use a certificate made for the test.
+      "--ignore-certificate-errors",
     ],
   });
   try {

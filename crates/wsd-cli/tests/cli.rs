@@ -7,15 +7,14 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Serve, WSD};
+use support::{DEADLINE, Serve, run_wsd};
 
 const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
-const DEADLINE: Duration = Duration::from_secs(20);
 
 /// One plain HTTP/1.1 request; returns the whole response (it asks the server to
 /// close, which hyper and axum otherwise keep open).
@@ -32,34 +31,6 @@ fn http_get(addr: SocketAddr, target: &str) -> String {
         .read_to_string(&mut response)
         .expect("reads the response");
     response
-}
-
-/// Runs `wsd` with `stdin` fed in, killing it at the deadline.
-fn run_wsd(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(WSD)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wsd starts");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    // Closing stdin is the end of input wsd connect waits for.
-    drop(input);
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "wsd {args:?} did not exit within {DEADLINE:?}; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// Every way `wsd serve` can run: each runtime with its own handshake, and the

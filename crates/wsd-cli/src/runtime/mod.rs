@@ -15,6 +15,7 @@ use wsd_io::{
 
 use crate::args::{AutobahnArgs, ConnectArgs, ServeArgs};
 use crate::route::{Route, route};
+use crate::tls::{ClientTlsArgs, ClientTransport, MaybeTls, TlsNet};
 use lifecycle::{ConnectionLifecycle, Lifecycle};
 
 /// The line `wsd serve` prints once it listens (the end-to-end tests read it to
@@ -77,7 +78,7 @@ pub(crate) trait Net {
 }
 
 /// A WebSocket on the runtime `R`.
-type Socket<R> = WebSocket<<R as Net>::Transport, <R as Net>::Timer>;
+type Socket<R> = WebSocket<ClientTransport<R>, <R as Net>::Timer>;
 
 /// `wsd serve`: listens, then accepts until SIGINT or SIGTERM, handing each
 /// connection's task to `spawn`; then shuts down (see [`lifecycle`]).
@@ -123,6 +124,22 @@ async fn serve_connection<R: Net>(
     room: Option<std::sync::Arc<crate::broadcast::Room>>,
     life: ConnectionLifecycle,
 ) -> Result<(), String> {
+    let mut config = server_config(options);
+    life.configure(&mut config);
+    match wsd_io::accept_with(stream, R::Timer::default(), config).await {
+        Ok(Accepted::Upgraded(mut ws)) => match &room {
+            Some(room) => crate::broadcast::session(ws, room).await,
+            None => echo(&mut ws).await,
+        },
+        // A plain HTTP request answered with the page or a 404: done.
+        Ok(Accepted::Responded { .. }) => Ok(()),
+        Err(error) => Err(format!("handshake failed: {}", chain(&error))),
+    }
+}
+
+/// The handshake configuration of `wsd serve`'s own stack: WebSocket requests are
+/// upgraded, the rest get the demo routes.
+pub(crate) fn server_config(options: Options) -> ServerConfig {
     let mut config = ServerConfig::new(options);
     config.on_request = Some(Box::new(|request: &wsd_core::Request| {
         match route(request) {
@@ -138,16 +155,7 @@ async fn serve_connection<R: Net>(
             },
         }
     }));
-    life.configure(&mut config);
-    match wsd_io::accept_with(stream, R::Timer::default(), config).await {
-        Ok(Accepted::Upgraded(mut ws)) => match &room {
-            Some(room) => crate::broadcast::session(ws, room).await,
-            None => echo(&mut ws).await,
-        },
-        // A plain HTTP request answered with the page or a 404: done.
-        Ok(Accepted::Responded { .. }) => Ok(()),
-        Err(error) => Err(format!("handshake failed: {}", chain(&error))),
-    }
+    config
 }
 
 /// Sends every text and binary message back until the connection ends. Pings are
@@ -188,11 +196,12 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Opens a client connection: TCP (to the proxy when one is given, then the CONNECT
-/// tunnel), then the handshake.
-async fn open_client<R: Net>(
+/// tunnel), TLS for `wss://` (see `crate::tls`), then the handshake.
+async fn open_client<R: TlsNet>(
     url: &str,
     proxy: Option<&str>,
     options: Options,
+    tls: &ClientTlsArgs,
 ) -> Result<Socket<R>, ConnectError> {
     let authority = authority(url).map_err(ConnectError::Url)?;
     if let Some(proxy) = proxy {
@@ -207,15 +216,41 @@ async fn open_client<R: Net>(
     }
     let dial = match proxy {
         Some(proxy) => proxy_authority(proxy).map_err(ConnectError::Url)?,
-        None => authority,
+        None => authority.clone(),
     };
-    let stream = R::connect(&dial)
-        .await
-        .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
-    let timer = R::Timer::default();
-    let opened = match proxy {
-        Some(proxy) => wsd_io::client_via_proxy(url, proxy, stream, timer, options).await,
-        None => wsd_io::client(url, stream, timer, options).await,
+    let mut timer = R::Timer::default();
+    let opened = if crate::tls::is_wss(url) {
+        let config = crate::tls::client_config(tls, &[]).map_err(ConnectError::Url)?;
+        let name = crate::tls::server_name(url).map_err(ConnectError::Url)?;
+        let mut tcp = R::tcp(&dial)
+            .await
+            .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
+        if let Some(proxy) = proxy {
+            let early = wsd_io::tunnel(&mut R::borrow(&mut tcp), &mut timer, url, proxy, &options)
+                .await
+                .map_err(|error| ConnectError::Proxy(chain(&error)))?;
+            // The server speaks TLS only after our ClientHello, so a proxy that
+            // sent more after its answer is not tunnelling.
+            if !early.is_empty() {
+                return Err(ConnectError::Proxy(format!(
+                    "the proxy sent {} bytes after its CONNECT answer, before TLS began",
+                    early.len()
+                )));
+            }
+        }
+        let stream = R::tls(tcp, name, config)
+            .await
+            .map_err(|error| ConnectError::Tls(crate::tls::handshake_error(&authority, &error)))?;
+        wsd_io::client(url, MaybeTls::Tls(stream), timer, options).await
+    } else {
+        let stream = R::connect(&dial)
+            .await
+            .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
+        let stream = MaybeTls::Plain(stream);
+        match proxy {
+            Some(proxy) => wsd_io::client_via_proxy(url, proxy, stream, timer, options).await,
+            None => wsd_io::client(url, stream, timer, options).await,
+        }
     };
     opened.map_err(|error| match error {
         WsError::ProxyRefused(_) | WsError::Socks(_) => ConnectError::Proxy(chain(&error)),
@@ -224,16 +259,25 @@ async fn open_client<R: Net>(
 }
 
 /// `wsd connect`: stdin lines out as text, messages in on stdout.
-pub(crate) async fn connect<R: Net>(
+pub(crate) async fn connect<R: TlsNet>(
     args: &ConnectArgs,
+    lines: async_channel::Receiver<io::Result<String>>,
+) -> Result<(), String> {
+    let proxy = args.proxy();
+    let ws = open_client::<R>(&args.url, proxy.as_deref(), args.options(), &args.tls)
+        .await
+        .map_err(|error| error.to_string())?;
+    bridge(ws, lines).await
+}
+
+/// The `wsd connect` session on an open WebSocket, whatever carries it (TCP, TLS,
+/// an HTTP/2 stream): stdin lines out as text, messages in on stdout.
+pub(crate) async fn bridge<T: Transport, Z: Timer>(
+    mut ws: WebSocket<T, Z>,
     lines: async_channel::Receiver<io::Result<String>>,
 ) -> Result<(), String> {
     use futures_util::future::{Either, select};
 
-    let proxy = args.proxy();
-    let mut ws = open_client::<R>(&args.url, proxy.as_deref(), args.options())
-        .await
-        .map_err(|error| error.to_string())?;
     let mut stdin_open = true;
     let mut stdin_error = None;
     loop {
@@ -310,12 +354,12 @@ pub(crate) async fn connect<R: Net>(
 
 /// `wsd autobahn-client`: every case of the fuzzing server, `--concurrency` of them
 /// at a time, then (once every case has ended) the report.
-pub(crate) async fn autobahn<R: Net>(args: &AutobahnArgs) -> Result<(), String> {
+pub(crate) async fn autobahn<R: TlsNet>(args: &AutobahnArgs) -> Result<(), String> {
     use crate::autobahn::{case_count_url, case_url, parse_case_count, update_reports_url};
     use futures_util::StreamExt as _;
 
     let count_url = case_count_url(&args.server);
-    let mut ws = open_client::<R>(&count_url, None, args.options())
+    let mut ws = open_client::<R>(&count_url, None, args.options(), &ClientTlsArgs::default())
         .await
         .map_err(|error| format!("{count_url}: {error}"))?;
     let mut count = None;
@@ -337,10 +381,12 @@ pub(crate) async fn autobahn<R: Net>(args: &AutobahnArgs) -> Result<(), String> 
         .for_each_concurrent(args.concurrency.get(), |case| async move {
             let url = case_url(&args.server, case, &args.agent);
             // A case that fails is the suite's to judge; it never stops the run.
-            let outcome = match open_client::<R>(&url, None, args.options()).await {
-                Ok(mut ws) => echo(&mut ws).await,
-                Err(error) => Err(error.to_string()),
-            };
+            let outcome =
+                match open_client::<R>(&url, None, args.options(), &ClientTlsArgs::default()).await
+                {
+                    Ok(mut ws) => echo(&mut ws).await,
+                    Err(error) => Err(error.to_string()),
+                };
             if let Err(error) = outcome {
                 eprintln!("wsd: case {case}: {error}");
             }
@@ -348,7 +394,7 @@ pub(crate) async fn autobahn<R: Net>(args: &AutobahnArgs) -> Result<(), String> 
         .await;
 
     let url = update_reports_url(&args.server, &args.agent);
-    let mut ws = open_client::<R>(&url, None, args.options())
+    let mut ws = open_client::<R>(&url, None, args.options(), &ClientTlsArgs::default())
         .await
         .map_err(|error| format!("{url}: {error}"))?;
     // The server closes once the report is written.
@@ -370,6 +416,8 @@ pub(crate) enum ConnectError {
     Handshake(String),
     /// The HTTP proxy refused the tunnel.
     Proxy(String),
+    /// The TLS handshake failed (an untrusted certificate, say).
+    Tls(String),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -378,19 +426,22 @@ impl std::fmt::Display for ConnectError {
             Self::Url(error) => f.write_str(error),
             Self::Tcp(authority, error) => write!(f, "cannot connect to {authority}: {error}"),
             Self::Handshake(error) => write!(f, "handshake failed: {error}"),
-            Self::Proxy(error) => f.write_str(error),
+            Self::Proxy(error) | Self::Tls(error) => f.write_str(error),
         }
     }
 }
 
-/// The `host:port` to open a TCP connection to for a `ws://` URL (port 80 when not
-/// given). `wss://` is refused with a clear message: there is no TLS in wsd yet.
+/// The `host:port` to open a TCP connection to for a `ws://` or `wss://` URL (port
+/// 80 or 443 when not given).
 pub(crate) fn authority(url: &str) -> Result<String, String> {
     let parsed = url::Url::parse(url).map_err(|error| format!("invalid URL {url:?}: {error}"))?;
     match parsed.scheme() {
-        "ws" => {}
-        "wss" => return Err(format!("{url}: wss:// (TLS) is not supported by wsd")),
-        other => return Err(format!("{url}: the scheme must be ws://, not {other}://")),
+        "ws" | "wss" => {}
+        other => {
+            return Err(format!(
+                "{url}: the scheme must be ws:// or wss://, not {other}://"
+            ));
+        }
     }
     let host = match parsed.host() {
         Some(url::Host::Domain(domain)) => domain.to_string(),
@@ -435,7 +486,7 @@ mod tests {
 
     #[test]
     fn authority_refuses_other_schemes_and_garbage() {
-        assert!(authority("wss://example.com").unwrap_err().contains("TLS"));
+        assert_eq!(authority("wss://example.com").unwrap(), "example.com:443");
         assert!(
             authority("http://example.com")
                 .unwrap_err()

@@ -3,17 +3,26 @@
 //! Each test crate compiles this module and uses a part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// The `wsd` binary cargo built for these tests.
 pub(crate) const WSD: &str = env!("CARGO_BIN_EXE_wsd");
+
+/// How long a test waits for a `wsd` process before failing.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A running `wsd serve`, killed when dropped.
 pub(crate) struct Serve {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
+    /// Whether it serves TLS (`--tls-cert`): it then announces `wss://`.
+    pub(crate) tls: bool,
 }
 
 impl Serve {
@@ -33,27 +42,34 @@ impl Serve {
             .read_line(&mut line)
             .expect("wsd serve prints its address");
         // wsd: listening on ws://127.0.0.1:PORT (open http://127.0.0.1:PORT/ in a browser)
-        let addr = line
-            .strip_prefix("wsd: listening on ws://")
+        // or, with TLS, wss:// and https://.
+        let (tls, rest) = match line.strip_prefix("wsd: listening on ws://") {
+            Some(rest) => (false, Some(rest)),
+            None => (true, line.strip_prefix("wsd: listening on wss://")),
+        };
+        let addr = rest
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line from wsd serve: {line:?}"));
+        let page = if tls { "https" } else { "http" };
         assert!(
             line.trim_end()
-                .ends_with(&format!("(open http://{addr}/ in a browser)")),
+                .ends_with(&format!("(open {page}://{addr}/ in a browser)")),
             "{line:?}"
         );
-        Self { child, addr }
+        Self { child, addr, tls }
     }
 
     /// The WebSocket URL of its root.
     pub(crate) fn url(&self) -> String {
-        format!("ws://{}/", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// The demo page's URL.
     pub(crate) fn page(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 }
 
@@ -62,4 +78,112 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `wsd` with `stdin` fed in, killing it at the deadline.
+pub(crate) fn run_wsd(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(WSD)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsd starts");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    // Closing stdin is the end of input wsd connect waits for.
+    drop(input);
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "wsd {args:?} did not exit within {DEADLINE:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A self-signed certificate for `localhost` and its key, as PEM files.
+pub(crate) struct Certificate {
+    pub(crate) dir: PathBuf,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) der: rustls::pki_types::CertificateDer<'static>,
+}
+
+impl Certificate {
+    pub(crate) fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("rcgen makes a certificate");
+        let dir = std::env::temp_dir().join(format!(
+            "wsd-cli-tls-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        Self {
+            dir,
+            cert,
+            key,
+            der: certified.cert.der().clone(),
+        }
+    }
+
+    pub(crate) fn cert(&self) -> &str {
+        self.cert.to_str().unwrap()
+    }
+
+    /// `wsd serve` with this certificate, and `extra` flags.
+    pub(crate) fn serve(&self, extra: &[&str], stderr: Stdio) -> Serve {
+        let mut flags = vec!["--tls-cert", self.cert(), "--tls-key"];
+        flags.push(self.key.to_str().unwrap());
+        flags.extend_from_slice(extra);
+        Serve::start(&flags, stderr)
+    }
+}
+
+impl Drop for Certificate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The server's stderr, line by line, read on a thread of its own.
+pub(crate) fn stderr_lines(server: &mut Serve) -> mpsc::Receiver<String> {
+    let stderr = server.child.stderr.take().expect("piped stderr");
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// The next `count` `--log connections` lines, skipping other log lines.
+pub(crate) fn websocket_lines(lines: &mpsc::Receiver<String>, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut found = Vec::new();
+    while found.len() < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("only these log lines within {DEADLINE:?}: {found:?}"));
+        if line.starts_with("wsd: websocket over ") {
+            found.push(line);
+        }
+    }
+    found
 }
