@@ -377,6 +377,8 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("driver_server", driver_server()),
         ("driver_client", driver_client()),
         ("driver_pair", structured()),
+        ("handshake_roundtrip", structured()),
+        ("deflate_roundtrip", structured()),
     ]
 }
 
