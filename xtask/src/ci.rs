@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: every check a submission must pass, in order, stopping at the
 //! first failure.
 
+use crate::builds::{self, Outcome};
 use crate::setup::{self, TEST_PROGRAMS};
 use crate::util::{cargo, step, step_capturing, workspace_root};
 
@@ -103,6 +104,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         doc.args(["doc", "--workspace", "--no-deps"]);
         doc.env("RUSTDOCFLAGS", "-D warnings");
         step("doc", doc)?;
+    }
+    // The builds the test step never makes; each prints its own time. A step whose
+    // toolchain or target cannot be installed here says so and is skipped.
+    let builds: [(&str, builds::Step); 4] = [
+        ("deny", builds::deny),
+        ("features", builds::features),
+        ("msrv", builds::msrv),
+        ("test-32", builds::tests_32_bit),
+    ];
+    for (name, run) in builds {
+        if wanted(name) {
+            if let Outcome::Skipped(why) = run()? {
+                println!("xtask: step {name}: skipped ({why})");
+            }
+        }
     }
     if wanted("fuzz") {
         // Nightly cannot be installed from here (no toolchain downloads), so a machine
