@@ -8,9 +8,9 @@
 //! and says why, as `ci` does for the fuzz step without nightly; a check that runs
 //! and fails stops `ci`.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::util::{cargo, step, workspace_root};
+use crate::util::{cargo, ensure_cargo_tool, step, succeeds, toolchain_cargo, workspace_root};
 
 /// The crates cargo-hack leaves out: they have no features and are built (with
 /// their dev-dependencies) by the clippy and test steps.
@@ -35,7 +35,7 @@ pub(crate) enum Outcome {
 /// `default-features = false` would build it. Warnings are errors here as in
 /// clippy.
 pub(crate) fn features() -> Result<Outcome, String> {
-    ensure_tool("cargo-hack", "hack")?;
+    ensure_cargo_tool("cargo-hack", "hack")?;
     let mut hack = cargo();
     hack.args([
         "hack",
@@ -69,7 +69,7 @@ pub(crate) fn msrv() -> Result<Outcome, String> {
             )));
         }
     }
-    let mut check = rustup_cargo(&version);
+    let mut check = toolchain_cargo(&version);
     check.args(["check", "--workspace", "--exclude", "wsd-tests"]);
     check.args(["--exclude", "wsd-bench"]);
     step(&format!("msrv (Rust {version})"), check)?;
@@ -80,7 +80,7 @@ pub(crate) fn msrv() -> Result<Outcome, String> {
 /// check needs the RustSec database, a git repository fetched at check time, so it
 /// runs only when asked for (`WSD_DENY_ADVISORIES=1`) on a machine with that access.
 pub(crate) fn deny() -> Result<Outcome, String> {
-    ensure_tool("cargo-deny", "deny")?;
+    ensure_cargo_tool("cargo-deny", "deny")?;
     let mut deny = cargo();
     deny.args(["deny", "check"]);
     if std::env::var_os("WSD_DENY_ADVISORIES").is_none() {
@@ -122,24 +122,6 @@ pub(crate) fn tests_32_bit() -> Result<Outcome, String> {
     Ok(Outcome::Ran)
 }
 
-/// Installs `package` from crates.io unless `cargo <subcommand>` already runs.
-fn ensure_tool(package: &str, subcommand: &str) -> Result<(), String> {
-    let present = Command::new("cargo")
-        .args([subcommand, "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if present {
-        return Ok(());
-    }
-    let mut install = Command::new("cargo");
-    install
-        .args(["install", package, "--locked"])
-        .env_remove("RUSTUP_TOOLCHAIN");
-    step(&format!("install {package}"), install)
-}
-
 /// The `rust-version` of `[workspace.package]` in the root `Cargo.toml`.
 fn rust_version() -> Result<String, String> {
     let path = workspace_root().join("Cargo.toml");
@@ -170,27 +152,8 @@ fn parse_rust_version(manifest: &str) -> Option<String> {
     None
 }
 
-/// `cargo` of `toolchain`, chosen by rustup rather than by the variables of the
-/// cargo running this task.
-fn rustup_cargo(toolchain: &str) -> Command {
-    let mut command = Command::new("cargo");
-    command
-        .arg(format!("+{toolchain}"))
-        .current_dir(workspace_root())
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("CARGO")
-        .env_remove("RUSTC")
-        .env_remove("RUSTDOC");
-    command
-}
-
 fn toolchain_present(toolchain: &str) -> bool {
-    rustup_cargo(toolchain)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    succeeds(toolchain_cargo(toolchain).arg("--version"))
 }
 
 /// Whether `cc -m32` links a program: the 32-bit C runtime is a separate package.
@@ -203,15 +166,13 @@ fn links_32_bit() -> bool {
     if std::fs::write(&source, "int main(void) { return 0; }\n").is_err() {
         return false;
     }
-    Command::new("cc")
-        .arg("-m32")
-        .arg(&source)
-        .arg("-o")
-        .arg(dir.join("probe"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    succeeds(
+        Command::new("cc")
+            .arg("-m32")
+            .arg(&source)
+            .arg("-o")
+            .arg(dir.join("probe")),
+    )
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@
 //! cannot download it, `LLVM_COV` and `LLVM_PROFDATA` may name a system LLVM of the
 //! same major version as rustc's (`rustc -vV`), which cargo-llvm-cov then uses.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::json::{self, Json};
-use crate::util::{step, target_dir, workspace_root};
+use crate::util::{ensure_cargo_tool, step, target_dir, toolchain_cargo};
 
 /// The crates whose coverage is reported: the ones that parse what the network
 /// sends (`ARCHITECTURE.md`'s protocol crates).
@@ -54,7 +54,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let nightly = !lines_only && crate::fuzz::nightly_available();
     let toolchain = if nightly { "nightly" } else { "stable" };
     ensure_llvm_tools(toolchain)?;
-    ensure_cargo_llvm_cov()?;
+    ensure_cargo_tool("cargo-llvm-cov", "llvm-cov")?;
 
     let summary = target_dir().join("llvm-cov").join("summary.json");
     // Counters left by an earlier run of other tests would mix in.
@@ -99,39 +99,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// `cargo +<toolchain> llvm-cov`, from the workspace root, with the toolchain
-/// chosen by rustup rather than by the variables of the cargo running this task.
+/// `cargo +<toolchain> llvm-cov`.
 fn llvm_cov(toolchain: &str) -> Command {
-    let mut command = Command::new("cargo");
+    let mut command = toolchain_cargo(toolchain);
+    command.arg("llvm-cov");
     command
-        .arg(format!("+{toolchain}"))
-        .arg("llvm-cov")
-        .current_dir(workspace_root())
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("CARGO")
-        .env_remove("RUSTC")
-        .env_remove("RUSTDOC");
-    command
-}
-
-fn quiet_success(command: &mut Command) -> bool {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-/// Installs cargo-llvm-cov from crates.io unless `cargo llvm-cov` already runs.
-fn ensure_cargo_llvm_cov() -> Result<(), String> {
-    if quiet_success(Command::new("cargo").args(["llvm-cov", "--version"])) {
-        return Ok(());
-    }
-    let mut install = Command::new("cargo");
-    install
-        .args(["install", "cargo-llvm-cov", "--locked"])
-        .env_remove("RUSTUP_TOOLCHAIN");
-    step("install cargo-llvm-cov", install)
 }
 
 /// Makes sure cargo-llvm-cov will find llvm-cov and llvm-profdata: `LLVM_COV` and

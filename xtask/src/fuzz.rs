@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::util::{step, workspace_root};
+use crate::util::{ensure_cargo_tool, step, succeeds, toolchain_cargo, workspace_root};
 
 /// Seconds per target when `--seconds` is not given.
 const DEFAULT_SECONDS: u64 = 30;
@@ -55,12 +55,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// True when `cargo +nightly` works, so `ci` can leave the step out otherwise.
 pub(crate) fn nightly_available() -> bool {
-    nightly_cargo()
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    succeeds(nightly_cargo().arg("--version"))
 }
 
 /// Builds every target, then runs them (or `only`) for `seconds` each.
@@ -68,7 +63,7 @@ pub(crate) fn run_targets(seconds: u64, only: Option<&str>) -> Result<(), String
     if !nightly_available() {
         return Err("fuzz: the nightly toolchain is missing (`cargo +nightly` fails)".into());
     }
-    ensure_cargo_fuzz()?;
+    ensure_cargo_tool("cargo-fuzz", "fuzz")?;
     let targets = list_targets()?;
     let chosen: Vec<&String> = match only {
         Some(name) => {
@@ -89,37 +84,8 @@ pub(crate) fn run_targets(seconds: u64, only: Option<&str>) -> Result<(), String
     Ok(())
 }
 
-/// `cargo +nightly` through rustup, whatever toolchain runs this task: `$CARGO`
-/// names the stable cargo itself, which does not understand `+nightly`, and the
-/// variables rustup and cargo set for this process would pin the toolchain.
 fn nightly_cargo() -> Command {
-    let mut command = Command::new("cargo");
-    command
-        .arg("+nightly")
-        .current_dir(workspace_root())
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("CARGO")
-        .env_remove("RUSTC")
-        .env_remove("RUSTDOC");
-    command
-}
-
-/// Installs cargo-fuzz from crates.io unless `cargo fuzz` already runs.
-fn ensure_cargo_fuzz() -> Result<(), String> {
-    let present = nightly_cargo()
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if present {
-        return Ok(());
-    }
-    let mut install = Command::new("cargo");
-    install
-        .args(["install", "cargo-fuzz", "--locked"])
-        .env_remove("RUSTUP_TOOLCHAIN");
-    step("install cargo-fuzz", install)
+    toolchain_cargo("nightly")
 }
 
 /// The target names, as `cargo fuzz list` gives them.
