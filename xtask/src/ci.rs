@@ -125,7 +125,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         // without it skips the step rather than failing CI.
         if crate::fuzz::nightly_available() {
             let started = std::time::Instant::now();
-            crate::fuzz::run_targets(crate::fuzz::CI_SECONDS, None)?;
+            crate::fuzz::run_targets(crate::fuzz::CI_SECONDS, None, false)?;
             let seconds = started.elapsed().as_secs_f64();
             println!("xtask: step fuzz: ok ({seconds:.1}s)");
         } else {

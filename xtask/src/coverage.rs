@@ -62,7 +62,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     clean.args(["clean", "--workspace"]);
     step("coverage clean", clean)?;
     let mut test = llvm_cov(toolchain);
-    test.args(["--no-report"]);
+    // Coverage is a measurement, not the test gate (`ci` runs the tests): a test
+    // that fails under instrumentation (wsd-deflate's allocation count sees the
+    // profiler's own allocations) still leaves its counters, and the others run.
+    test.args(["--no-report", "--no-fail-fast", "--ignore-run-fail"]);
     for name in PROTOCOL_CRATES {
         test.args(["-p", name]);
     }
