@@ -65,7 +65,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     // Coverage is a measurement, not the test gate (`ci` runs the tests): a test
     // that fails under instrumentation (wsd-deflate's allocation count sees the
     // profiler's own allocations) still leaves its counters, and the others run.
-    test.args(["--no-report", "--no-fail-fast", "--ignore-run-fail"]);
+    test.args(["--no-report", "--ignore-run-fail"]);
     for name in PROTOCOL_CRATES {
         test.args(["-p", name]);
     }
