@@ -34,16 +34,19 @@ const WORST_FILES: usize = 12;
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut html = false;
     let mut lines_only = false;
+    let mut report_only = false;
     for arg in args {
         match arg.as_str() {
             "--html" => html = true,
             "--lines-only" => lines_only = true,
+            "--report-only" => report_only = true,
             "--help" | "-h" => {
                 println!(
-                    "usage: cargo xtask coverage [--html] [--lines-only]\n\n\
+                    "usage: cargo xtask coverage [--html] [--lines-only] [--report-only]\n\n\
                      Line and branch coverage of {} by their own tests.\n\
-                     --html        also write target/llvm-cov/html\n\
-                     --lines-only  stable toolchain, no branch coverage",
+                     --html         also write target/llvm-cov/html\n\
+                     --lines-only   stable toolchain, no branch coverage\n\
+                     --report-only  report the counters of the last run again",
                     PROTOCOL_CRATES.join(", ")
                 );
                 return Ok(());
@@ -57,27 +60,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     ensure_cargo_tool("cargo-llvm-cov", "llvm-cov")?;
 
     let summary = target_dir().join("llvm-cov").join("summary.json");
-    // Counters left by an earlier run of other tests would mix in.
-    let mut clean = llvm_cov(toolchain);
-    clean.args(["clean", "--workspace"]);
-    step("coverage clean", clean)?;
-    let mut test = llvm_cov(toolchain);
-    // Coverage is a measurement, not the test gate (`ci` runs the tests): a test
-    // that fails under instrumentation (wsd-deflate's allocation count sees the
-    // profiler's own allocations) still leaves its counters, and the others run.
-    test.args(["--no-report", "--ignore-run-fail"]);
-    for name in PROTOCOL_CRATES {
-        test.args(["-p", name]);
+    if !report_only {
+        run_tests(toolchain, nightly)?;
     }
-    if nightly {
-        test.args(["--branch", "--doctests"]);
-    }
-    step("coverage tests", test)?;
-
     let mut report = llvm_cov(toolchain);
     report.arg("report");
     if nightly {
         report.arg("--branch");
+    }
+    if let Some(dir) = summary.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("coverage: cannot create {}: {e}", dir.display()))?;
     }
     report
         .args(["--json", "--summary-only", "--output-path"])
@@ -100,6 +93,26 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let files = read_summary(&text)?;
     print!("{}", render(&files, nightly));
     Ok(())
+}
+
+/// Runs the protocol crates' tests under instrumentation, from clean counters.
+fn run_tests(toolchain: &str, nightly: bool) -> Result<(), String> {
+    // Counters left by an earlier run of other tests would mix in.
+    let mut clean = llvm_cov(toolchain);
+    clean.args(["clean", "--workspace"]);
+    step("coverage clean", clean)?;
+    let mut test = llvm_cov(toolchain);
+    // Coverage is a measurement, not the test gate (`ci` runs the tests): a test
+    // that fails under instrumentation (wsd-deflate's allocation count sees the
+    // profiler's own allocations) still leaves its counters, and the others run.
+    test.args(["--no-report", "--ignore-run-fail"]);
+    for name in PROTOCOL_CRATES {
+        test.args(["-p", name]);
+    }
+    if nightly {
+        test.args(["--branch", "--doctests"]);
+    }
+    step("coverage tests", test)
 }
 
 /// `cargo +<toolchain> llvm-cov`.
