@@ -63,11 +63,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !report_only {
         run_tests(toolchain, nightly)?;
     }
+    // The report must name the doc tests too, or their counters are left out.
+    let nightly_flags: &[&str] = if nightly {
+        &["--branch", "--doctests"]
+    } else {
+        &[]
+    };
     let mut report = llvm_cov(toolchain);
-    report.arg("report");
-    if nightly {
-        report.arg("--branch");
-    }
+    report.arg("report").args(nightly_flags);
     if let Some(dir) = summary.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("coverage: cannot create {}: {e}", dir.display()))?;
@@ -78,10 +81,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step("coverage report", report)?;
     if html {
         let mut pages = llvm_cov(toolchain);
-        pages.args(["report", "--html"]);
-        if nightly {
-            pages.arg("--branch");
-        }
+        pages.args(["report", "--html"]).args(nightly_flags);
         step("coverage html", pages)?;
         println!(
             "xtask: coverage pages in {}",
