@@ -215,7 +215,8 @@ impl Side {
         }
     }
 
-    /// Checks a command's result: it succeeds exactly while commands are allowed.
+    /// Checks a command's result (it must fail once commands are not allowed);
+    /// returns whether it succeeded.
     fn commanded<T: std::fmt::Debug>(&mut self, result: &Result<T, wsd_core::Error>) -> bool {
         if !self.may_command() {
             assert!(result.is_err(), "a command after close succeeded");
