@@ -12,7 +12,7 @@
 use std::process::Command;
 
 use crate::json::{self, Json};
-use crate::util::{ensure_cargo_tool, step, target_dir, toolchain_cargo};
+use crate::util::{ensure_cargo_tool, step, target_dir, toolchain_cargo, workspace_root};
 
 /// The crates whose coverage is reported: the ones that parse what the network
 /// sends (`ARCHITECTURE.md`'s protocol crates).
@@ -35,18 +35,22 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut html = false;
     let mut lines_only = false;
     let mut report_only = false;
+    let mut fuzz = false;
     for arg in args {
         match arg.as_str() {
             "--html" => html = true,
             "--lines-only" => lines_only = true,
             "--report-only" => report_only = true,
+            "--fuzz" => fuzz = true,
             "--help" | "-h" => {
                 println!(
                     "usage: cargo xtask coverage [--html] [--lines-only] [--report-only]\n\n\
                      Line and branch coverage of {} by their own tests.\n\
                      --html         also write target/llvm-cov/html\n\
                      --lines-only   stable toolchain, no branch coverage\n\
-                     --report-only  report the counters of the last run again",
+                     --report-only  report the counters of the last run again\n\
+                     --fuzz         also replay each fuzz target's committed inputs \
+                     (seeds, minimized, regressions; nightly, lines only)",
                     PROTOCOL_CRATES.join(", ")
                 );
                 return Ok(());
@@ -91,8 +95,123 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let text = std::fs::read_to_string(&summary)
         .map_err(|e| format!("coverage: cannot read {}: {e}", summary.display()))?;
     let files = read_summary(&text)?;
-    print!("{}", render(&files, nightly));
+    print!("{}", render(&files, nightly, "their tests"));
+    if fuzz {
+        let files = fuzz_coverage()?;
+        print!("{}", render(&files, false, "the committed fuzz inputs"));
+    }
     Ok(())
+}
+
+/// Line coverage of the fuzz targets replaying their committed inputs: `cargo fuzz
+/// coverage` per target (an instrumented build that runs each input once), the
+/// profiles merged, then one summary over every target's binary.
+fn fuzz_coverage() -> Result<Vec<FileCoverage>, String> {
+    if !crate::fuzz::nightly_available() {
+        return Err("coverage --fuzz: the nightly toolchain is missing".into());
+    }
+    ensure_llvm_tools("nightly")?;
+    ensure_cargo_tool("cargo-fuzz", "fuzz")?;
+    let root = workspace_root();
+    let fuzz_dir = root.join("fuzz");
+    let targets = crate::fuzz::list_targets()?;
+    let triple = nightly_host()?;
+    let triple = triple.as_str();
+    let mut profiles = Vec::new();
+    let mut binaries = Vec::new();
+    for target in &targets {
+        let mut replay = toolchain_cargo("nightly");
+        replay.args(["fuzz", "coverage", target]);
+        for dir in crate::fuzz::COMMITTED {
+            let inputs = fuzz_dir.join(dir).join(target);
+            if inputs.is_dir() {
+                replay.arg(inputs);
+            }
+        }
+        step(&format!("fuzz coverage {target}"), replay)?;
+        profiles.push(
+            fuzz_dir
+                .join("coverage")
+                .join(target)
+                .join("coverage.profdata"),
+        );
+        // cargo-fuzz builds these under the workspace's target directory.
+        binaries.push(
+            target_dir()
+                .join(triple)
+                .join("coverage")
+                .join(triple)
+                .join("release")
+                .join(target),
+        );
+    }
+    let tools = llvm_tools_dir(triple)?;
+    let out = target_dir().join("llvm-cov");
+    std::fs::create_dir_all(&out)
+        .map_err(|e| format!("coverage: cannot create {}: {e}", out.display()))?;
+    let merged = out.join("fuzz.profdata");
+    let mut merge = Command::new(tools.join("llvm-profdata"));
+    merge
+        .args(["merge", "-sparse"])
+        .args(&profiles)
+        .arg("-o")
+        .arg(&merged);
+    step("fuzz coverage merge", merge)?;
+    let mut export = Command::new(tools.join("llvm-cov"));
+    export
+        .args(["export", "-summary-only"])
+        .arg(format!("-instr-profile={}", merged.display()));
+    for (i, binary) in binaries.iter().enumerate() {
+        if i > 0 {
+            export.arg("-object");
+        }
+        export.arg(binary);
+    }
+    let output = export
+        .output()
+        .map_err(|e| format!("coverage: could not run llvm-cov export: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "coverage: llvm-cov export failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    read_summary(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// What `rustc +nightly <args>` prints.
+fn nightly_rustc(args: &[&str]) -> Result<String, String> {
+    let output = Command::new("rustc")
+        .arg("+nightly")
+        .args(args)
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .output()
+        .map_err(|e| format!("coverage: could not run rustc: {e}"))?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The host triple (`rustc -vV`), which names cargo-fuzz's build directory.
+fn nightly_host() -> Result<String, String> {
+    nightly_rustc(&["-vV"])?
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::to_owned)
+        .ok_or_else(|| "coverage: rustc -vV names no host".into())
+}
+
+/// The nightly toolchain's llvm-tools (`<sysroot>/lib/rustlib/<host>/bin`).
+fn llvm_tools_dir(host: &str) -> Result<std::path::PathBuf, String> {
+    let sysroot = nightly_rustc(&["--print", "sysroot"])?;
+    let dir = std::path::Path::new(sysroot.trim())
+        .join("lib")
+        .join("rustlib")
+        .join(host)
+        .join("bin");
+    if dir.join("llvm-cov").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!("coverage: no llvm-cov in {}", dir.display()))
+    }
 }
 
 /// Runs the protocol crates' tests under instrumentation, from clean counters.
@@ -240,9 +359,9 @@ fn crate_of(path: &str) -> &str {
 }
 
 /// The report: one line per protocol crate, then the files that miss most lines.
-fn render(files: &[FileCoverage], branches: bool) -> String {
+fn render(files: &[FileCoverage], branches: bool, by: &str) -> String {
     let mut out = String::new();
-    out.push_str("xtask: coverage of the protocol crates by their tests\n");
+    out.push_str(&format!("xtask: coverage of the protocol crates by {by}\n"));
     out.push_str(&format!(
         "  {:<16} {:>22} {:>22}\n",
         "crate", "lines", "branches"
@@ -286,7 +405,7 @@ fn line(name: &str, lines: Count, taken: Count, branches: bool) -> String {
     let branch_figure = if branches {
         figure(taken)
     } else {
-        "(needs nightly)".to_owned()
+        "(not measured)".to_owned()
     };
     format!(
         "  {name:<16} {:>22} {branch_figure:>22}{mark}\n",
@@ -325,7 +444,7 @@ mod tests {
 
     #[test]
     fn crates_add_up_their_files_and_the_worst_file_comes_first() {
-        let report = render(&read_summary(SUMMARY).unwrap(), true);
+        let report = render(&read_summary(SUMMARY).unwrap(), true, "their tests");
         // 180 of 200 lines, 5 of 10 branches.
         assert!(
             report.contains("wsd-frame           90.0% (  180/  200)    50.0% (    5/   10)"),
@@ -351,7 +470,7 @@ mod tests {
             },
             branches: Count::default(),
         }];
-        let report = render(&low, false);
-        assert!(report.contains("(needs nightly)  below 90%"), "{report}");
+        let report = render(&low, false, "their tests");
+        assert!(report.contains("(not measured)  below 90%"), "{report}");
     }
 }

@@ -101,7 +101,7 @@ pub(crate) fn run_targets(seconds: u64, only: Option<&str>, minimize: bool) -> R
 /// The committed inputs of `target`, read-only for libFuzzer: hand-written seeds
 /// (`examples/seeds.rs` rewrites them), the minimised corpus of earlier runs, and
 /// inputs that once failed.
-const COMMITTED: [&str; 3] = ["seeds", "minimized", "regressions"];
+pub(crate) const COMMITTED: [&str; 3] = ["seeds", "minimized", "regressions"];
 
 /// Merges the working corpus of `target` into `fuzz/minimized/<target>` with
 /// libFuzzer's `-merge=1`: an input is kept only if it adds coverage to the seeds
@@ -155,7 +155,7 @@ fn nightly_cargo() -> Command {
 }
 
 /// The target names, as `cargo fuzz list` gives them.
-fn list_targets() -> Result<Vec<String>, String> {
+pub(crate) fn list_targets() -> Result<Vec<String>, String> {
     let output = nightly_cargo()
         .args(["fuzz", "list"])
         .stderr(Stdio::inherit())
