@@ -12,6 +12,7 @@
 //! the same data is tried under many different splits as the seed mutates.
 
 pub mod driver;
+pub mod rfc6455;
 pub mod seeds;
 
 /// Reads a fuzz input front to back. Never fails: past the end every number reads as

@@ -85,6 +85,28 @@ fn frame_decoder() -> Vec<Vec<u8>> {
     ]
 }
 
+/// `frame_decoder`'s seeds (the layout is the same), and unmasked text at the edges
+/// of UTF-8 (the last code point before the surrogates, the first after them, the
+/// first and last four-byte ones, U+0800), where one mutated byte makes it invalid.
+fn frame_differential() -> Vec<Vec<u8>> {
+    let edges = [
+        0xED, 0x9F, 0xBF, 0xEE, 0x80, 0x80, 0xF0, 0x90, 0x80, 0x80, 0xF4, 0x8F, 0xBF, 0xBF, 0xE0,
+        0xA0, 0x80, 0xC2, 0x80,
+    ];
+    let mut to_client = frame(OpCode::Text, Rsv::NONE, &edges[..9], false, false);
+    to_client.extend(frame(
+        OpCode::Continuation,
+        Rsv::NONE,
+        &edges[9..],
+        true,
+        false,
+    ));
+    let mut seeds = frame_decoder();
+    seeds.push(frame_input(1, 255, &to_client));
+    seeds.push(frame_input(3, 255, &plain(OpCode::Text, &edges)));
+    seeds
+}
+
 fn hixie_decoder() -> Vec<Vec<u8>> {
     let stream = b"\x00Hello\xFF\x00\xCE\xBA\xCF\x8C\xFF\x80\x03abc\x05junk\xFF\xFF\x00";
     vec![
@@ -344,6 +366,7 @@ fn structured() -> Vec<Vec<u8>> {
 pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     vec![
         ("frame_decoder", frame_decoder()),
+        ("frame_differential", frame_differential()),
         ("frame_roundtrip", structured()),
         ("hixie_decoder", hixie_decoder()),
         ("handshake_request", handshake_request()),
@@ -354,6 +377,8 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("driver_server", driver_server()),
         ("driver_client", driver_client()),
         ("driver_pair", structured()),
+        ("handshake_roundtrip", structured()),
+        ("deflate_roundtrip", structured()),
     ]
 }
 

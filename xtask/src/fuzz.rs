@@ -3,16 +3,18 @@
 //! The targets need nightly (`-Zsanitizer`) and `cargo-fuzz`. This task installs
 //! `cargo-fuzz` from crates.io when it is missing, builds every target once, then runs
 //! each for `--seconds` with the working corpus `fuzz/corpus/<target>` (ignored by
-//! git) and the committed `fuzz/seeds/<target>` and `fuzz/regressions/<target>` as
-//! read-only inputs. It prints one line per target with libFuzzer's execution count
-//! and stops at the first crash, naming the input libFuzzer saved.
+//! git) and the committed `fuzz/seeds/<target>`, `fuzz/minimized/<target>` and
+//! `fuzz/regressions/<target>` as read-only inputs. It prints one line per target
+//! with libFuzzer's execution count and stops at the first crash, naming the input
+//! libFuzzer saved. With `--minimize` it then merges each target's working corpus
+//! into `fuzz/minimized/<target>`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::util::{step, workspace_root};
+use crate::util::{ensure_cargo_tool, step, succeeds, toolchain_cargo, workspace_root};
 
 /// Seconds per target when `--seconds` is not given.
 const DEFAULT_SECONDS: u64 = 30;
@@ -28,6 +30,7 @@ const TAIL_LINES: usize = 60;
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut seconds = DEFAULT_SECONDS;
     let mut only: Option<String> = None;
+    let mut minimize = false;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -38,11 +41,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                     .map_err(|_| format!("--seconds: `{value}` is not a number"))?;
             }
             "--target" => only = Some(iter.next().ok_or("--target needs a name")?.clone()),
+            "--minimize" => minimize = true,
             "--help" | "-h" => {
                 println!(
-                    "usage: cargo xtask fuzz [--seconds N] [--target T]\n\n\
+                    "usage: cargo xtask fuzz [--seconds N] [--target T] [--minimize]\n\n\
                      Runs every fuzz target in fuzz/ (or only T) for N seconds each \
-                     (default {DEFAULT_SECONDS}).\nNeeds the nightly toolchain; installs \
+                     (default {DEFAULT_SECONDS}).\n--minimize then merges the working \
+                     corpus into fuzz/minimized/<target> (committed), keeping only \
+                     inputs that add coverage.\nNeeds the nightly toolchain; installs \
                      cargo-fuzz if it is missing."
                 );
                 return Ok(());
@@ -50,25 +56,22 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("fuzz: unknown argument `{other}`")),
         }
     }
-    run_targets(seconds, only.as_deref())
+    run_targets(seconds, only.as_deref(), minimize)
 }
 
 /// True when `cargo +nightly` works, so `ci` can leave the step out otherwise.
 pub(crate) fn nightly_available() -> bool {
-    nightly_cargo()
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    succeeds(nightly_cargo().arg("--version"))
 }
 
-/// Builds every target, then runs them (or `only`) for `seconds` each.
-pub(crate) fn run_targets(seconds: u64, only: Option<&str>) -> Result<(), String> {
+/// Runs the fuzz crate's own tests (the reference decoder, the seeds), builds every
+/// target, then runs them (or `only`) for `seconds` each, and with `minimize`
+/// merges what each found into its committed corpus.
+pub(crate) fn run_targets(seconds: u64, only: Option<&str>, minimize: bool) -> Result<(), String> {
     if !nightly_available() {
         return Err("fuzz: the nightly toolchain is missing (`cargo +nightly` fails)".into());
     }
-    ensure_cargo_fuzz()?;
+    ensure_cargo_tool("cargo-fuzz", "fuzz")?;
     let targets = list_targets()?;
     let chosen: Vec<&String> = match only {
         Some(name) => {
@@ -77,6 +80,9 @@ pub(crate) fn run_targets(seconds: u64, only: Option<&str>) -> Result<(), String
         }
         None => targets.iter().collect(),
     };
+    let mut test = nightly_cargo();
+    test.args(["test", "--manifest-path", "fuzz/Cargo.toml", "--lib"]);
+    step("fuzz tests", test)?;
     let mut build = nightly_cargo();
     build.args(["fuzz", "build"]);
     if let Some(name) = only {
@@ -85,45 +91,71 @@ pub(crate) fn run_targets(seconds: u64, only: Option<&str>) -> Result<(), String
     step("fuzz build", build)?;
     for target in chosen {
         run_target(target, seconds)?;
+        if minimize {
+            minimize_corpus(target)?;
+        }
     }
     Ok(())
 }
 
-/// `cargo +nightly` through rustup, whatever toolchain runs this task: `$CARGO`
-/// names the stable cargo itself, which does not understand `+nightly`, and the
-/// variables rustup and cargo set for this process would pin the toolchain.
-fn nightly_cargo() -> Command {
-    let mut command = Command::new("cargo");
-    command
-        .arg("+nightly")
-        .current_dir(workspace_root())
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("CARGO")
-        .env_remove("RUSTC")
-        .env_remove("RUSTDOC");
-    command
+/// The committed inputs of `target`, read-only for libFuzzer: hand-written seeds
+/// (`examples/seeds.rs` rewrites them), the minimised corpus of earlier runs, and
+/// inputs that once failed.
+pub(crate) const COMMITTED: [&str; 3] = ["seeds", "minimized", "regressions"];
+
+/// Merges the working corpus of `target` into `fuzz/minimized/<target>` with
+/// libFuzzer's `-merge=1`: an input is kept only if it adds coverage to the seeds
+/// and to what is kept already, so the committed directory stays small.
+fn minimize_corpus(target: &str) -> Result<(), String> {
+    let fuzz_dir = workspace_root().join("fuzz");
+    let kept = fuzz_dir.join("minimized").join(target);
+    let fresh = fuzz_dir.join("minimized").join(format!(".{target}.new"));
+    let io = |e: std::io::Error| format!("fuzz: minimising {target}: {e}");
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh).map_err(io)?;
+    }
+    std::fs::create_dir_all(&fresh).map_err(io)?;
+    // The seeds go in first, so that only what adds to them is merged; they are
+    // taken out again afterwards (they are committed already).
+    let seeds = fuzz_dir.join("seeds").join(target);
+    let mut seed_names = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&seeds) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            std::fs::copy(entry.path(), fresh.join(&name)).map_err(io)?;
+            seed_names.push(name);
+        }
+    }
+    let mut merge = nightly_cargo();
+    merge.args(["fuzz", "run", target]).arg(&fresh);
+    for dir in [kept.clone(), fuzz_dir.join("corpus").join(target)] {
+        if dir.is_dir() {
+            merge.arg(dir);
+        }
+    }
+    merge.args(["--", "-set_cover_merge=1"]);
+    step(&format!("fuzz minimize {target}"), merge)?;
+    for name in seed_names {
+        std::fs::remove_file(fresh.join(name)).map_err(io)?;
+    }
+    if kept.exists() {
+        std::fs::remove_dir_all(&kept).map_err(io)?;
+    }
+    std::fs::rename(&fresh, &kept).map_err(io)?;
+    println!(
+        "xtask: fuzz {target}: {} inputs kept in {}",
+        count_files(&kept),
+        kept.display()
+    );
+    Ok(())
 }
 
-/// Installs cargo-fuzz from crates.io unless `cargo fuzz` already runs.
-fn ensure_cargo_fuzz() -> Result<(), String> {
-    let present = nightly_cargo()
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if present {
-        return Ok(());
-    }
-    let mut install = Command::new("cargo");
-    install
-        .args(["install", "cargo-fuzz", "--locked"])
-        .env_remove("RUSTUP_TOOLCHAIN");
-    step("install cargo-fuzz", install)
+fn nightly_cargo() -> Command {
+    toolchain_cargo("nightly")
 }
 
 /// The target names, as `cargo fuzz list` gives them.
-fn list_targets() -> Result<Vec<String>, String> {
+pub(crate) fn list_targets() -> Result<Vec<String>, String> {
     let output = nightly_cargo()
         .args(["fuzz", "list"])
         .stderr(Stdio::inherit())
@@ -153,7 +185,7 @@ fn run_target(target: &str, seconds: u64) -> Result<(), String> {
     let mut command = nightly_cargo();
     command.args(["fuzz", "run", target]).arg(&corpus);
     // Committed inputs: read, never written, and optional.
-    for dir in ["seeds", "regressions"] {
+    for dir in COMMITTED {
         let path = fuzz_dir.join(dir).join(target);
         if path.is_dir() {
             command.arg(path);

@@ -9,7 +9,9 @@
 
 mod autobahn;
 mod bench;
+mod builds;
 mod ci;
+mod coverage;
 mod cve;
 mod fuzz;
 mod json;
@@ -31,12 +33,14 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "autobahn" => autobahn::run(rest),
         "cve" => cve::run(rest),
+        "coverage" => coverage::run(rest),
+        "builds" => builds::run_all(),
         "setup" => setup::run(rest),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  cve       the vulnerability replays, one line of figures per class\n  setup     install the interop peers (python venv, node packages) ci needs\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)\n  fuzz      the libFuzzer targets in fuzz/, 30 s each (`cargo xtask fuzz --help`)\n  bench     echo throughput and memory vs the peer servers (`cargo xtask bench --help`)"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        fmt, clippy, tests, docs (the README's test command)\n  cve       the vulnerability replays, one line of figures per class\n  builds    cargo-deny, every feature alone, the rust-version toolchain, the 32-bit tests\n  coverage  line and branch coverage of the protocol crates (`cargo xtask coverage --help`)\n  setup     install the interop peers (python venv, node packages) ci needs\n  autobahn  the Autobahn TestSuite against wsd serve and wsd autobahn-client\n            (`cargo xtask autobahn --help` for its options)\n  fuzz      the libFuzzer targets in fuzz/, 30 s each (`cargo xtask fuzz --help`)\n  bench     echo throughput and memory vs the peer servers (`cargo xtask bench --help`)"
             );
             Ok(())
         }

@@ -27,6 +27,43 @@ pub(crate) fn cargo() -> Command {
     command
 }
 
+/// `cargo +<toolchain>` through rustup, whatever toolchain runs this task: `$CARGO`
+/// names that toolchain's cargo itself, which does not understand `+toolchain`, and
+/// the variables rustup and cargo set for this process would pin the toolchain.
+pub(crate) fn toolchain_cargo(toolchain: &str) -> Command {
+    let mut command = Command::new("cargo");
+    command
+        .arg(format!("+{toolchain}"))
+        .current_dir(workspace_root())
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .env_remove("RUSTDOC");
+    command
+}
+
+/// True when `command` runs and succeeds; its output is discarded.
+pub(crate) fn succeeds(command: &mut Command) -> bool {
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Installs the cargo subcommand `package` from crates.io unless `cargo
+/// <subcommand> --version` already runs.
+pub(crate) fn ensure_cargo_tool(package: &str, subcommand: &str) -> Result<(), String> {
+    if succeeds(Command::new("cargo").args([subcommand, "--version"])) {
+        return Ok(());
+    }
+    let mut install = Command::new("cargo");
+    install
+        .args(["install", package, "--locked"])
+        .env_remove("RUSTUP_TOOLCHAIN");
+    step(&format!("install {package}"), install)
+}
+
 /// Runs one CI step, printing a one-line summary; `Err` names the failed step.
 pub(crate) fn step(name: &str, mut command: Command) -> Result<(), String> {
     let started = Instant::now();

@@ -171,6 +171,11 @@
 //! assert_eq!(received.data, "Hello");
 //! ```
 #![forbid(unsafe_code)]
+// Nothing derived from network input may panic: no unwrap or expect outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod codec;

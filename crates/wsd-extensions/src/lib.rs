@@ -90,6 +90,11 @@
 //! assert!(extensions.client_activate(Some("x-unknown")).is_err());
 //! ```
 #![forbid(unsafe_code)]
+// Nothing derived from network input may panic: no unwrap or expect outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod error;
