@@ -3,10 +3,8 @@
 
 use std::io::{Read, Write};
 
-use std::process::{Command, Stdio};
-
 mod common;
-use common::{Running, connect, read_head, read_n, serve, tcp, wait_listening};
+use common::{connect, read_head, read_n, serve, tcp, tinyproxy};
 
 const HIXIE_75: &str = "GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
     Host: example.com\r\nOrigin: http://example.com\r\n\r\n";
@@ -63,41 +61,11 @@ fn allow_drafts_speaks_hixie_75_and_plain_serve_refuses_it() {
     assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
 }
 
-/// `tinyproxy` in the foreground on a free port, allowing CONNECT to `allowed_port`
-/// with basic auth `user:pass`. The directory holds its configuration.
-fn tinyproxy(dir: &std::path::Path, allowed_port: u16) -> (Running, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let conf = dir.join("tinyproxy.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\nLogLevel Critical\n\
-             ConnectPort {allowed_port}\nBasicAuth user pass\n"
-        ),
-    )
-    .unwrap();
-    let child = Command::new("tinyproxy")
-        .args(["-d", "-c"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tinyproxy is installed (`.ci/run` installs it)");
-    let running = Running(child);
-    wait_listening(port, "tinyproxy");
-    (running, port)
-}
-
 #[test]
 fn connect_tunnels_through_an_authenticating_proxy() {
     let (_server, port) = serve(&[]);
-    let dir = std::env::temp_dir().join(format!("wsd-cli-proxy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (_proxy, proxy_port) = tinyproxy(&dir, port);
+    let proxy = tinyproxy(port);
+    let proxy_port = proxy.port;
     let url = format!("ws://127.0.0.1:{port}/");
 
     for runtime in ["tokio", "async-std", "smol"] {
@@ -114,5 +82,4 @@ fn connect_tunnels_through_an_authenticating_proxy() {
     let (ok, _, stderr) = connect(&[&url, "--proxy", &proxy], "");
     assert!(!ok);
     assert!(stderr.contains("407"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

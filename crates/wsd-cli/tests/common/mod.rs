@@ -67,18 +67,6 @@ pub(crate) fn read_head(stream: &mut TcpStream) -> String {
     String::from_utf8(head).unwrap()
 }
 
-/// Waits until something listens on the loopback `port`.
-pub(crate) fn wait_listening(port: u16, what: &str) {
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "{what} did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// The proxy environment variables, which `wsd connect` honours: cleared for every
 /// run so the machine's settings never leak into a test.
 const PROXY_VARIABLES: [&str; 8] = [
@@ -139,7 +127,17 @@ pub(crate) fn connect_with_env(
 /// `wsd-tokio`'s proxy tests, shared rather than copied.
 #[path = "../../../wsd-tokio/tests/common/mod.rs"]
 mod proxies;
-pub(crate) use proxies::Socks;
+pub(crate) use proxies::{Proxy, Socks};
+
+/// tinyproxy on a free loopback port, allowing CONNECT to `allowed_port` with basic
+/// auth `user:pass`; stopped when dropped.
+pub(crate) fn tinyproxy(allowed_port: u16) -> Proxy {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(Proxy::start(allowed_port, true))
+}
 
 /// microsocks (Debian's small SOCKS5 server) on a free loopback port, requiring
 /// `user:pass` when `auth`; stopped when dropped.

@@ -20,39 +20,28 @@ impl Proxy {
     /// Starts tinyproxy allowing `CONNECT` to `allowed_port` only, with basic auth
     /// `user:pass` when `auth`.
     pub(crate) async fn start(allowed_port: u16, auth: bool) -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("wsd-tinyproxy-{}-{port}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "wsd-tinyproxy-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut config = format!(
-            "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nMaxClients 20\n\
-             LogLevel Critical\nConnectPort {allowed_port}\n"
-        );
-        if auth {
-            config.push_str("BasicAuth user pass\n");
-        }
         let path = dir.join("tinyproxy.conf");
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("tinyproxy")
-            .arg("-d")
-            .arg("-c")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tinyproxy is installed (`.ci/run` installs it)");
-        let proxy = Self { child, dir, port };
-        // Ready once it accepts connections.
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return proxy;
+        let (child, port) = spawn_listening("tinyproxy", |port| {
+            let mut config = format!(
+                "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nMaxClients 20\n\
+                 LogLevel Critical\nConnectPort {allowed_port}\n"
+            );
+            if auth {
+                config.push_str("BasicAuth user pass\n");
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("tinyproxy did not listen on {port}");
+            std::fs::write(&path, config).unwrap();
+            let mut command = Command::new("tinyproxy");
+            command.arg("-d").arg("-c").arg(&path);
+            command
+        })
+        .await;
+        Self { child, dir, port }
     }
 
     pub(crate) fn url(&self, userinfo: &str) -> String {
@@ -98,18 +87,47 @@ pub(crate) async fn echo_server() -> (String, u16) {
     (format!("ws://127.0.0.1:{port}/echo"), port)
 }
 
-/// Waits until something listens on `port` (at most 2 s).
-async fn wait_listening(port: u16, what: &str) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
+/// Spawns `what` (built by `command` for a free loopback port) and waits until it
+/// listens there (at most 2 s).
+///
+/// The port is free when picked but the server binds it only later: a test running
+/// in parallel can take it in between, and then the server exits while the probe
+/// reaches the other test's listener. So the server must still be running once the
+/// port answers, or it is started again on another port.
+async fn spawn_listening(what: &str, mut command: impl FnMut(u16) -> Command) -> (Child, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = command(port)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("cannot start {what} (`.ci/run` installs the Debian package): {error}")
+            });
+        let mut listening = false;
+        for _ in 0..200 {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                listening = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // A server that lost the port to another listener exits at once.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if listening && child.try_wait().unwrap().is_none() {
+            return (child, port);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    panic!("{what} did not listen on {port}");
+    panic!("{what} did not stay listening on a free port in 5 tries");
 }
 
 /// microsocks, Debian's small SOCKS5 server, in the foreground; killed on drop.
@@ -121,21 +139,16 @@ pub(crate) struct Socks {
 impl Socks {
     /// Starts microsocks on a free loopback port, requiring `user:pass` when `auth`.
     pub(crate) async fn start(auth: bool) -> Self {
-        let port = free_port();
-        let mut command = Command::new("microsocks");
-        command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
-        if auth {
-            command.args(["-u", "user", "-P", "pass"]);
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("microsocks is installed (`.ci/run` installs the Debian package)");
-        let socks = Self { child, port };
-        wait_listening(port, "microsocks").await;
-        socks
+        let (child, port) = spawn_listening("microsocks", |port| {
+            let mut command = Command::new("microsocks");
+            command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
+            if auth {
+                command.args(["-u", "user", "-P", "pass"]);
+            }
+            command
+        })
+        .await;
+        Self { child, port }
     }
 
     /// The proxy URL with `userinfo` (`user:pass@` or empty) and `scheme`.
