@@ -180,12 +180,16 @@ fn parse_head<T>(
     limits: &Limits,
     parse: impl for<'b> FnOnce(&'b [u8], &mut [httparse::Header<'b>]) -> Parsed<T>,
 ) -> Result<Status<(T, usize)>, Error> {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
     // Cut to the limit, so each call parses at most that many bytes whatever the caller buffered.
     let (head, truncated) = match buf.get(..limits.max_head_bytes) {
         Some(head) if head.len() < buf.len() => (head, true),
         _ => (buf, false),
     };
+    // A header line takes at least three bytes (`a:` and a newline), so `head` cannot hold
+    // more than a third of its length in headers: no more slots than that, whatever the
+    // limit says (a limit of `usize::MAX` means "no limit", not "allocate that many").
+    let slots_needed = head.len() / 3 + 1;
+    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers.min(slots_needed)];
     match parse(head, &mut slots).map_err(|e| map_error(e, limits))? {
         // httparse wants more bytes: fine, unless we already hold more than a head may take.
         Status::Partial if truncated => Err(Error::HeadTooLarge {
@@ -450,6 +454,30 @@ mod tests {
             Request::parse(b"GET / HTTP/1.1\r\nA: b\r\n\r\n", &limits),
             Err(Error::TooManyHeaders { limit: 0 })
         );
+    }
+
+    #[test]
+    fn unbounded_limits_parse_without_allocating_the_limit() {
+        let limits = Limits {
+            max_headers: usize::MAX,
+            max_head_bytes: usize::MAX,
+        };
+        let (req, _) = match Request::parse(b"GET / HTTP/1.1\r\nA: b\r\nC:\n\r\n", &limits) {
+            Ok(Status::Complete(parsed)) => parsed,
+            other => panic!("a complete head expected, got {other:?}"),
+        };
+        assert_eq!(req.headers.get("a").as_deref(), Some("b"));
+        assert_eq!(req.headers.get("c").as_deref(), Some(""));
+        // The tightest head: every header line three bytes long, all of them kept.
+        let mut buf = b"GET / HTTP/1.1\r\n".to_vec();
+        for _ in 0..50 {
+            buf.extend_from_slice(b"a:\n");
+        }
+        buf.extend_from_slice(b"\r\n");
+        match Request::parse(&buf, &limits) {
+            Ok(Status::Complete((req, _))) => assert_eq!(req.headers.len(), 50),
+            other => panic!("a complete head expected, got {other:?}"),
+        }
     }
 
     #[test]
