@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use wsd_frame::ProtocolError;
 
 mod extensions;
+mod rejections;
 
 const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
