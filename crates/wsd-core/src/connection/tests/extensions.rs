@@ -373,6 +373,8 @@ fn extensions_can_be_added_until_start_and_only_once_per_name() {
         "{duplicate:?}"
     );
     client.start().unwrap();
+    // Registered is not negotiated: nothing is active before the 101.
+    assert!(client.extensions().next().is_none());
     let request = String::from_utf8(client.poll_transmit_vec()).unwrap();
     assert!(
         request.contains(&format!("\r\nSec-WebSocket-Extensions: {NAME}\r\n")),
