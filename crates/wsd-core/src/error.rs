@@ -205,3 +205,187 @@ impl From<Usage> for Error {
         Self::Usage(usage)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use wsd_frame::CloseCode;
+
+    use super::*;
+    use crate::{Connection, Event, Options};
+
+    /// The texts of `error` and of each error below it, outermost first.
+    fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut texts = Vec::new();
+        let mut next = Some(error);
+        while let Some(error) = next {
+            texts.push(error.to_string());
+            next = error.source();
+        }
+        texts
+    }
+
+    /// The error a server reports for `head`, which it cannot answer with a 101.
+    fn server_error(head: &[u8]) -> Error {
+        let mut server = Connection::server(Options::default());
+        server.handle_input(head);
+        let mut events = std::iter::from_fn(|| server.poll_event());
+        match events.find(|event| matches!(event, Event::Error(_))) {
+            Some(Event::Error(error)) => error,
+            other => panic!("no error for {head:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_malformed_head_keeps_the_http_parser_s_error_as_its_source_and_no_text_twice() {
+        let error = server_error(b"GET / HTTP/1.1\r\nno colon in this line\r\n\r\n");
+        assert!(matches!(error, Error::Handshake(_)), "{error:?}");
+        assert_eq!(error.kind(), "handshake error");
+        let texts = chain(&error);
+        assert_eq!(
+            texts[0],
+            "Error during WebSocket handshake: malformed HTTP head"
+        );
+        // The parser's own detail comes next, once.
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(!texts[0].contains(&texts[1]), "{texts:?}");
+    }
+
+    #[test]
+    fn a_refused_request_is_the_rule_s_text_alone() {
+        let mut server = Connection::server(Options::default());
+        server.handle_input(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(server.poll_event(), Some(Event::Request));
+        let error = server.start().unwrap_err();
+        assert_eq!(
+            chain(&error),
+            ["Not a WebSocket request: no Upgrade header"]
+        );
+    }
+
+    #[test]
+    fn each_class_of_error_has_its_kind() {
+        let extension = ExtensionError::invalid_data("bad block");
+        let negotiation = NegotiationError::UnknownExtension { name: "x".into() };
+        let cases = [
+            (Error::InvalidUtf8, "protocol error"),
+            (Error::MessageTooLong { limit: 1 }, "protocol error"),
+            (
+                Error::Protocol(ProtocolError::ReservedOpcode(3)),
+                "protocol error",
+            ),
+            (Error::Extension(extension), "extension error"),
+            (Error::Negotiation(negotiation), "handshake error"),
+            (
+                Error::Rejected {
+                    status: 403,
+                    message: "go away".into(),
+                },
+                "handshake error",
+            ),
+            (Error::HandshakeTimeout, "timeout"),
+            (Error::KeepaliveTimeout, "timeout"),
+            (Error::Usage(Usage::Closed), "usage error"),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn errors_of_the_driver_itself_read_as_websocket_driver_s_and_end_the_chain() {
+        let cases = [
+            (Error::InvalidUtf8, "Could not decode a text frame as UTF-8"),
+            (
+                Error::MessageTooLong { limit: 10 },
+                "WebSocket frame length too large",
+            ),
+            (
+                Error::Rejected {
+                    status: 403,
+                    message: "go away".into(),
+                },
+                "go away",
+            ),
+            (Error::HandshakeTimeout, "the opening handshake timed out"),
+            (Error::KeepaliveTimeout, "keepalive ping timeout"),
+        ];
+        for (error, text) in cases {
+            assert_eq!(chain(&error), [text]);
+        }
+    }
+
+    #[test]
+    fn wrapped_errors_show_the_wrapped_text_once() {
+        let extension = ExtensionError::new(CloseCode::POLICY_VIOLATION, "no");
+        let error = Error::Extension(extension.clone());
+        assert_eq!(chain(&error), [extension.to_string()]);
+        // A failed negotiation carries the handshake prefix; a malformed offer reads
+        // as the server's 400 did.
+        let unknown = NegotiationError::UnknownExtension { name: "x".into() };
+        assert_eq!(
+            Error::Negotiation(unknown.clone()).to_string(),
+            format!("Error during WebSocket handshake: {unknown}")
+        );
+        let malformed = wsd_extensions::parse_header("a; =b").unwrap_err();
+        let negotiation = NegotiationError::InvalidHeader(malformed);
+        assert_eq!(
+            chain(&Error::Negotiation(negotiation.clone())),
+            [negotiation.to_string()]
+        );
+    }
+
+    #[test]
+    fn usage_errors_name_what_was_wrong() {
+        let cases = [
+            (Usage::Closed, "the connection is closing or closed"),
+            (Usage::AlreadyStarted, "the handshake has already started"),
+            (
+                Usage::NotAwaitingRequest,
+                "no HTTP request is waiting for an answer",
+            ),
+            (
+                Usage::AfterStart,
+                "headers and extensions must be set before start",
+            ),
+            (
+                Usage::ControlPayloadTooLong(126),
+                "control frame payload of 126 bytes exceeds 125",
+            ),
+            (
+                Usage::InvalidCloseCode(1005),
+                "close code 1005 may not be sent",
+            ),
+            (
+                Usage::NotSupportedByDraft("pings"),
+                "the legacy draft in use cannot send pings",
+            ),
+            (Usage::InvalidUrl("no host".into()), "no host"),
+            (
+                Usage::InvalidTimer("idle_timeout"),
+                "idle_timeout must be longer than zero",
+            ),
+            (
+                Usage::Extension(RegistryError::DuplicateName("x".into())),
+                "an extension named \"x\" is already registered",
+            ),
+        ];
+        for (usage, text) in cases {
+            let error = Error::from(usage.clone());
+            assert_eq!(error.kind(), "usage error");
+            assert_eq!(chain(&error), [text], "{usage:?}");
+            assert!(usage.source().is_none());
+        }
+    }
+
+    #[test]
+    fn an_invalid_header_is_refused_with_the_header_layer_s_text() {
+        let mut client = Connection::client("ws://example.com/", Options::default()).unwrap();
+        let error = client.set_header("X-Bad", "a\r\nInjected: 1").unwrap_err();
+        let Error::Usage(Usage::InvalidHeader(cause)) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(chain(&error), chain(cause));
+    }
+}

@@ -373,4 +373,40 @@ mod tests {
         let back = Message::Ping(Bytes::from_static(b"p")).into_text();
         assert_eq!(back, Err(Message::Ping(Bytes::from_static(b"p"))));
     }
+
+    #[test]
+    fn received_text_converts_to_the_owned_types_without_losing_a_byte() {
+        let text = Utf8Bytes::from("zoë \"quoted\"");
+        assert_eq!(text.as_bytes(), "zoë \"quoted\"".as_bytes());
+        assert_eq!(AsRef::<[u8]>::as_ref(&text), text.as_bytes());
+        assert_eq!(AsRef::<str>::as_ref(&text), "zoë \"quoted\"");
+        assert_eq!(String::from(text.clone()), "zoë \"quoted\"");
+        assert_eq!(Bytes::from(text.clone()), Bytes::from("zoë \"quoted\""));
+        // Display is the text itself; Debug quotes and escapes it, as `str` does.
+        assert_eq!(text.to_string(), "zoë \"quoted\"");
+        assert_eq!(format!("{text:?}"), format!("{:?}", "zoë \"quoted\""));
+    }
+
+    #[test]
+    fn text_compares_with_every_string_type() {
+        let text = Utf8Bytes::from(String::from("hi"));
+        assert!(text == *"hi");
+        assert!(text == "hi");
+        let (same, longer) = (String::from("hi"), String::from("hi!"));
+        assert!(text == same);
+        assert!(text != longer);
+        assert_eq!(Utf8Bytes::from_static("hi"), text);
+    }
+
+    #[test]
+    fn a_message_s_bytes_are_its_payload_and_a_close_has_none() {
+        assert_eq!(Message::text("héllo").as_bytes(), "héllo".as_bytes());
+        assert_eq!(Message::text("héllo").len(), 6);
+        let close = Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "bye")));
+        // The close code and reason are not payload to the application.
+        assert_eq!((close.as_bytes(), close.len()), (&[][..], 0));
+        assert!(close.is_empty());
+        assert!(!Message::binary(vec![0u8]).is_empty());
+        assert!(Message::text("").is_empty());
+    }
 }

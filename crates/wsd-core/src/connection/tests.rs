@@ -7,6 +7,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use wsd_frame::ProtocolError;
 
+mod extensions;
+mod rejections;
+
 const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\n\r\n";
