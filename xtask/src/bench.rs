@@ -291,6 +291,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         active: &active,
         allocations: &allocations,
         throughput_seconds,
+        smoke: !settings.write_report,
     };
     let report = render(&settings, &measured, args, started);
     println!("\n{report}");
@@ -685,6 +686,8 @@ struct Measured<'a> {
     active: &'a [Option<f64>],
     allocations: &'a str,
     throughput_seconds: f64,
+    /// A `--quick` run.
+    smoke: bool,
 }
 
 /// A throughput table: one row per case, one column per server, then the ratios of
@@ -937,7 +940,11 @@ fn chart(release: &Path, dir: &Path, m: &Measured<'_>) -> Result<PathBuf, String
     let status = Command::new(release.join("wsd-chart"))
         .arg(&data)
         .arg(&svg)
-        .arg("wsd-tokio throughput / each peer's (above 1: wsd is faster)")
+        .arg(if m.smoke {
+            "wsd-tokio / each peer (a --quick smoke run: 1 round of 1 s, not a measurement)"
+        } else {
+            "wsd-tokio throughput / each peer's (above 1: wsd is faster)"
+        })
         .status()
         .map_err(|e| format!("wsd-chart: {e}"))?;
     if !status.success() {

@@ -37,7 +37,8 @@
 //! sent one `--size` text message and got its echo (context takeover allowed, so the
 //! server keeps whatever compression state it keeps between messages);
 //! `--slowloris N` sends the first `--bytes` bytes of an upgrade request on each, one
-//! byte per write, round-robin; `--partial N` completes the handshake, then sends
+//! byte per write, round-robin (and reports how many are still open, should the
+//! server drop some); `--partial N` completes the handshake, then sends
 //! the header and half the payload of one `--size` binary frame.
 
 #![forbid(unsafe_code)]
@@ -259,13 +260,27 @@ async fn slowloris(addr: &str, n: usize, bytes: usize) -> Result<(), String> {
         held.push(stream);
     }
     for &byte in head {
-        for stream in &mut held {
-            stream.write_all(&[byte]).await.map_err(|e| e.to_string())?;
+        let mut open = Vec::with_capacity(held.len());
+        for mut stream in held {
+            // A server may drop slow clients: those no longer count.
+            if stream.write_all(&[byte]).await.is_ok() {
+                open.push(stream);
+            }
         }
+        held = open;
         // A pause per byte, so each arrives on its own as a slow client's would.
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    ready_then_hold(n);
+    if held.len() < n {
+        eprintln!(
+            "wsd-load: the server closed {} of {n} connections",
+            n - held.len()
+        );
+    }
+    if held.is_empty() {
+        return Err("the server closed every connection".into());
+    }
+    ready_then_hold(held.len());
     drop(held);
     Ok(())
 }
