@@ -28,7 +28,9 @@ where
             std::process::exit(2)
         });
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
+        // Timers too: sockudo-ws runs its keepalive on tokio's timer (wsd serve has them
+        // on as well).
+        .enable_all()
         .build()
         .expect("tokio runtime");
     let local = tokio::task::LocalSet::new();

@@ -91,6 +91,13 @@ pub(crate) struct ServeArgs {
     /// The async runtime to use.
     #[arg(long, value_enum, default_value_t = Runtime::Tokio)]
     pub(crate) runtime: Runtime,
+    /// Threads that serve the connections (default: one per core). With 1, tokio and
+    /// smol run everything on the main thread; with more, one listener on the main
+    /// thread hands each connection to a pool of N worker threads (tokio's
+    /// multi-thread runtime, a shared smol executor, async-std's global executor
+    /// sized to N). The hyper, axum and TLS servers keep one thread.
+    #[arg(long, value_name = "N", default_value_t = default_threads())]
+    pub(crate) threads: NonZeroUsize,
     /// The largest message accepted, in bytes; bigger ones close the connection
     /// with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = Options::DEFAULT_MAX_LENGTH)]
@@ -129,6 +136,11 @@ impl ServeArgs {
         options.idle_timeout = self.lifecycle.idle_timeout;
         with_deflate(options, self.deflate)
     }
+}
+
+/// One thread per core, as far as the operating system tells (one when it does not).
+fn default_threads() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
 /// `--ping-interval` and `--ping-timeout`, for `serve` and `connect`.
@@ -351,6 +363,20 @@ mod tests {
         assert_eq!(serve.runtime, Runtime::Tokio);
         assert_eq!(serve.max_length, Options::DEFAULT_MAX_LENGTH);
         assert!(serve.protocols.is_empty());
+        assert_eq!(
+            serve.threads,
+            std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+        );
+    }
+
+    #[test]
+    fn serve_threads_takes_a_positive_count() {
+        let Command::Serve(serve) = parse(&["serve", "--threads", "3"]).unwrap().command else {
+            panic!("not serve");
+        };
+        assert_eq!(serve.threads.get(), 3);
+        assert!(parse(&["serve", "--threads", "0"]).is_err());
+        assert!(parse(&["serve", "--threads", "many"]).is_err());
     }
 
     #[test]

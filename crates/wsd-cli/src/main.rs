@@ -5,6 +5,7 @@
 //! wsd serve [--addr 127.0.0.1:8080] [--runtime tokio|async-std|smol] [--max-length BYTES] [--protocol P]...
 //!           [--broadcast [--broadcast-queue N] [--redis redis://host:port/channel]]
 //!           [--ping-interval D [--ping-timeout D]] [--idle-timeout D] [--max-connections N] [--shutdown-timeout D]
+//!           [--threads N]
 //!           [--tls-cert cert.pem --tls-key key.pem] [--h2c] [--log connections]
 //! wsd connect URL [--protocol P]... [--header 'Name: value']... [--proxy URL] [--runtime R]
 //!           [--ping-interval D [--ping-timeout D]] [--ca ca.pem | --insecure] [--http2]

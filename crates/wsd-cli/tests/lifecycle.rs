@@ -1,6 +1,7 @@
 //! End to end: the lifecycle flags of the built `wsd` binary on every runtime, over
 //! real sockets: keepalive pings (`--ping-interval`, `--ping-timeout`), the idle
-//! timeout, `--max-connections` and the graceful shutdown on SIGTERM.
+//! timeout, `--max-connections`, the graceful shutdown on SIGTERM and the serving
+//! threads of `--threads`.
 //!
 //! Timing bounds follow the issue: a dead peer is dropped within interval + timeout
 //! (+10%), an idle one at the idle timeout (+10%), measured from when the handshake
@@ -252,7 +253,15 @@ fn sigterm_closes_every_client_with_1001_and_serve_exits_0_on_every_runtime() {
     const CLIENTS: usize = 200;
     // SIGINT (Ctrl-C) does the same as SIGTERM.
     for (runtime, stop) in [("tokio", "TERM"), ("async-std", "TERM"), ("smol", "INT")] {
-        let (mut server, port) = serve(&["--runtime", runtime, "--shutdown-timeout", "5s"]);
+        // Two serving threads: the shutdown reaches the clients of every thread.
+        let (mut server, port) = serve(&[
+            "--runtime",
+            runtime,
+            "--threads",
+            "2",
+            "--shutdown-timeout",
+            "5s",
+        ]);
         let executor = executor();
         let clients = executor.block_on(open_clients(port, CLIENTS));
         let signalled = Instant::now();
@@ -375,5 +384,45 @@ fn max_connections_answers_503_with_retry_after_and_frees_places_as_clients_leav
             }
         });
         assert_eq!(clients.len(), MAX);
+    }
+}
+
+/// How many threads of the process `pid` are named `wsd-serve` (the workers of
+/// `wsd serve --threads N`).
+#[cfg(target_os = "linux")]
+fn serving_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter(|task| {
+            let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm"));
+            comm.is_ok_and(|name| name.trim() == "wsd-serve")
+        })
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_threads_runs_that_many_workers_and_one_keeps_everything_on_the_main_thread() {
+    let _serial = one_at_a_time();
+    for runtime in RUNTIMES {
+        for threads in [1usize, 3] {
+            let count = threads.to_string();
+            let (server, port) = serve(&["--runtime", runtime, "--threads", &count]);
+            // Twenty clients open at once, each echoed, spread over the workers.
+            let clients = executor().block_on(open_clients(port, 20));
+            // tokio and smol serve `--threads 1` on the main thread as before the flag;
+            // async-std always runs its tasks on its executor's threads.
+            let expected = if threads == 1 && runtime != "async-std" {
+                0
+            } else {
+                threads
+            };
+            assert_eq!(
+                serving_threads(server.0.id()),
+                expected,
+                "{runtime} --threads {threads}"
+            );
+            drop(clients);
+        }
     }
 }

@@ -15,12 +15,11 @@ fn main() {
         while let Ok(frame) = ws.read_frame().await {
             match frame.opcode {
                 OpCode::Close => break,
-                OpCode::Text | OpCode::Binary => {
-                    if ws.write_frame(frame).await.is_err() {
-                        break;
-                    }
-                }
-                _ => {}
+                OpCode::Text | OpCode::Binary => {}
+                _ => continue,
+            }
+            if ws.write_frame(frame).await.is_err() {
+                break;
             }
         }
     });

@@ -49,8 +49,19 @@ pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Re
     task::block_on(future)
 }
 
-/// `wsd serve`: one task per connection.
+/// `wsd serve`: one task per connection, on async-std's global executor sized to
+/// `--threads` worker threads (named `wsd-serve`); the listener runs on this thread.
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
+    // Before async-std's first task: the first configuration the global executor
+    // gets is the one it keeps (async-std's own, read from ASYNC_STD_THREAD_COUNT,
+    // then has no effect).
+    let threads = args.threads.get();
+    async_global_executor::init_with_config(
+        async_global_executor::GlobalExecutorConfig::default()
+            .with_min_threads(threads)
+            .with_max_threads(threads)
+            .with_thread_name_fn(|| super::WORKER_NAME.into()),
+    );
     block_on(serve_with::<AsyncStd>(args, |connection| {
         task::spawn(connection);
     }))

@@ -51,6 +51,9 @@ pub(crate) fn log_connection_error(peer: SocketAddr, error: &str) {
 /// not spin.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The name of the threads that serve connections under `wsd serve --threads N`.
+pub(crate) const WORKER_NAME: &str = "wsd-serve";
+
 /// A connection's task, handed to the runtime's spawn.
 pub(crate) type Task = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 

@@ -49,10 +49,34 @@ pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Re
     ::smol::block_on(future)
 }
 
-/// `wsd serve`: one task per connection, all on this thread.
+/// `wsd serve`: one task per connection; with `--threads 1` all on this thread, else
+/// on one executor that many worker threads (named `wsd-serve`) run, fed by the
+/// listener on this thread.
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
-    let executor = LocalExecutor::new();
-    block_on(executor.run(serve_with::<Smol>(args, |task| {
-        executor.spawn(task).detach()
-    })))
+    let threads = args.threads.get();
+    if threads == 1 {
+        let executor = LocalExecutor::new();
+        return block_on(executor.run(serve_with::<Smol>(args, |task| {
+            executor.spawn(task).detach()
+        })));
+    }
+    let executor = ::smol::Executor::new();
+    // Closed when serving ends, which ends every worker's `run`.
+    let (stop, stopped) = async_channel::bounded::<()>(1);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (executor, stopped) = (&executor, stopped.clone());
+            std::thread::Builder::new()
+                .name(super::WORKER_NAME.into())
+                .spawn_scoped(scope, move || {
+                    ::smol::block_on(executor.run(stopped.recv()))
+                })
+                .map_err(|error| format!("cannot start a serving thread: {error}"))?;
+        }
+        let served = block_on(serve_with::<Smol>(args, |task| {
+            executor.spawn(task).detach()
+        }));
+        drop(stop);
+        served
+    })
 }

@@ -1,5 +1,6 @@
 //! The commands on tokio, each on a current-thread runtime: one core per process is
 //! what the fastest peers use, and it keeps every connection's work on one thread.
+//! `wsd serve --threads N` (N > 1) is the exception: a multi-thread runtime.
 
 use std::io;
 use std::net::SocketAddr;
@@ -54,9 +55,21 @@ pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Re
         .block_on(future)
 }
 
-/// `wsd serve`: one task per connection.
+/// `wsd serve`: one task per connection; with `--threads 1` all on this thread, else
+/// on a multi-thread runtime of that many workers (named `wsd-serve`), whose work
+/// stealing spreads the connections the one listener accepts.
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
-    block_on(serve_with::<Tokio>(args, |task| {
+    let spawn = |task| {
         ::tokio::spawn(task);
-    }))
+    };
+    if args.threads.get() == 1 {
+        return block_on(serve_with::<Tokio>(args, spawn));
+    }
+    Builder::new_multi_thread()
+        .worker_threads(args.threads.get())
+        .thread_name(super::WORKER_NAME)
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the tokio runtime: {error}"))?
+        .block_on(serve_with::<Tokio>(args, spawn))
 }
