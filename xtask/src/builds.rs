@@ -3,10 +3,12 @@
 //! (cargo-deny, `deny.toml`), and the length arithmetic of the parsers on a 32-bit
 //! target.
 //!
-//! The tools come from crates.io (`cargo install`) and the toolchain and target from
-//! rustup when missing. A machine where rustup cannot download them skips that step
-//! and says why, as `ci` does for the fuzz step without nightly; a check that runs
-//! and fails stops `ci`.
+//! The tools come from crates.io (`cargo install`; `.ci/run` installs them for CI)
+//! and the toolchain and target from rustup when missing. A machine where rustup
+//! cannot download the `rust-version` toolchain checks the minimum version with
+//! clippy's `incompatible_msrv` lint instead (see [`msrv`]); one that cannot add the
+//! 32-bit target skips that step and says why, as `ci` does for the fuzz step
+//! without nightly. A check that runs and fails stops `ci`.
 
 use std::process::Command;
 
@@ -30,26 +32,20 @@ pub(crate) enum Outcome {
     Skipped(String),
 }
 
-/// `cargo hack --each-feature --no-dev-deps check`: each crate with no features,
+/// `cargo hack --each-feature --no-dev-deps clippy`: each crate with no features,
 /// with each feature alone and with its defaults, as a user depending on it with
-/// `default-features = false` would build it. Warnings are errors here as in
-/// clippy.
+/// `default-features = false` would build it. Warnings are errors, as in the clippy
+/// step; they are passed to clippy rather than set in `RUSTFLAGS`, which would
+/// make cargo rebuild every dependency the clippy and test steps already built.
 pub(crate) fn features() -> Result<Outcome, String> {
     ensure_cargo_tool("cargo-hack", "hack")?;
     let mut hack = cargo();
-    hack.args([
-        "hack",
-        "--each-feature",
-        "--no-dev-deps",
-        "check",
-        "--workspace",
-    ]);
+    hack.args(["hack", "--each-feature", "--no-dev-deps", "clippy"]);
+    hack.arg("--workspace");
     for name in HACK_EXCLUDED {
         hack.args(["--exclude", name]);
     }
-    if std::env::var_os("RUSTFLAGS").is_none() {
-        hack.env("RUSTFLAGS", "-D warnings");
-    }
+    hack.args(["--", "-D", "warnings"]);
     step("features", hack)?;
     Ok(Outcome::Ran)
 }
@@ -58,29 +54,70 @@ pub(crate) fn features() -> Result<Outcome, String> {
 /// `wsd` binary), with the toolchain `rust-version` names, installed by rustup if
 /// missing. Tests and benchmarks are left out: their dev-dependencies make no
 /// promise about old compilers, and users never build them.
+///
+/// Where rustup cannot install that toolchain, [`msrv_lint`] checks what can be
+/// checked without it.
 pub(crate) fn msrv() -> Result<Outcome, String> {
     let version = rust_version()?;
     if !toolchain_present(&version) {
         let mut install = Command::new("rustup");
         install.args(["toolchain", "install", &version, "--profile", "minimal"]);
         if step(&format!("install Rust {version}"), install).is_err() {
-            return Ok(Outcome::Skipped(format!(
-                "rustup could not install Rust {version}"
-            )));
+            println!(
+                "xtask: rustup could not install Rust {version}; \
+                 checking the standard library APIs the crates use instead"
+            );
+            return msrv_lint();
         }
     }
     let mut check = toolchain_cargo(&version);
-    check.args(["check", "--workspace", "--exclude", "wsd-tests"]);
-    check.args(["--exclude", "wsd-bench"]);
+    check.args(["check", "--workspace"]);
+    for name in MSRV_EXCLUDED {
+        check.args(["--exclude", name]);
+    }
     step(&format!("msrv (Rust {version})"), check)?;
+    Ok(Outcome::Ran)
+}
+
+/// The crates `msrv` leaves out: never published, built only by this workspace's
+/// own toolchain.
+const MSRV_EXCLUDED: [&str; 2] = ["wsd-tests", "wsd-bench"];
+
+/// The minimum-version check that needs no old toolchain: clippy's
+/// `incompatible_msrv` lint, alone, on every crate and target of the workspace
+/// (the selection of `ci`'s clippy step, so only the workspace's own crates are
+/// checked again). Clippy reads `rust-version` from each manifest and flags every
+/// use of a standard library item that became stable after it (by the
+/// `#[stable(since)]` of the current toolchain's library). The lint is on by
+/// default, so the clippy step already denies it among all warnings; this step
+/// runs it alone, so its verdict is the minimum version's.
+///
+/// It proves less than building with the old compiler: language features newer
+/// than `rust-version` (a syntax or a lint rule that changed), Cargo features of
+/// the manifests, and dependencies that need a newer compiler all go unnoticed;
+/// only the old toolchain's `cargo check` catches those.
+pub(crate) fn msrv_lint() -> Result<Outcome, String> {
+    let version = rust_version()?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--"]);
+    clippy.args(["-A", "clippy::all", "-D", "clippy::incompatible_msrv"]);
+    step(
+        &format!("msrv-lint (standard library items newer than Rust {version})"),
+        clippy,
+    )?;
     Ok(Outcome::Ran)
 }
 
 /// `cargo deny check licenses bans sources` against `deny.toml`. The advisories
 /// check needs the RustSec database, a git repository fetched at check time, so it
 /// runs only when asked for (`WSD_DENY_ADVISORIES=1`) on a machine with that access.
+///
+/// cargo-deny needs 0.14.12 or later: older releases cannot read `deny.toml`'s
+/// `[graph]` table, and their licence list predates `Unicode-3.0`.
 pub(crate) fn deny() -> Result<Outcome, String> {
-    ensure_cargo_tool("cargo-deny", "deny")?;
+    if !succeeds(cargo().args(["deny", "--version"])) {
+        install_cargo_deny()?;
+    }
     let mut deny = cargo();
     deny.args(["deny", "check"]);
     if std::env::var_os("WSD_DENY_ADVISORIES").is_none() {
@@ -88,6 +125,19 @@ pub(crate) fn deny() -> Result<Outcome, String> {
     }
     step("deny", deny)?;
     Ok(Outcome::Ran)
+}
+
+/// `cargo install cargo-deny` without the release profile cargo-deny ships (fat LTO,
+/// one codegen unit), which takes several times as long to build for a tool that
+/// runs for seconds.
+fn install_cargo_deny() -> Result<(), String> {
+    let mut install = Command::new("cargo");
+    install
+        .args(["install", "cargo-deny", "--locked"])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+    step("install cargo-deny", install)
 }
 
 /// The tests of [`CRATES_32`] on [`TARGET_32`], where `usize` is 32 bits wide: a
@@ -176,18 +226,40 @@ fn links_32_bit() -> bool {
 }
 
 /// Every build check, by the name `cargo xtask ci --skip` and `cargo xtask builds`
-/// know it.
-pub(crate) const ALL: [(&str, Step); 4] = [
+/// know it. `msrv` falls back to `msrv-lint` where its toolchain cannot be
+/// installed.
+pub(crate) const ALL: [(&str, Step); 5] = [
     ("deny", deny),
     ("features", features),
     ("msrv", msrv),
+    ("msrv-lint", msrv_lint),
     ("test-32", tests_32_bit),
 ];
 
-/// `cargo xtask builds`: every build check, each skipped (with why) where its
-/// toolchain or target cannot be installed.
-pub(crate) fn run_all() -> Result<(), String> {
-    for (name, run) in ALL {
+/// The build check called `name` in [`ALL`].
+pub(crate) fn named(name: &str) -> Option<Step> {
+    ALL.iter()
+        .find(|(step, _)| *step == name)
+        .map(|(_, run)| *run)
+}
+
+/// `cargo xtask builds`: every build check but `msrv-lint` (which `msrv` runs
+/// where it must), each skipped (with why) where its toolchain or target cannot be
+/// installed; `cargo xtask builds STEP...` runs the ones named.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let names: Vec<&str> = if args.is_empty() {
+        ALL.iter()
+            .map(|(name, _)| *name)
+            .filter(|name| *name != "msrv-lint")
+            .collect()
+    } else {
+        args.iter().map(String::as_str).collect()
+    };
+    for name in names {
+        let run = named(name).ok_or_else(|| {
+            let known: Vec<&str> = ALL.iter().map(|(name, _)| *name).collect();
+            format!("builds: no step `{name}` (the steps: {})", known.join(", "))
+        })?;
         if let Outcome::Skipped(why) = run()? {
             println!("xtask: step {name}: skipped ({why})");
         }
@@ -197,7 +269,22 @@ pub(crate) fn run_all() -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_rust_version;
+    use super::{ALL, named, parse_rust_version};
+
+    #[test]
+    fn every_step_is_found_by_its_name_and_an_unknown_one_is_refused() {
+        for (name, _) in ALL {
+            assert!(named(name).is_some(), "{name}");
+        }
+        assert!(named("msrv-lint").is_some());
+        assert!(named("nope").is_none());
+        let error = super::run(&["nope".to_string()]).unwrap_err();
+        assert!(error.contains("no step `nope`"), "{error}");
+        assert!(
+            error.contains("deny, features, msrv, msrv-lint, test-32"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn the_rust_version_is_read_from_the_workspace_package_table() {

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         "autobahn" => autobahn::run(rest),
         "cve" => cve::run(rest),
         "coverage" => coverage::run(rest),
-        "builds" => builds::run_all(),
+        "builds" => builds::run(rest),
         "setup" => setup::run(rest),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),

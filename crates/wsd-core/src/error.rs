@@ -321,6 +321,11 @@ mod tests {
         let extension = ExtensionError::new(CloseCode::POLICY_VIOLATION, "no");
         let error = Error::Extension(extension.clone());
         assert_eq!(chain(&error), [extension.to_string()]);
+        let protocol = ProtocolError::ReservedOpcode(3);
+        assert_eq!(
+            chain(&Error::Protocol(protocol.clone())),
+            [protocol.to_string()]
+        );
         // A failed negotiation carries the handshake prefix; a malformed offer reads
         // as the server's 400 did.
         let unknown = NegotiationError::UnknownExtension { name: "x".into() };

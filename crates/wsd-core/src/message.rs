@@ -408,5 +408,7 @@ mod tests {
         assert!(close.is_empty());
         assert!(!Message::binary(vec![0u8]).is_empty());
         assert!(Message::text("").is_empty());
+        // Only a text message has text; a binary one holding UTF-8 has none.
+        assert_eq!(Message::binary(&b"hi"[..]).as_text(), None);
     }
 }

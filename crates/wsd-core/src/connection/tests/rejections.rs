@@ -332,3 +332,24 @@ fn close_reason_is_known_only_once_closed() {
         Some((CloseCode::GOING_AWAY, "restart"))
     );
 }
+
+#[test]
+fn a_refusal_from_upgrade_becomes_the_error_a_started_server_reports() {
+    let (request, _) = match Request::parse(
+        &edited(REQUEST, "GET /chat", "POST /chat"),
+        &Default::default(),
+    )
+    .unwrap()
+    {
+        Status::Complete(done) => done,
+        Status::Partial => unreachable!(),
+    };
+    let refused = Connection::upgrade(request, options()).unwrap_err();
+    assert_eq!(refused.rejection().status, 400);
+    let error = Error::from(refused.clone());
+    assert_eq!(&error, refused.error());
+    // The same request answered by a connection of its own gives the same error.
+    let mut server = Connection::server(options());
+    let (started, _) = start_on(&mut server, &edited(REQUEST, "GET /chat", "POST /chat"));
+    assert_eq!(started, Err(error));
+}
