@@ -4,11 +4,17 @@
 //! `futures_io::AsyncRead + AsyncWrite` stream (TCP, TLS, Unix sockets, in-memory
 //! pipes) and return a [`WebSocket`], which is a `Stream` of received [`Message`]s
 //! and a `Sink` of messages to send. [`connect`] does DNS, TCP (with `TCP_NODELAY`)
-//! for `ws://` URLs; for `wss://`, wrap the TCP stream in your TLS
-//! library's stream and call [`client`].
+//! and, with the `rustls` feature, TLS for `wss://` URLs; [`connect_via_proxy`]
+//! goes through an HTTP, HTTPS or SOCKS5 proxy. Without the feature, for `wss://`
+//! wrap the TCP stream in your TLS library's stream and call [`client`].
+//!
+//! A server that accepts the runtime's own `TcpStream` should hand it to
+//! [`accept_tcp`] (through [`tcp_transport`]) rather than [`accept`]: the
+//! [`AsyncIoTcp`] transport waits for input by readiness instead of trying a read
+//! first, one system call fewer per message when one message is in flight.
 //!
 //! All protocol work happens in [`wsd_core::Connection`]; the I/O loop is
-//! [`wsd_io::WebSocket`] over a [`FuturesIo`] transport and the [`AsyncIoTimer`]
+//! [`wsd_io::WebSocket`] over a [`FuturesIo`] (or [`AsyncIoTcp`]) transport and the [`AsyncIoTimer`]
 //! (async-std runs on the async-io reactor), shared with the other futures-io
 //! adapter. [`WebSocket<S>`](WebSocket) is `wsd_io::WebSocket<FuturesIo<S>,
 //! AsyncIoTimer>`.
@@ -65,64 +71,130 @@ use std::io;
 
 pub use wsd_core::{Bytes, CloseCode, Connection, Options, Request, Utf8Bytes};
 pub use wsd_io::futures_io::{
-    ReadHalf, WebSocket, WriteHalf, accept, accept_with, client, client_via_proxy, from_connection,
+    ClientTls, MaybeTlsStream, ReadHalf, TcpWebSocket, WebSocket, WriteHalf, accept, accept_tcp,
+    accept_with, client, client_via_proxy, from_connection,
 };
 pub use wsd_io::{
-    Accepted, AsyncIoTimer, ClientConfig, CloseFrame, Config, Decision, Error, FuturesIo, Message,
-    ProxyEnv, RequestHook, ServerConfig, Shutdown, ShutdownToken, SocksError, TlsError, UrlError,
+    Accepted, AsyncIoTcp, AsyncIoTimer, ClientConfig, CloseFrame, Config, Decision, Error,
+    FuturesIo, Message, ProxyEnv, RequestHook, ServerConfig, Shutdown, ShutdownToken, SocksError,
+    TlsError, UrlError,
 };
 
 pub use async_std::net::TcpStream;
 
-/// Connects to a `ws://` URL with default options.
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+/// Connects to a `ws://` URL (or `wss://` with the `rustls` feature) with default
+/// options.
+pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
     connect_with(url, Options::default()).await
 }
 
-/// Connects to a `ws://` URL: DNS, TCP with `TCP_NODELAY` (the driver batches its
-/// own writes, so Nagle would only add latency), then the handshake. `wss://` is
-/// refused with [`Error::Tls`]: wrap a TCP stream in TLS and call [`client`].
+/// Connects to a `ws://` URL (or `wss://` with the `rustls` feature): DNS, TCP with
+/// `TCP_NODELAY` (the driver batches its own writes, so Nagle would only add
+/// latency), TLS, then the handshake. The steps before the handshake together, and
+/// the handshake, are each bounded by the options' `handshake_timeout`.
 pub async fn connect_with(
     url: &str,
     config: impl Into<ClientConfig>,
-) -> Result<WebSocket<TcpStream>, Error> {
-    wsd_io::futures_io::connect_with(url, config, tcp_connect).await
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    wsd_io::futures_io::connect(url, None, config, &ClientTls::default(), tcp_connect).await
 }
 
-/// Connects to a `ws://` URL through the proxy `proxy`: TCP to the proxy, then for
+/// Connects to `url` through the proxy `proxy`: TCP to the proxy, then for
 /// `http://user:pass@proxy.example:3128` a `CONNECT` request (with
-/// `Proxy-Authorization: Basic` when the proxy URL has userinfo), for `socks5://`
-/// or `socks5h://` the SOCKS5 exchange (username and password from the userinfo),
-/// then the handshake inside the tunnel. An HTTP proxy answering anything but 2xx
-/// fails with [`Error::ProxyRefused`], which carries its status and headers; a
-/// SOCKS5 refusal is [`Error::Socks`]. `wss://` and `https://` proxies are refused
-/// with [`Error::Tls`]: run [`wsd_io::tunnel`] on your own stream, wrap it in TLS,
-/// and call [`client`].
+/// `Proxy-Authorization: Basic` when the proxy URL has userinfo), for `https://`
+/// the same inside TLS to the proxy (feature `rustls`; the proxy's certificate is
+/// checked against the webpki roots, or use [`connect_with_tls`]), for `socks5://`
+/// or `socks5h://` the SOCKS5 exchange (username and password from the userinfo);
+/// then, inside the tunnel, TLS for `wss://` (feature `rustls`) and the WebSocket
+/// handshake.
 ///
-/// To honour the proxy environment variables (`http_proxy`, `all_proxy`,
-/// `no_proxy`), ask [`ProxyEnv`] which proxy applies:
+/// An HTTP proxy answering anything but 2xx fails with [`Error::ProxyRefused`],
+/// which carries its status and headers; a SOCKS5 refusal is [`Error::Socks`]; a
+/// proxy certificate that is not trusted is [`Error::Tls`], whose source names the
+/// proxy.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), wsd_async_std::Error> {
-/// let url = "ws://example.com/";
-/// let ws = match wsd_async_std::ProxyEnv::from_env().proxy_for(url) {
-///     Some(proxy) => wsd_async_std::connect_via_proxy(url, proxy, wsd_async_std::Options::default()).await?,
-///     None => wsd_async_std::connect(url).await?,
-/// };
-/// # Ok(())
+/// # async fn run() {
+/// let options = wsd_async_std::Options::default();
+/// match wsd_async_std::connect_via_proxy("ws://example.com/", "https://proxy:3129", options).await {
+///     Ok(ws) => drop(ws),
+///     Err(wsd_async_std::Error::ProxyRefused(answer)) if answer.status == 407 => {
+///         eprintln!("the proxy wants credentials: {:?}", answer.headers.get("proxy-authenticate"));
+///     }
+///     Err(e) => eprintln!("{e}"),
+/// }
 /// # }
 /// ```
 pub async fn connect_via_proxy(
     url: &str,
     proxy: &str,
     config: impl Into<ClientConfig>,
-) -> Result<WebSocket<TcpStream>, Error> {
-    wsd_io::futures_io::connect_via_proxy(url, proxy, config, tcp_connect).await
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let tls = ClientTls::default();
+    wsd_io::futures_io::connect(url, Some(proxy), config, &tls, tcp_connect).await
+}
+
+/// Connects to `url` through the proxy the environment names for it (`http_proxy`
+/// for `ws://`, `https_proxy` for `wss://`, `all_proxy`, unless `no_proxy` lists
+/// the host; see [`ProxyEnv`]), or directly when none does. The environment is read
+/// only here, when the caller asks: [`connect_with`] never reads it.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsd_async_std::Error> {
+/// let ws = wsd_async_std::connect_with_env_proxy("wss://example.com/", wsd_async_std::Options::default()).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect_with_env_proxy(
+    url: &str,
+    config: impl Into<ClientConfig>,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let env = ProxyEnv::from_env();
+    let tls = ClientTls::default();
+    wsd_io::futures_io::connect(url, env.proxy_for(url), config, &tls, tcp_connect).await
+}
+
+/// [`connect_with`], through `proxy` when given (as [`connect_via_proxy`]), with the
+/// caller's TLS configuration (its roots, client certificates) instead of one
+/// trusting the webpki roots. An `https://` proxy's certificate is checked with the
+/// same configuration: to reach a server and a proxy with different private CAs,
+/// put both in its roots.
+#[cfg(feature = "rustls")]
+pub async fn connect_with_tls(
+    url: &str,
+    proxy: Option<&str>,
+    config: impl Into<ClientConfig>,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let tls = ClientTls::new(tls);
+    wsd_io::futures_io::connect(url, proxy, config, &tls, tcp_connect).await
+}
+
+/// async-std's `TcpStream` as an [`AsyncIoTcp`]: the same socket, read by readiness
+/// (a server's [`accept_tcp`] and [`connect`] use it). async-std keeps its
+/// reactor handle to itself, so the socket is taken out of the stream and
+/// registered with the async-io reactor (the one async-std runs on) again: this
+/// fails when the stream has been cloned.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsd_async_std::Error> {
+/// let listener = async_std::net::TcpListener::bind("127.0.0.1:9001").await?;
+/// let (stream, _) = listener.accept().await?;
+/// stream.set_nodelay(true)?;
+/// let transport = wsd_async_std::tcp_transport(stream)?;
+/// let accepted = wsd_async_std::accept_tcp(transport, Default::default()).await?;
+/// # drop(accepted);
+/// # Ok(())
+/// # }
+/// ```
+pub fn tcp_transport(stream: TcpStream) -> io::Result<AsyncIoTcp> {
+    let stream = std::net::TcpStream::try_from(stream)?;
+    Ok(AsyncIoTcp::from(async_io::Async::new(stream)?))
 }
 
 /// TCP to `host:port` with `TCP_NODELAY`.
-async fn tcp_connect(host: String, port: u16) -> io::Result<TcpStream> {
+async fn tcp_connect(host: String, port: u16) -> io::Result<AsyncIoTcp> {
     let stream = TcpStream::connect((host.as_str(), port)).await?;
     stream.set_nodelay(true)?;
-    Ok(stream)
+    tcp_transport(stream)
 }

@@ -1,17 +1,22 @@
-//! TLS for the `wsd` command: `connect wss://` on every runtime, and the rustls
-//! configurations `serve --tls-cert` and `connect --http2` use.
+//! TLS for the `wsd` command: `connect wss://` and `https://` proxies on every
+//! runtime, and the rustls configurations `serve --tls-cert` and `connect --http2`
+//! use.
 //!
 //! The client verifies the server's certificate against the webpki roots (Mozilla's
 //! list, compiled in) rather than the system store: the command then behaves the
 //! same on every machine and container, needs no CA bundle installed, and matches
 //! `wsd-tokio`'s `rustls` feature. `--ca FILE` replaces those roots with a private
 //! CA (as curl's `--cacert` does) and `--insecure` turns verification off, for
-//! tests only.
+//! tests only. Both apply to an `https://` proxy too: unlike curl, which has
+//! `--proxy-cacert`, the command has one trust setting for every TLS session it
+//! opens, since it reaches one server, and a PEM file can hold a proxy's CA and a
+//! server's.
 //!
 //! One code path serves the three runtimes: [`TlsNet`] gives each runtime's raw TCP
 //! stream and its rustls wrapper (tokio-rustls on tokio, futures-rustls on smol and
-//! async-std), and [`MaybeTls`] lets a `ws://` and a `wss://` connection share one
-//! WebSocket type, so the sessions need not know which they run over.
+//! async-std, each over a TLS stream too for TLS inside an `https://` proxy's
+//! tunnel), and [`MaybeTls`] lets every such connection share one WebSocket type,
+//! so the sessions need not know which they run over.
 
 use std::io::{self, IoSlice};
 use std::path::{Path, PathBuf};
@@ -37,12 +42,13 @@ pub(crate) const ALPN_HTTP1: &[u8] = b"http/1.1";
 /// How `wsd connect` reaches the server beyond TCP: TLS trust and HTTP/2.
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct ClientTlsArgs {
-    /// Trust the CA certificates in this PEM file for wss://, instead of the
-    /// built-in webpki roots (for a private CA or a self-signed server).
+    /// Trust the CA certificates in this PEM file for wss:// and https:// proxies,
+    /// instead of the built-in webpki roots (for a private CA or a self-signed
+    /// server or proxy).
     #[arg(long, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
-    /// Accept any server certificate for wss:// without checking it. For tests
-    /// only: anyone on the path can then read and change the traffic.
+    /// Accept any certificate for wss:// and https:// proxies without checking it.
+    /// For tests only: anyone on the path can then read and change the traffic.
     #[arg(long, conflicts_with = "ca")]
     pub(crate) insecure: bool,
     /// Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441): TLS with
@@ -183,15 +189,45 @@ pub(crate) fn is_wss(url: &str) -> bool {
 /// The TLS server name for a `wss://` URL's host (a DNS name or an IP address).
 pub(crate) fn server_name(url: &str) -> Result<ServerName<'static>, String> {
     let (host, _, _) = wsd_io::parse_target(url).map_err(|error| crate::runtime::chain(&error))?;
+    host_name(url, &host)
+}
+
+/// The TLS server name for an `https://` proxy URL's host.
+pub(crate) fn proxy_name(proxy: &str) -> Result<ServerName<'static>, String> {
+    let (host, _) = wsd_io::proxy_target(proxy).map_err(|error| crate::runtime::chain(&error))?;
+    host_name(proxy, &host)
+}
+
+/// `host` (of `url`) as a TLS server name.
+fn host_name(url: &str, host: &str) -> Result<ServerName<'static>, String> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_owned())
         .map_err(|_| format!("{url}: {host} is not a valid TLS server name"))
 }
 
-/// Explains a failed TLS handshake; an untrusted certificate gets the options that
-/// change the trust, since that is the usual cause against test servers.
+/// Whose certificate a TLS handshake checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Peer {
+    /// The WebSocket server's (`wss://`).
+    Server,
+    /// An `https://` proxy's.
+    Proxy,
+}
+
+/// Explains a failed TLS handshake with the server `authority`.
 pub(crate) fn handshake_error(authority: &str, error: &io::Error) -> String {
-    let mut text = format!("TLS handshake with {authority} failed: {error}");
+    peer_handshake_error(authority, Peer::Server, error)
+}
+
+/// Explains a failed TLS handshake with `authority`, the server or a proxy; an
+/// untrusted certificate gets the options that change the trust, since that is the
+/// usual cause against test servers and proxies.
+pub(crate) fn peer_handshake_error(authority: &str, peer: Peer, error: &io::Error) -> String {
+    let (with, whose) = match peer {
+        Peer::Server => ("", "the server's"),
+        Peer::Proxy => ("the proxy ", "the proxy's"),
+    };
+    let mut text = format!("TLS handshake with {with}{authority} failed: {error}");
     let certificate = error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
@@ -202,10 +238,10 @@ pub(crate) fn handshake_error(authority: &str, error: &io::Error) -> String {
             )
         });
     if certificate {
-        text.push_str(
-            " (the server's certificate is not trusted: pass --ca FILE to trust its CA, \
-             or --insecure in tests)",
-        );
+        text.push_str(&format!(
+            " ({whose} certificate is not trusted: pass --ca FILE to trust its CA, \
+             or --insecure in tests)"
+        ));
     }
     text
 }
@@ -216,6 +252,8 @@ pub(crate) trait TlsNet: Net {
     type Tcp: Unpin + Send + 'static;
     /// TLS over [`Self::Tcp`] as a `wsd_io` transport.
     type TlsTransport: Transport + Send + 'static;
+    /// TLS inside [`Self::TlsTransport`]: `wss://` through an `https://` proxy.
+    type TlsInTls: Transport + Send + 'static;
     /// A borrowed stream as a transport, for the proxy's CONNECT exchange.
     type Borrowed<'a>: Transport;
 
@@ -229,11 +267,20 @@ pub(crate) trait TlsNet: Net {
         name: ServerName<'static>,
         config: Arc<rustls::ClientConfig>,
     ) -> io::Result<Self::TlsTransport>;
+    /// The TLS client handshake inside `outer` (TLS to a proxy, tunnelled).
+    async fn tls_in_tls(
+        outer: Self::TlsTransport,
+        name: ServerName<'static>,
+        config: Arc<rustls::ClientConfig>,
+    ) -> io::Result<Self::TlsInTls>;
 }
 
 impl TlsNet for crate::runtime::tokio::Tokio {
     type Tcp = tokio::net::TcpStream;
     type TlsTransport = wsd_tokio::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+    type TlsInTls = wsd_tokio::TokioIo<
+        tokio_rustls::client::TlsStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    >;
     type Borrowed<'a> = wsd_tokio::TokioIo<&'a mut tokio::net::TcpStream>;
 
     async fn tcp(authority: &str) -> io::Result<Self::Tcp> {
@@ -256,21 +303,34 @@ impl TlsNet for crate::runtime::tokio::Tokio {
             .await?;
         Ok(wsd_tokio::TokioIo(stream))
     }
+
+    async fn tls_in_tls(
+        outer: Self::TlsTransport,
+        name: ServerName<'static>,
+        config: Arc<rustls::ClientConfig>,
+    ) -> io::Result<Self::TlsInTls> {
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, outer.0)
+            .await?;
+        Ok(wsd_tokio::TokioIo(stream))
+    }
 }
 
-/// smol and async-std share futures-io and the same TCP stream type
-/// (`async-net`'s), so one implementation body serves both.
+/// smol and async-std share futures-io and the same TCP transport (async-io's
+/// socket read by readiness, `wsd_io::AsyncIoTcp`), so one implementation body
+/// serves both.
 macro_rules! futures_tls_net {
-    ($runtime:ty, $tcp:ty) => {
+    ($runtime:ty) => {
         impl TlsNet for $runtime {
-            type Tcp = $tcp;
-            type TlsTransport = wsd_io::FuturesIo<futures_rustls::client::TlsStream<$tcp>>;
-            type Borrowed<'a> = wsd_io::FuturesIo<&'a mut $tcp>;
+            type Tcp = wsd_io::AsyncIoTcp;
+            type TlsTransport = wsd_io::FuturesIo<futures_rustls::client::TlsStream<Self::Tcp>>;
+            type TlsInTls = wsd_io::FuturesIo<
+                futures_rustls::client::TlsStream<futures_rustls::client::TlsStream<Self::Tcp>>,
+            >;
+            type Borrowed<'a> = wsd_io::FuturesIo<&'a mut Self::Tcp>;
 
             async fn tcp(authority: &str) -> io::Result<Self::Tcp> {
-                let stream = <$tcp>::connect(authority).await?;
-                stream.set_nodelay(true)?;
-                Ok(stream)
+                <Self as Net>::connect(authority).await
             }
 
             fn borrow(tcp: &mut Self::Tcp) -> Self::Borrowed<'_> {
@@ -287,37 +347,51 @@ macro_rules! futures_tls_net {
                     .await?;
                 Ok(wsd_io::FuturesIo(stream))
             }
+
+            async fn tls_in_tls(
+                outer: Self::TlsTransport,
+                name: ServerName<'static>,
+                config: Arc<rustls::ClientConfig>,
+            ) -> io::Result<Self::TlsInTls> {
+                let stream = futures_rustls::TlsConnector::from(config)
+                    .connect(name, outer.0)
+                    .await?;
+                Ok(wsd_io::FuturesIo(stream))
+            }
         }
     };
 }
 
-futures_tls_net!(crate::runtime::smol::Smol, smol::net::TcpStream);
-futures_tls_net!(
-    crate::runtime::async_std::AsyncStd,
-    async_std::net::TcpStream
-);
+futures_tls_net!(crate::runtime::smol::Smol);
+futures_tls_net!(crate::runtime::async_std::AsyncStd);
 
-/// A client's transport: the runtime's plain one for `ws://`, TLS for `wss://`.
-pub(crate) enum MaybeTls<P, S> {
+/// A client's transport: the runtime's plain one for `ws://`, TLS for `wss://` (or
+/// for `ws://` through an `https://` proxy: the proxy's TLS), TLS inside TLS for
+/// `wss://` through an `https://` proxy.
+pub(crate) enum MaybeTls<P, S, I> {
     /// `ws://`.
     Plain(P),
-    /// `wss://`.
+    /// `wss://`, or `ws://` through an `https://` proxy.
     Tls(S),
+    /// `wss://` through an `https://` proxy.
+    TlsInTls(I),
 }
 
 /// The client transport of the runtime `R`.
-pub(crate) type ClientTransport<R> = MaybeTls<<R as Net>::Transport, <R as TlsNet>::TlsTransport>;
+pub(crate) type ClientTransport<R> =
+    MaybeTls<<R as Net>::Transport, <R as TlsNet>::TlsTransport, <R as TlsNet>::TlsInTls>;
 
 macro_rules! either {
     ($self:ident, $io:ident => $e:expr) => {
         match $self {
             MaybeTls::Plain($io) => $e,
             MaybeTls::Tls($io) => $e,
+            MaybeTls::TlsInTls($io) => $e,
         }
     };
 }
 
-impl<P: Transport, S: Transport> Transport for MaybeTls<P, S> {
+impl<P: Transport, S: Transport, I: Transport> Transport for MaybeTls<P, S, I> {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         either!(self, io => io.poll_read(cx, buf))
     }

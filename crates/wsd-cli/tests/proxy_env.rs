@@ -1,9 +1,14 @@
 //! End to end: `wsd connect` through SOCKS5 (microsocks, started on a free loopback
-//! port) with `--proxy` and through the proxy environment variables, which it
-//! honours unless told not to; `no_proxy` and `--no-env-proxy` go direct.
+//! port) and through an `https://` proxy (tinyproxy behind TLS) with `--proxy` and
+//! through the proxy environment variables, which it honours unless told not to;
+//! `no_proxy` and `--no-env-proxy` go direct.
+
+use std::process::Stdio;
 
 mod common;
-use common::{connect, connect_with_env, microsocks, serve};
+mod support;
+use common::{connect, connect_with_env, https_proxy, microsocks, serve};
+use support::Certificate;
 
 const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
 
@@ -62,8 +67,94 @@ fn connect_uses_the_proxy_the_environment_names_unless_no_proxy_lists_the_host()
 }
 
 #[test]
-fn connect_refuses_an_https_proxy_clearly() {
-    let (ok, _, stderr) = connect(&["ws://127.0.0.1:9/", "--proxy", "https://127.0.0.1:9"], "");
-    assert!(!ok);
-    assert!(stderr.contains("https:// proxies"), "{stderr}");
+fn connect_tunnels_ws_through_an_https_proxy_on_every_runtime() {
+    let certificate = Certificate::new();
+    let (_server, port) = serve(&[]);
+    let (_proxy, https_port) = https_proxy(port, &certificate.cert, &certificate.key);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let proxy = format!("https://user:pass@localhost:{https_port}");
+    for runtime in RUNTIMES {
+        let args = [&url, "--proxy", &proxy, "--ca", certificate.cert()];
+        let (ok, stdout, stderr) = connect(
+            &[&args[..], &["--runtime", runtime]].concat(),
+            "in TLS to the proxy\n",
+        );
+        assert!(ok, "{runtime}: {stderr}");
+        assert_eq!(stdout, "in TLS to the proxy\n", "{runtime}");
+    }
+}
+
+#[test]
+fn connect_tunnels_wss_through_the_https_proxy_the_environment_names_on_every_runtime() {
+    let certificate = Certificate::new();
+    let server = certificate.serve(&[], Stdio::null());
+    let port = server.addr.port();
+    let (_proxy, https_port) = https_proxy(port, &certificate.cert, &certificate.key);
+    // One --ca for both TLS sessions: the proxy's and, inside it, the server's.
+    let url = format!("wss://localhost:{port}/");
+    let proxy = format!("https://user:pass@localhost:{https_port}");
+    for runtime in RUNTIMES {
+        let (ok, stdout, stderr) = connect_with_env(
+            &[&url, "--ca", certificate.cert(), "--runtime", runtime],
+            &[("HTTPS_PROXY", &proxy)],
+            "TLS in TLS\n",
+        );
+        assert!(ok, "{runtime}: {stderr}");
+        assert_eq!(stdout, "TLS in TLS\n", "{runtime}");
+    }
+}
+
+#[test]
+fn an_https_proxy_without_credentials_or_trust_fails_clearly_on_every_runtime() {
+    let certificate = Certificate::new();
+    let (_server, port) = serve(&[]);
+    let (_proxy, https_port) = https_proxy(port, &certificate.cert, &certificate.key);
+    let url = format!("ws://127.0.0.1:{port}/");
+    let with_credentials = format!("https://user:pass@localhost:{https_port}");
+    let without = format!("https://localhost:{https_port}");
+    for runtime in RUNTIMES {
+        let (ok, stdout, stderr) = connect(
+            &[
+                &url,
+                "--proxy",
+                &without,
+                "--ca",
+                certificate.cert(),
+                "--runtime",
+                runtime,
+            ],
+            "never sent\n",
+        );
+        assert!(!ok && stdout.is_empty(), "{runtime}: {stdout}");
+        assert!(
+            stderr.contains("refused the CONNECT request: 407"),
+            "{runtime}: {stderr}"
+        );
+
+        // The webpki roots do not trust the test's certificate.
+        let (ok, _, stderr) = connect(
+            &[&url, "--proxy", &with_credentials, "--runtime", runtime],
+            "never sent\n",
+        );
+        assert!(!ok, "{runtime}: trusted a self-signed proxy");
+        assert!(
+            stderr.contains(&format!(
+                "TLS handshake with the proxy localhost:{https_port}"
+            )) && stderr.contains("the proxy's certificate is not trusted"),
+            "{runtime}: {stderr}"
+        );
+        let (ok, stdout, stderr) = connect(
+            &[
+                &url,
+                "--proxy",
+                &with_credentials,
+                "--insecure",
+                "--runtime",
+                runtime,
+            ],
+            "insecure\n",
+        );
+        assert!(ok, "{runtime}: {stderr}");
+        assert_eq!(stdout, "insecure\n", "{runtime}");
+    }
 }

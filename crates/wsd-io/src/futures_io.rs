@@ -53,21 +53,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Transport for FuturesIo<S> {
 #[cfg(feature = "async-io")]
 pub use runtime::*;
 
+#[cfg(feature = "async-io")]
+mod connect;
+#[cfg(feature = "async-io")]
+pub use connect::{ClientTls, MaybeTlsStream, connect};
+
 /// The constructors `wsd-smol` and `wsd-async-std` share: both runtimes give
 /// futures-io streams and run on the async-io reactor.
 #[cfg(feature = "async-io")]
 mod runtime {
-    use core::future::Future;
-    use std::io;
-
     use futures_io::{AsyncRead, AsyncWrite};
     use wsd_core::Connection;
 
     use super::FuturesIo;
-    use crate::{
-        Accepted, AsyncIoTimer, ClientConfig, Config, Error, ProxyKind, ServerConfig, TlsError,
-        parse_target, proxy_target,
-    };
+    use crate::{Accepted, AsyncIoTimer, ClientConfig, Config, Error, ServerConfig};
 
     /// A WebSocket over the futures-io stream `S` with the async-io timer.
     pub type WebSocket<S> = crate::WebSocket<FuturesIo<S>, AsyncIoTimer>;
@@ -77,6 +76,11 @@ mod runtime {
 
     /// The writing half of a [`WebSocket`].
     pub type WriteHalf<S> = crate::WriteHalf<FuturesIo<S>, AsyncIoTimer>;
+
+    /// A WebSocket over a TCP stream of the async-io reactor that waits for input
+    /// by readiness ([`AsyncIoTcp`](crate::AsyncIoTcp)): what a smol or async-std
+    /// server gets from [`accept_tcp`].
+    pub type TcpWebSocket = crate::WebSocket<crate::AsyncIoTcp, AsyncIoTimer>;
 
     /// Runs the server handshake on `stream`, accepting any valid WebSocket request.
     pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
@@ -94,6 +98,16 @@ mod runtime {
         crate::accept_with(FuturesIo(stream), AsyncIoTimer::default(), config).await
     }
 
+    /// [`accept_with`] on a TCP stream of the async-io reactor, read by readiness
+    /// rather than through futures-io (one system call fewer per wait; see
+    /// [`AsyncIoTcp`](crate::AsyncIoTcp)).
+    pub async fn accept_tcp(
+        stream: crate::AsyncIoTcp,
+        config: ServerConfig,
+    ) -> Result<Accepted<TcpWebSocket>, Error> {
+        crate::accept_with(stream, AsyncIoTimer::default(), config).await
+    }
+
     /// Runs the client handshake for `url` over `stream`, which is already connected
     /// to the server (wrapped in TLS by the caller for `wss://`).
     pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
@@ -104,9 +118,9 @@ mod runtime {
         crate::client(url, FuturesIo(stream), AsyncIoTimer::default(), config).await
     }
 
-    /// Runs the `CONNECT` exchange for the `ws://` URL `url` through the HTTP proxy
-    /// `proxy` on `stream` (connected to the proxy), then the client handshake in
-    /// the tunnel.
+    /// Runs the proxy's exchange for the `ws://` URL `url` through `proxy` on
+    /// `stream` (connected to the proxy; an `https://` proxy's TLS already
+    /// started), then the client handshake in the tunnel.
     pub async fn client_via_proxy<S: AsyncRead + AsyncWrite + Unpin>(
         url: &str,
         proxy: &str,
@@ -125,52 +139,5 @@ mod runtime {
         config: Config,
     ) -> WebSocket<S> {
         crate::WebSocket::from_connection(conn, FuturesIo(stream), AsyncIoTimer::default(), config)
-    }
-
-    /// What `wss://` needs on runtimes without built-in TLS.
-    const NO_TLS: TlsError = TlsError::NotAvailable {
-        hint: "connect TCP, wrap it in your TLS library's stream and call client()",
-    };
-
-    /// Connects to a `ws://` URL over the stream `open(host, port)` gives (the
-    /// runtime's TCP connect, with `TCP_NODELAY`), then runs the handshake. `wss://`
-    /// is refused with [`Error::Tls`].
-    pub async fn connect_with<S, F>(
-        url: &str,
-        config: impl Into<ClientConfig>,
-        open: impl FnOnce(String, u16) -> F,
-    ) -> Result<WebSocket<S>, Error>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-        F: Future<Output = io::Result<S>>,
-    {
-        let (host, port, tls) = parse_target(url)?;
-        if tls {
-            return Err(NO_TLS.into());
-        }
-        let stream = open(host, port).await?;
-        client(url, stream, config).await
-    }
-
-    /// Connects to a `ws://` URL through the `http://` or SOCKS5 proxy `proxy`, over
-    /// the stream `open(proxy_host, proxy_port)` gives. `wss://` and `https://`
-    /// proxies are refused with [`Error::Tls`]: run [`tunnel`](crate::tunnel) on
-    /// your own (TLS) stream, wrap it in TLS, and call [`client`].
-    pub async fn connect_via_proxy<S, F>(
-        url: &str,
-        proxy: &str,
-        config: impl Into<ClientConfig>,
-        open: impl FnOnce(String, u16) -> F,
-    ) -> Result<WebSocket<S>, Error>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-        F: Future<Output = io::Result<S>>,
-    {
-        if parse_target(url)?.2 || ProxyKind::of(proxy)? == ProxyKind::Https {
-            return Err(NO_TLS.into());
-        }
-        let (host, port) = proxy_target(proxy)?;
-        let stream = open(host, port).await?;
-        client_via_proxy(url, proxy, stream, config).await
     }
 }

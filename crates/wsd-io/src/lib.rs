@@ -5,8 +5,9 @@
 //! depends on no runtime: a [`Transport`] is the four poll methods of an async byte
 //! stream, a [`Timer`] is a clock with a resettable sleep. `wsd-tokio` supplies
 //! tokio's; this crate has a [`FuturesIo`] transport (feature `futures-io`: smol,
-//! async-std, async-net streams) and an [`AsyncIoTimer`] (feature `async-io`) that
-//! `wsd-smol` and `wsd-async-std` use. Generic code written against
+//! async-std, async-net streams), and an [`AsyncIoTimer`] and the readiness-based
+//! [`AsyncIoTcp`] transport (feature `async-io`) that `wsd-smol` and
+//! `wsd-async-std` use, with their shared `connect` (TLS with feature `rustls`). Generic code written against
 //! [`WebSocket<T, Z>`](WebSocket) works on every runtime.
 //!
 //! All protocol decisions stay in the [`Connection`]; this crate only moves bytes,
@@ -109,7 +110,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 #[cfg(feature = "async-io")]
-pub use async_io::AsyncIoTimer;
+pub use async_io::{AsyncIoTcp, AsyncIoTimer};
 pub use error::{Error, TlsError, UrlError, UrlErrorKind};
 #[cfg(feature = "futures-io")]
 pub use futures_io::FuturesIo;
@@ -143,15 +144,7 @@ pub trait Transport: Unpin {
         buf: &mut BytesMut,
         max: usize,
     ) -> Poll<io::Result<usize>> {
-        let start = buf.len();
-        buf.resize(start + max, 0);
-        let result = self.poll_read(cx, &mut buf[start..]);
-        let n = match result {
-            Poll::Ready(Ok(n)) => n.min(max),
-            _ => 0,
-        };
-        buf.truncate(start + n);
-        result
+        read_zero_filled(buf, max, |room| self.poll_read(cx, room))
     }
 
     /// Whether [`poll_read_buf`](Self::poll_read_buf) initialises the room it reads
@@ -185,6 +178,24 @@ pub trait Transport: Unpin {
 
     /// Shuts the write side down (TCP FIN, TLS close_notify).
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// Zero-fills `max` bytes of room at the end of `buf`, reads into it with `read`,
+/// and keeps what the read returned.
+pub(crate) fn read_zero_filled(
+    buf: &mut BytesMut,
+    max: usize,
+    read: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
+) -> Poll<io::Result<usize>> {
+    let start = buf.len();
+    buf.resize(start + max, 0);
+    let result = read(&mut buf[start..]);
+    let n = match result {
+        Poll::Ready(Ok(n)) => n.min(max),
+        _ => 0,
+    };
+    buf.truncate(start + n);
+    result
 }
 
 /// The runtime's clock and a resettable sleep, for the connection's one deadline.

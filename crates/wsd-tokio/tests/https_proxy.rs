@@ -6,72 +6,10 @@
 
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::{TcpListener, TcpStream};
 use wsd_tokio::{CloseCode, Error, MaybeTlsStream, Message, Options};
 
 mod common;
-use common::{Proxy, echo_server};
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A certificate for `localhost`, and a client configuration that trusts only it.
-fn certificate() -> (
-    CertificateDer<'static>,
-    PrivateKeyDer<'static>,
-    Arc<rustls::ClientConfig>,
-) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.clone()).unwrap();
-    let client = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (cert, key, Arc::new(client))
-}
-
-/// Ends TLS for `localhost` on a free port and forwards the plain bytes to
-/// `target_port`; returns the port.
-async fn tls_terminator(
-    cert: &CertificateDer<'static>,
-    key: &PrivateKeyDer<'static>,
-    target_port: u16,
-) -> u16 {
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key.clone_key())
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                // A client that refuses the certificate ends here.
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut plain = TcpStream::connect(("127.0.0.1", target_port))
-                    .await
-                    .unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-            });
-        }
-    });
-    port
-}
+use common::{Proxy, certificate, echo_server, tls_terminator};
 
 async fn echo_through(url: &str, proxy: &str, tls: Arc<rustls::ClientConfig>) -> MaybeTlsStream {
     let mut ws = wsd_tokio::connect_with_tls(url, Some(proxy), Options::default(), tls)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ::async_std::net::{TcpListener, TcpStream};
 use ::async_std::task;
-use wsd_async_std::{AsyncIoTimer, FuturesIo};
+use wsd_async_std::{AsyncIoTcp, AsyncIoTimer};
 
 use super::{Net, serve_with};
 use crate::args::ServeArgs;
@@ -15,7 +15,8 @@ use crate::args::ServeArgs;
 pub(crate) enum AsyncStd {}
 
 impl Net for AsyncStd {
-    type Transport = FuturesIo<TcpStream>;
+    /// async-std's socket read by readiness rather than through futures-io.
+    type Transport = AsyncIoTcp;
     type Timer = AsyncIoTimer;
     type Listener = TcpListener;
 
@@ -30,13 +31,13 @@ impl Net for AsyncStd {
     async fn accept(listener: &TcpListener) -> io::Result<(Self::Transport, SocketAddr)> {
         let (stream, peer) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        Ok((FuturesIo(stream), peer))
+        Ok((wsd_async_std::tcp_transport(stream)?, peer))
     }
 
     async fn connect(authority: &str) -> io::Result<Self::Transport> {
         let stream = TcpStream::connect(authority).await?;
         stream.set_nodelay(true)?;
-        Ok(FuturesIo(stream))
+        wsd_async_std::tcp_transport(stream)
     }
 
     async fn sleep(duration: Duration) {

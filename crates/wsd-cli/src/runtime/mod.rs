@@ -15,7 +15,9 @@ use wsd_io::{
 
 use crate::args::{AutobahnArgs, ConnectArgs, ServeArgs};
 use crate::route::{Route, route};
-use crate::tls::{ClientTlsArgs, ClientTransport, MaybeTls, TlsNet};
+use crate::tls::{
+    ClientTlsArgs, ClientTransport, MaybeTls, Peer, TlsNet, handshake_error, peer_handshake_error,
+};
 use lifecycle::{ConnectionLifecycle, Lifecycle};
 
 /// The line `wsd serve` prints once it listens (the end-to-end tests read it to
@@ -198,8 +200,9 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     line
 }
 
-/// Opens a client connection: TCP (to the proxy when one is given, then the CONNECT
-/// tunnel), TLS for `wss://` (see `crate::tls`), then the handshake.
+/// Opens a client connection: TCP (to the proxy when one is given: TLS to an
+/// `https://` proxy, then the CONNECT tunnel; or SOCKS5), TLS for `wss://` (see
+/// `crate::tls`), then the handshake.
 async fn open_client<R: TlsNet>(
     url: &str,
     proxy: Option<&str>,
@@ -207,58 +210,92 @@ async fn open_client<R: TlsNet>(
     tls: &ClientTlsArgs,
 ) -> Result<Socket<R>, ConnectError> {
     let authority = authority(url).map_err(ConnectError::Url)?;
-    if let Some(proxy) = proxy {
-        let kind =
-            wsd_io::ProxyKind::of(proxy).map_err(|error| ConnectError::Url(chain(&error)))?;
-        if kind == wsd_io::ProxyKind::Https {
-            return Err(ConnectError::Proxy(format!(
-                "{proxy}: https:// proxies need TLS, which wsd connect does not have; \
-                 use an http:// or socks5:// proxy"
-            )));
+    let https_proxy = match proxy {
+        Some(proxy) => {
+            let kind =
+                wsd_io::ProxyKind::of(proxy).map_err(|error| ConnectError::Url(chain(&error)))?;
+            kind == wsd_io::ProxyKind::Https
         }
-    }
+        None => false,
+    };
     let dial = match proxy {
         Some(proxy) => proxy_authority(proxy).map_err(ConnectError::Url)?,
         None => authority.clone(),
     };
     let mut timer = R::Timer::default();
-    let opened = if crate::tls::is_wss(url) {
-        let config = crate::tls::client_config(tls, &[]).map_err(ConnectError::Url)?;
-        let name = crate::tls::server_name(url).map_err(ConnectError::Url)?;
-        let mut tcp = R::tcp(&dial)
-            .await
-            .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
-        if let Some(proxy) = proxy {
-            let early = wsd_io::tunnel(&mut R::borrow(&mut tcp), &mut timer, url, proxy, &options)
+    let wss = crate::tls::is_wss(url);
+    let opened = match proxy {
+        Some(proxy) if https_proxy => {
+            let config = crate::tls::client_config(tls, &[]).map_err(ConnectError::Url)?;
+            let proxy_name = crate::tls::proxy_name(proxy).map_err(ConnectError::Url)?;
+            let tcp = R::tcp(&dial)
+                .await
+                .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
+            let mut to_proxy = R::tls(tcp, proxy_name, config.clone())
+                .await
+                .map_err(|error| {
+                    ConnectError::Tls(peer_handshake_error(&dial, Peer::Proxy, &error))
+                })?;
+            let early = wsd_io::tunnel(&mut to_proxy, &mut timer, url, proxy, &options)
                 .await
                 .map_err(|error| ConnectError::Proxy(chain(&error)))?;
-            // The server speaks TLS only after our ClientHello, so a proxy that
-            // sent more after its answer is not tunnelling.
-            if !early.is_empty() {
-                return Err(ConnectError::Proxy(format!(
-                    "the proxy sent {} bytes after its CONNECT answer, before TLS began",
-                    early.len()
-                )));
+            if wss {
+                no_early_bytes(&early)?;
+                let name = crate::tls::server_name(url).map_err(ConnectError::Url)?;
+                let stream = R::tls_in_tls(to_proxy, name, config)
+                    .await
+                    .map_err(|error| ConnectError::Tls(handshake_error(&authority, &error)))?;
+                wsd_io::client(url, MaybeTls::TlsInTls(stream), timer, options).await
+            } else {
+                let stream = MaybeTls::Tls(to_proxy);
+                wsd_io::client_with_input(url, stream, timer, options, &early).await
             }
         }
-        let stream = R::tls(tcp, name, config)
-            .await
-            .map_err(|error| ConnectError::Tls(crate::tls::handshake_error(&authority, &error)))?;
-        wsd_io::client(url, MaybeTls::Tls(stream), timer, options).await
-    } else {
-        let stream = R::connect(&dial)
-            .await
-            .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
-        let stream = MaybeTls::Plain(stream);
-        match proxy {
-            Some(proxy) => wsd_io::client_via_proxy(url, proxy, stream, timer, options).await,
-            None => wsd_io::client(url, stream, timer, options).await,
+        _ if wss => {
+            let config = crate::tls::client_config(tls, &[]).map_err(ConnectError::Url)?;
+            let name = crate::tls::server_name(url).map_err(ConnectError::Url)?;
+            let mut tcp = R::tcp(&dial)
+                .await
+                .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
+            if let Some(proxy) = proxy {
+                let early =
+                    wsd_io::tunnel(&mut R::borrow(&mut tcp), &mut timer, url, proxy, &options)
+                        .await
+                        .map_err(|error| ConnectError::Proxy(chain(&error)))?;
+                no_early_bytes(&early)?;
+            }
+            let stream = R::tls(tcp, name, config)
+                .await
+                .map_err(|error| ConnectError::Tls(handshake_error(&authority, &error)))?;
+            wsd_io::client(url, MaybeTls::Tls(stream), timer, options).await
+        }
+        _ => {
+            let stream = R::connect(&dial)
+                .await
+                .map_err(|error| ConnectError::Tcp(dial.clone(), error))?;
+            let stream = MaybeTls::Plain(stream);
+            match proxy {
+                Some(proxy) => wsd_io::client_via_proxy(url, proxy, stream, timer, options).await,
+                None => wsd_io::client(url, stream, timer, options).await,
+            }
         }
     };
     opened.map_err(|error| match error {
         WsError::ProxyRefused(_) | WsError::Socks(_) => ConnectError::Proxy(chain(&error)),
         error => ConnectError::Handshake(chain(&error)),
     })
+}
+
+/// The server speaks TLS only after our ClientHello, so a proxy that sent more
+/// after its CONNECT answer is not tunnelling.
+fn no_early_bytes(early: &[u8]) -> Result<(), ConnectError> {
+    if early.is_empty() {
+        return Ok(());
+    }
+    Err(ConnectError::Proxy(format!(
+        "the proxy sent {} bytes after its CONNECT answer, before TLS began",
+        early.len()
+    )))
 }
 
 /// `wsd connect`: stdin lines out as text, messages in on stdout.

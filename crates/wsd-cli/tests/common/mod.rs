@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -123,8 +124,8 @@ pub(crate) fn connect_with_env(
     )
 }
 
-/// tinyproxy and microsocks, started on free loopback ports: the helpers of
-/// `wsd-tokio`'s proxy tests, shared rather than copied.
+/// tinyproxy, microsocks and the TLS terminator, started on free loopback ports:
+/// the helpers of `wsd-tokio`'s proxy tests, shared rather than copied.
 #[path = "../../../wsd-tokio/tests/common/mod.rs"]
 mod proxies;
 pub(crate) use proxies::{Proxy, Socks};
@@ -147,4 +148,31 @@ pub(crate) fn microsocks(auth: bool) -> Socks {
         .build()
         .unwrap()
         .block_on(Socks::start(auth))
+}
+
+/// An `https://` proxy: tinyproxy (allowing CONNECT to `allowed_port`, with basic
+/// auth `user:pass`) behind TLS for `localhost` with the certificate and key in the
+/// PEM files `cert` and `key`. Returns tinyproxy (stopped when dropped) and the port
+/// of its TLS side, which lives on a thread of its own until the test ends.
+pub(crate) fn https_proxy(allowed_port: u16, cert: &Path, key: &Path) -> (Proxy, u16) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let cert = CertificateDer::from_pem_file(cert).unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let (started, ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let proxy = Proxy::start(allowed_port, true).await;
+            let port = proxies::tls_terminator(&cert, &key, proxy.port).await;
+            started.send((proxy, port)).unwrap();
+            // The terminator's tasks run as long as this runtime does.
+            std::future::pending::<()>().await;
+        });
+    });
+    ready.recv().unwrap()
 }

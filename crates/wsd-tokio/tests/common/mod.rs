@@ -1,5 +1,6 @@
 //! Helpers the proxy tests share: tinyproxy (HTTP proxy) and microsocks (SOCKS5),
-//! each started on a free loopback port and stopped on drop, and a wsd echo server.
+//! each started on a free loopback port and stopped on drop, a TLS terminator that
+//! makes either an `https://` proxy, and a wsd echo server.
 // Each test file compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
 
@@ -7,7 +8,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::{TcpListener, TcpStream};
 
 /// A tinyproxy in the foreground, killed on drop.
 pub(crate) struct Proxy {
@@ -110,10 +114,7 @@ async fn spawn_listening(what: &str, mut command: impl FnMut(u16) -> Command) ->
             if child.try_wait().unwrap().is_some() {
                 break;
             }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 listening = true;
                 break;
             }
@@ -162,4 +163,65 @@ impl Drop for Socks {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A self-signed certificate for `localhost`, its key, and a client configuration
+/// that trusts only it.
+pub(crate) fn certificate() -> (
+    CertificateDer<'static>,
+    PrivateKeyDer<'static>,
+    Arc<rustls::ClientConfig>,
+) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (cert, key, Arc::new(client))
+}
+
+/// Ends TLS for `localhost` (with `cert` and `key`) on a free loopback port and
+/// forwards the plain bytes to `target_port`; returns the port. In front of
+/// tinyproxy it makes an `https://` proxy; in front of an echo server, a `wss://`
+/// one.
+pub(crate) async fn tls_terminator(
+    cert: &CertificateDer<'static>,
+    key: &PrivateKeyDer<'static>,
+    target_port: u16,
+) -> u16 {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key.clone_key())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut plain = TcpStream::connect(("127.0.0.1", target_port))
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
 }
