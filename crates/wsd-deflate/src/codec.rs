@@ -1,5 +1,7 @@
-//! The per-connection data path: one compressor and one decompressor, kept across
-//! messages (context takeover) or dropped after each one.
+//! The per-connection data path. A message borrows a compressor or decompressor
+//! from the extension's [`StreamPool`]; with context takeover the connection keeps
+//! the window of what passed (its [`History`]) and primes the next message's stream
+//! with it, or, with [`Tuning::hold_streams`], keeps the streams themselves.
 //!
 //! Compression goes through zlib-rs's own safe API, which takes every parameter of
 //! zlib's `deflateInit2` (flate2 passes only a level and a window); decompression
@@ -7,6 +9,7 @@
 //! crate could not do without `unsafe`.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use flate2::{Decompress, FlushDecompress, Status};
@@ -109,10 +112,12 @@ pub(crate) struct Tuning {
     /// 1-9.
     pub(crate) mem_level: u8,
     pub(crate) strategy: Strategy,
+    /// Keep the streams between messages instead of only their windows.
+    pub(crate) hold_streams: bool,
 }
 
 impl Tuning {
-    /// A raw-deflate compressor with a `2^bits`-byte window.
+    /// A raw-deflate compressor with a `2^bits`-byte window (`bits` already 9-15).
     ///
     /// zlib-rs panics on parameters zlib would refuse; [`DeflateConfig`] checks the
     /// level and memLevel when it is built, and `zlib_window_bits` keeps the window
@@ -124,10 +129,139 @@ impl Tuning {
             level: i32::from(self.level),
             method: Method::Deflated,
             // Negative: a raw stream, without zlib's header and checksum.
-            window_bits: -i32::from(zlib_window_bits(bits)),
+            window_bits: -i32::from(bits),
             mem_level: i32::from(self.mem_level),
             strategy: self.strategy.into(),
         })
+    }
+
+    /// Whether a compressor made by `self` with `bits` can serve `other` with
+    /// `other_bits`: the same parameters, whether streams are held or not.
+    fn makes_same_stream(self, bits: u8, other: Self, other_bits: u8) -> bool {
+        (self.level, self.mem_level, self.strategy, bits)
+            == (other.level, other.mem_level, other.strategy, other_bits)
+    }
+}
+
+/// The most idle streams of each kind a [`StreamPool`] keeps. Each one is in use by
+/// one message at a time, so this many cover as many threads compressing at once;
+/// beyond it streams are made for a message and dropped after it.
+const IDLE_STREAMS: usize = 8;
+
+/// The window every pooled decompressor is made with. zlib-rs allocates a 32 KiB
+/// window whatever the size asked, and a larger window inflates every stream a
+/// smaller one does, so one size serves every connection.
+const INFLATE_BITS: u8 = 15;
+
+/// Compression streams lent to one message at a time, shared by the connections of
+/// one [`PerMessageDeflate`](crate::PerMessageDeflate): between messages a
+/// connection keeps only its windows (see [`History`]), not the streams' hash tables
+/// and buffers. A stream taken from the pool is reset before use, so nothing of one
+/// connection's data reaches another's output.
+#[derive(Default)]
+pub(crate) struct StreamPool {
+    compressors: Mutex<Vec<(Tuning, u8, Deflate)>>,
+    decompressors: Mutex<Vec<Decompress>>,
+}
+
+/// By hand: zlib-rs's compressor has no `Debug`; how many streams wait is what matters.
+impl fmt::Debug for StreamPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamPool")
+            .field("idle_compressors", &lock(&self.compressors).len())
+            .field("idle_decompressors", &lock(&self.decompressors).len())
+            .finish()
+    }
+}
+
+/// The guarded value even if a thread panicked while holding the lock: the pool only
+/// pushes and pops whole values, so it is never half-updated.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl StreamPool {
+    /// A compressor ready to start a stream: an idle one reset, or a new one.
+    fn compressor(&self, tuning: Tuning, bits: u8) -> Deflate {
+        let idle = {
+            let mut idle = lock(&self.compressors);
+            idle.iter()
+                .rposition(|&(t, b, _)| t.makes_same_stream(b, tuning, bits))
+                .map(|at| idle.swap_remove(at).2)
+        };
+        match idle {
+            Some(mut stream) => {
+                stream.reset();
+                stream
+            }
+            None => tuning.compressor(bits),
+        }
+    }
+
+    fn give_compressor(&self, tuning: Tuning, bits: u8, stream: Deflate) {
+        let mut idle = lock(&self.compressors);
+        if idle.len() < IDLE_STREAMS {
+            idle.push((tuning, bits, stream));
+        }
+    }
+
+    /// A decompressor ready to start a stream: an idle one reset, or a new one.
+    fn decompressor(&self) -> Decompress {
+        let idle = lock(&self.decompressors).pop();
+        match idle {
+            Some(mut stream) => {
+                stream.reset(false);
+                stream
+            }
+            None => Decompress::new_with_window_bits(false, INFLATE_BITS),
+        }
+    }
+
+    fn give_decompressor(&self, stream: Decompress) {
+        let mut idle = lock(&self.decompressors);
+        if idle.len() < IDLE_STREAMS {
+            idle.push(stream);
+        }
+    }
+}
+
+/// The last bytes of one direction's uncompressed data, at most one window: all a
+/// deflate stream can refer back to, so all a connection keeps between messages
+/// with context takeover. A stream started for the next message is primed with it
+/// (zlib's `deflateSetDictionary` / `inflateSetDictionary`) and then continues as if
+/// it had never stopped.
+#[derive(Debug, Default)]
+struct History {
+    bytes: Vec<u8>,
+}
+
+impl History {
+    /// Appends `data`, forgetting what falls out of a `window`-byte window.
+    fn push(&mut self, data: &[u8], window: usize) {
+        let bytes = &mut self.bytes;
+        if data.len() >= window {
+            bytes.clear();
+            bytes.reserve_exact(window);
+            bytes.extend_from_slice(data.get(data.len() - window..).unwrap_or_default());
+            return;
+        }
+        let keep = window - data.len();
+        if bytes.len() > keep {
+            bytes.drain(..bytes.len() - keep);
+        }
+        // Grown by hand: Vec's doubling would overshoot the window, and a connection
+        // that sends little should hold little.
+        let needed = bytes.len() + data.len();
+        if needed > bytes.capacity() {
+            let capacity = needed.max(bytes.capacity() * 2).min(window);
+            bytes.reserve_exact(capacity - bytes.len());
+        }
+        bytes.extend_from_slice(data);
+    }
+
+    /// Forgets everything and frees the memory.
+    fn clear(&mut self) {
+        self.bytes = Vec::new();
     }
 }
 
@@ -135,10 +269,15 @@ impl Tuning {
 pub(crate) struct DeflateSession {
     tuning: Tuning,
     agreed: Agreed,
-    /// Our compressor, created on first use; dropped after each message without
-    /// context takeover so an idle connection holds no window.
+    pool: Arc<StreamPool>,
+    /// Held between messages only with [`Tuning::hold_streams`] and context takeover.
     compressor: Option<Deflate>,
     decompressor: Option<Decompress>,
+    /// What we sent, when our compressor keeps its context but not its stream.
+    sent: History,
+    /// What we received, when the peer's compressor keeps its context and ours does
+    /// not keep its stream.
+    received: History,
 }
 
 /// By hand: zlib-rs's compressor has no `Debug`; whether it is held is what matters.
@@ -149,122 +288,184 @@ impl fmt::Debug for DeflateSession {
             .field("agreed", &self.agreed)
             .field("compressor", &self.compressor.as_ref().map(|_| "held"))
             .field("decompressor", &self.decompressor)
+            .field("sent", &self.sent.bytes.len())
+            .field("received", &self.received.bytes.len())
             .finish()
     }
 }
 
+/// How a message's inflating ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inflated {
+    /// At the sync flush: the stream goes on with the next message.
+    Flushed,
+    /// With a BFINAL block (RFC 7692 section 7.2.3.4): the next message starts a
+    /// new stream, without the history.
+    Ended,
+}
+
 impl DeflateSession {
-    pub(crate) fn new(tuning: Tuning, agreed: Agreed) -> Self {
+    pub(crate) fn new(tuning: Tuning, agreed: Agreed, pool: Arc<StreamPool>) -> Self {
         Self {
             tuning,
             agreed,
+            pool,
             compressor: None,
             decompressor: None,
+            sent: History::default(),
+            received: History::default(),
         }
     }
 
-    /// Inflates `input` plus the sync tail into `out`, never letting `out` grow past
-    /// `max_length + 1` bytes.
+    fn own_bits(&self) -> u8 {
+        zlib_window_bits(self.agreed.own_window_bits)
+    }
+
+    fn deflate(&mut self, input: &[u8]) -> Result<Vec<u8>, ExtensionError> {
+        let (tuning, bits) = (self.tuning, self.own_bits());
+        let mut stream = match self.compressor.take() {
+            Some(held) => held,
+            None => {
+                let mut stream = self.pool.compressor(tuning, bits);
+                if !self.sent.bytes.is_empty() {
+                    stream
+                        .set_dictionary(&self.sent.bytes)
+                        .map_err(|error| ExtensionError::internal(error.as_str()))?;
+                }
+                stream
+            }
+        };
+        let result = compress(&mut stream, input);
+        if result.is_err() {
+            // The stream's state is unknown: neither kept nor lent again.
+            self.sent.clear();
+            return result;
+        }
+        if self.agreed.own_no_context_takeover {
+            self.pool.give_compressor(tuning, bits, stream);
+        } else if tuning.hold_streams {
+            self.compressor = Some(stream);
+        } else {
+            self.sent.push(input, 1 << bits);
+            self.pool.give_compressor(tuning, bits, stream);
+        }
+        result
+    }
+
     fn inflate(
         &mut self,
         input: &[u8],
         max_length: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), ExtensionError> {
-        let bits = zlib_window_bits(self.agreed.peer_window_bits);
-        let decompressor = self
-            .decompressor
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
-        // One byte past the limit is proof enough that the message is too big.
-        let limit = max_length.saturating_add(1);
-        for chunk in [input, &SYNC_TAIL[..]] {
-            let mut rest = chunk;
-            loop {
-                if out.len() == out.capacity() {
-                    if out.len() >= limit {
-                        return Err(ExtensionError::too_big(format!(
-                            "message inflates past {max_length} bytes"
-                        )));
-                    }
-                    let capacity = out.capacity().saturating_mul(2).max(FIRST_CHUNK).min(limit);
-                    out.reserve_exact(capacity - out.len());
+        let mut stream = match self.decompressor.take() {
+            Some(held) => held,
+            None => {
+                let mut stream = self.pool.decompressor();
+                if !self.received.bytes.is_empty() {
+                    stream
+                        .set_dictionary(&self.received.bytes)
+                        .map_err(|error| ExtensionError::internal(error.to_string()))?;
                 }
-                let (in_before, out_before) = (decompressor.total_in(), out.len());
-                let status = decompressor
-                    .decompress_vec(rest, out, FlushDecompress::Sync)
-                    .map_err(|error| ExtensionError::invalid_data(error.to_string()))?;
-                let consumed =
-                    usize::try_from(decompressor.total_in() - in_before).unwrap_or(usize::MAX);
-                rest = rest.get(consumed..).unwrap_or_default();
-                if status == Status::StreamEnd {
-                    // The sender ended its stream with a BFINAL block (RFC 7692
-                    // section 7.2.3.4). What follows is padding at most (zlib
-                    // ignores it too); the next message starts a new stream. The
-                    // block may have filled the look-ahead byte: check the limit.
-                    self.decompressor = None;
-                    return within(out, max_length);
-                }
-                let room_left = out.len() < out.capacity();
-                if rest.is_empty() && room_left {
-                    break;
-                }
-                if consumed == 0 && out.len() == out_before && room_left {
-                    return Err(ExtensionError::invalid_data("the deflate stream stalled"));
+                stream
+            }
+        };
+        let result = decompress(&mut stream, input, max_length, out);
+        match result {
+            Ok(Inflated::Flushed) if !self.agreed.peer_no_context_takeover => {
+                if self.tuning.hold_streams {
+                    self.decompressor = Some(stream);
+                } else {
+                    let window = 1 << zlib_window_bits(self.agreed.peer_window_bits);
+                    self.received.push(out, window);
+                    self.pool.give_decompressor(stream);
                 }
             }
+            Ok(_) => {
+                self.received.clear();
+                self.pool.give_decompressor(stream);
+            }
+            // The stream's state is unknown: neither kept nor lent again.
+            Err(_) => self.received.clear(),
         }
-        within(out, max_length)
+        result.map(|_| ())
     }
+}
 
-    fn deflate(&mut self, input: &[u8]) -> Result<Vec<u8>, ExtensionError> {
-        let (tuning, bits) = (self.tuning, self.agreed.own_window_bits);
-        let compressor = self
-            .compressor
-            .get_or_insert_with(|| tuning.compressor(bits));
-        // Deflate rarely grows data by more than a few bytes per block; the loop grows
-        // the buffer if it does. zlib-rs's safe API writes into initialised bytes, so
-        // the buffer is zeroed (by the allocator, for a fresh one) and cut to size.
-        let mut out = vec![0; input.len() / 2 + 64];
-        let mut written = 0;
-        let mut rest = input;
+/// Compresses `input` with a sync flush: the whole output, ending with the sync tail
+/// unless `input` is empty right after a flush.
+fn compress(stream: &mut Deflate, input: &[u8]) -> Result<Vec<u8>, ExtensionError> {
+    // Deflate rarely grows data by more than a few bytes per block; the loop grows
+    // the buffer if it does. zlib-rs's safe API writes into initialised bytes, so
+    // the buffer is zeroed (by the allocator, for a fresh one) and cut to size.
+    let mut out = vec![0; input.len() / 2 + 64];
+    let mut written = 0;
+    let mut rest = input;
+    loop {
+        if written == out.len() {
+            out.resize(out.len() * 2, 0);
+        }
+        let room = out.get_mut(written..).unwrap_or_default();
+        let room_len = room.len();
+        let (in_before, out_before) = (stream.total_in(), stream.total_out());
+        stream
+            .compress(rest, room, DeflateFlush::SyncFlush)
+            .map_err(|error| ExtensionError::internal(error.as_str()))?;
+        let consumed = usize::try_from(stream.total_in() - in_before).unwrap_or(usize::MAX);
+        let produced = usize::try_from(stream.total_out() - out_before).unwrap_or(usize::MAX);
+        rest = rest.get(consumed..).unwrap_or_default();
+        written += produced.min(room_len);
+        if rest.is_empty() && written < out.len() {
+            break;
+        }
+    }
+    out.truncate(written);
+    Ok(out)
+}
+
+/// Inflates `input` plus the sync tail into `out`, never letting `out` grow past
+/// `max_length + 1` bytes.
+fn decompress(
+    stream: &mut Decompress,
+    input: &[u8],
+    max_length: usize,
+    out: &mut Vec<u8>,
+) -> Result<Inflated, ExtensionError> {
+    // One byte past the limit is proof enough that the message is too big.
+    let limit = max_length.saturating_add(1);
+    for chunk in [input, &SYNC_TAIL[..]] {
+        let mut rest = chunk;
         loop {
-            if written == out.len() {
-                out.resize(out.len() * 2, 0);
+            if out.len() == out.capacity() {
+                if out.len() >= limit {
+                    return Err(ExtensionError::too_big(format!(
+                        "message inflates past {max_length} bytes"
+                    )));
+                }
+                let capacity = out.capacity().saturating_mul(2).max(FIRST_CHUNK).min(limit);
+                out.reserve_exact(capacity - out.len());
             }
-            let room = out.get_mut(written..).unwrap_or_default();
-            let room_len = room.len();
-            let (in_before, out_before) = (compressor.total_in(), compressor.total_out());
-            compressor
-                .compress(rest, room, DeflateFlush::SyncFlush)
-                .map_err(|error| ExtensionError::internal(error.as_str()))?;
-            let consumed = usize::try_from(compressor.total_in() - in_before).unwrap_or(usize::MAX);
-            let produced =
-                usize::try_from(compressor.total_out() - out_before).unwrap_or(usize::MAX);
+            let (in_before, out_before) = (stream.total_in(), out.len());
+            let status = stream
+                .decompress_vec(rest, out, FlushDecompress::Sync)
+                .map_err(|error| ExtensionError::invalid_data(error.to_string()))?;
+            let consumed = usize::try_from(stream.total_in() - in_before).unwrap_or(usize::MAX);
             rest = rest.get(consumed..).unwrap_or_default();
-            written += produced.min(room_len);
-            if rest.is_empty() && written < out.len() {
+            if status == Status::StreamEnd {
+                // What follows the final block is padding at most (zlib ignores it
+                // too). The block may have filled the look-ahead byte: check the limit.
+                return within(out, max_length).map(|()| Inflated::Ended);
+            }
+            let room_left = out.len() < out.capacity();
+            if rest.is_empty() && room_left {
                 break;
             }
+            if consumed == 0 && out.len() == out_before && room_left {
+                return Err(ExtensionError::invalid_data("the deflate stream stalled"));
+            }
         }
-        out.truncate(written);
-        // zlib writes nothing for an empty message right after a flush; otherwise the
-        // output ends with the sync tail.
-        if out.is_empty() {
-            out.extend_from_slice(&SYNC_TAIL);
-        }
-        if !out.ends_with(&SYNC_TAIL) {
-            return Err(ExtensionError::internal(
-                "the compressor did not end with a sync flush",
-            ));
-        }
-        out.truncate(out.len() - SYNC_TAIL.len());
-        if out.is_empty() {
-            // RFC 7692 section 7.2.3.6: an empty message is one empty stored block,
-            // whose header is this byte.
-            out.push(0x00);
-        }
-        Ok(out)
     }
+    within(out, max_length).map(|()| Inflated::Flushed)
 }
 
 impl Session for DeflateSession {
@@ -283,11 +484,7 @@ impl Session for DeflateSession {
             });
         }
         let mut out = Vec::new();
-        let result = self.inflate(&message.data, max_length, &mut out);
-        if result.is_err() || self.agreed.peer_no_context_takeover {
-            self.decompressor = None;
-        }
-        result?;
+        self.inflate(&message.data, max_length, &mut out)?;
         Ok(Message {
             opcode: message.opcode,
             rsv,
@@ -296,14 +493,27 @@ impl Session for DeflateSession {
     }
 
     fn encode(&mut self, message: Message) -> Result<Message, ExtensionError> {
-        let result = self.deflate(&message.data);
-        if result.is_err() || self.agreed.own_no_context_takeover {
-            self.compressor = None;
+        let mut out = self.deflate(&message.data)?;
+        // zlib writes nothing for an empty message right after a flush; otherwise the
+        // output ends with the sync tail.
+        if out.is_empty() {
+            out.extend_from_slice(&SYNC_TAIL);
+        }
+        if !out.ends_with(&SYNC_TAIL) {
+            return Err(ExtensionError::internal(
+                "the compressor did not end with a sync flush",
+            ));
+        }
+        out.truncate(out.len() - SYNC_TAIL.len());
+        if out.is_empty() {
+            // RFC 7692 section 7.2.3.6: an empty message is one empty stored block,
+            // whose header is this byte.
+            out.push(0x00);
         }
         Ok(Message {
             opcode: message.opcode,
             rsv: message.rsv | Rsv::RSV1,
-            data: result?.into(),
+            data: out.into(),
         })
     }
 }
@@ -331,7 +541,13 @@ mod tests {
             level,
             mem_level: 8,
             strategy: Strategy::Default,
+            hold_streams: false,
         }
+    }
+
+    /// A session with a pool of its own.
+    fn session(tuning: Tuning, terms: Agreed) -> DeflateSession {
+        DeflateSession::new(tuning, terms, Arc::default())
     }
 
     fn agreed(own_no: bool, own_bits: u8, peer_no: bool, peer_bits: u8) -> Agreed {
@@ -346,10 +562,7 @@ mod tests {
     /// A sender and a receiver that agree: `takeover` for both directions, window 15.
     fn pair(takeover: bool) -> (DeflateSession, DeflateSession) {
         let terms = agreed(!takeover, 15, !takeover, 15);
-        (
-            DeflateSession::new(level(6), terms),
-            DeflateSession::new(level(6), terms),
-        )
+        (session(level(6), terms), session(level(6), terms))
     }
 
     fn compressed(data: &[u8]) -> Message {
@@ -493,10 +706,7 @@ mod tests {
     fn small_negotiated_windows_round_trip_and_8_works_as_9() {
         for bits in [8, 9, 12] {
             let terms = agreed(false, bits, false, bits);
-            let (mut sender, mut receiver) = (
-                DeflateSession::new(level(9), terms),
-                DeflateSession::new(level(9), terms),
-            );
+            let (mut sender, mut receiver) = (session(level(9), terms), session(level(9), terms));
             for _ in 0..3 {
                 let text = sample(20_000);
                 let message = receiver
@@ -510,10 +720,7 @@ mod tests {
     /// A sender tuned by `tuning` and a default receiver, window 15, context takeover.
     fn tuned_pair(tuning: Tuning) -> (DeflateSession, DeflateSession) {
         let terms = agreed(false, 15, false, 15);
-        (
-            DeflateSession::new(tuning, terms),
-            DeflateSession::new(level(6), terms),
-        )
+        (session(tuning, terms), session(level(6), terms))
     }
 
     fn with(mem_level: u8, strategy: Strategy) -> Tuning {
@@ -521,6 +728,7 @@ mod tests {
             level: 6,
             mem_level,
             strategy,
+            hold_streams: false,
         }
     }
 
@@ -592,10 +800,7 @@ mod tests {
         // zlib-rs refuses (panics on) a raw stream with window bits 8.
         let terms = agreed(false, 8, false, 8);
         let tuning = with(1, Strategy::Filtered);
-        let (mut sender, mut receiver) = (
-            DeflateSession::new(tuning, terms),
-            DeflateSession::new(tuning, terms),
-        );
+        let (mut sender, mut receiver) = (session(tuning, terms), session(tuning, terms));
         let text = sample(3000);
         let data = encode(&mut sender, &text);
         assert_eq!(receiver.decode(compressed(&data), 3000).unwrap().data, text);
@@ -675,5 +880,190 @@ mod tests {
         let data = encode(&mut sender, &text);
         let error = receiver.decode(compressed(&data), 4999).unwrap_err();
         assert_eq!(error.close_code(), CloseCode::MESSAGE_TOO_BIG);
+    }
+
+    /// `tuning` with streams held between messages.
+    fn holding(tuning: Tuning) -> Tuning {
+        Tuning {
+            hold_streams: true,
+            ..tuning
+        }
+    }
+
+    /// JSON-like messages, different from each other but sharing keys, so that each
+    /// one refers back into the ones before it.
+    fn messages(count: usize) -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|m| {
+                (0..20 + m % 7)
+                    .map(|i| {
+                        format!(
+                            r#"{{"id":{},"user":"u{}","ok":{}}},"#,
+                            m * 100 + i,
+                            i * 31 % 17,
+                            i % 3 == 0
+                        )
+                    })
+                    .collect::<String>()
+                    .into_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn between_messages_a_connection_keeps_its_windows_and_lends_its_streams_back() {
+        for bits in [9, 12, 15] {
+            let terms = agreed(false, bits, false, bits);
+            let pool = Arc::new(StreamPool::default());
+            let mut sender = DeflateSession::new(level(6), terms, Arc::clone(&pool));
+            let mut receiver = DeflateSession::new(level(6), terms, Arc::clone(&pool));
+            let mut sent = Vec::new();
+            for text in [sample(100), sample(70_000), sample(300)] {
+                let data = encode(&mut sender, &text);
+                assert_eq!(
+                    receiver.decode(compressed(&data), 1 << 20).unwrap().data,
+                    text
+                );
+                sent.extend_from_slice(&text);
+                assert!(sender.compressor.is_none() && receiver.decompressor.is_none());
+                let window = 1 << bits;
+                let tail = &sent[sent.len().saturating_sub(window)..];
+                assert_eq!(sender.sent.bytes, tail, "window {bits}");
+                assert_eq!(receiver.received.bytes, tail, "window {bits}");
+                assert!(sender.sent.bytes.capacity() <= window);
+                assert!(receiver.received.bytes.capacity() <= window);
+            }
+            assert_eq!(
+                lock(&pool.compressors).len(),
+                1,
+                "one compressor, lent again"
+            );
+            assert_eq!(lock(&pool.decompressors).len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_stream_primed_with_the_window_compresses_as_well_as_a_held_stream() {
+        for bits in [9, 10, 12, 13, 15] {
+            let terms = agreed(false, bits, false, bits);
+            let (mut lending, mut holding_sender) =
+                (session(level(6), terms), session(holding(level(6)), terms));
+            let (mut receiver, mut holding_receiver) =
+                (session(level(6), terms), session(holding(level(6)), terms));
+            let (mut lent_size, mut held_size) = (0, 0);
+            for text in messages(12) {
+                let data = encode(&mut lending, &text);
+                let held = encode(&mut holding_sender, &text);
+                if bits >= 12 {
+                    // The same matches: a held stream's history reaches no further.
+                    assert_eq!(data, held, "window {bits}");
+                }
+                (lent_size, held_size) = (lent_size + data.len(), held_size + held.len());
+                assert_eq!(
+                    receiver.decode(compressed(&data), 1 << 20).unwrap().data,
+                    text
+                );
+                let decoded = holding_receiver.decode(compressed(&held), 1 << 20).unwrap();
+                assert_eq!(decoded.data, text);
+            }
+            // Small windows slide within a message, where the streams' histories
+            // differ by a few hundred bytes; the sizes do not.
+            assert!(
+                lent_size * 100 <= held_size * 101,
+                "window {bits}: {lent_size} vs {held_size}"
+            );
+            assert!(holding_sender.compressor.is_some() && holding_receiver.decompressor.is_some());
+            assert!(
+                holding_sender.sent.bytes.is_empty() && holding_receiver.received.bytes.is_empty()
+            );
+        }
+    }
+
+    #[test]
+    fn connections_sharing_a_pool_write_what_they_would_write_alone() {
+        let terms = agreed(false, 12, false, 12);
+        let pool = Arc::new(StreamPool::default());
+        let shared = || DeflateSession::new(level(6), terms, Arc::clone(&pool));
+        let (mut a, mut b) = (shared(), shared());
+        let (mut alone_a, mut alone_b) = (session(level(6), terms), session(level(6), terms));
+        let (mut to_a, mut to_b) = (shared(), shared());
+        let all = messages(10);
+        let (for_a, for_b) = all.split_at(5);
+        // Interleaved, so each stream lent to one connection was last used by the other.
+        for (text_a, text_b) in for_a.iter().zip(for_b) {
+            let data_a = encode(&mut a, text_a);
+            let data_b = encode(&mut b, text_b);
+            assert_eq!(data_a, encode(&mut alone_a, text_a));
+            assert_eq!(data_b, encode(&mut alone_b, text_b));
+            assert_eq!(
+                &to_b.decode(compressed(&data_b), 1 << 20).unwrap().data,
+                text_b
+            );
+            assert_eq!(
+                &to_a.decode(compressed(&data_a), 1 << 20).unwrap().data,
+                text_a
+            );
+        }
+        assert_eq!(lock(&pool.compressors).len(), 1);
+    }
+
+    #[test]
+    fn a_pool_keeps_at_most_its_limit_of_idle_streams() {
+        let pool = StreamPool::default();
+        let tuning = level(6);
+        let streams: Vec<_> = (0..IDLE_STREAMS + 3)
+            .map(|_| pool.compressor(tuning, 15))
+            .collect();
+        for stream in streams {
+            pool.give_compressor(tuning, 15, stream);
+        }
+        let inflaters: Vec<_> = (0..IDLE_STREAMS + 3).map(|_| pool.decompressor()).collect();
+        for stream in inflaters {
+            pool.give_decompressor(stream);
+        }
+        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS);
+        assert_eq!(lock(&pool.decompressors).len(), IDLE_STREAMS);
+        // A compressor is lent only to a connection whose parameters made it.
+        let _ = pool.compressor(tuning, 15);
+        let other = pool.compressor(with(3, Strategy::Default), 15);
+        pool.give_compressor(with(3, Strategy::Default), 15, other);
+        let _ = pool.compressor(tuning, 12);
+        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS);
+        let _ = pool.compressor(with(3, Strategy::Default), 15);
+        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS - 1);
+    }
+
+    #[test]
+    fn history_keeps_the_last_window_of_bytes_and_grows_no_further() {
+        let mut history = History::default();
+        let mut all = Vec::new();
+        for (len, fill) in [(3, b'a'), (500, b'b'), (1, b'c'), (2000, b'd'), (600, b'e')] {
+            let data = vec![fill; len];
+            history.push(&data, 1024);
+            all.extend_from_slice(&data);
+            assert_eq!(history.bytes, &all[all.len().saturating_sub(1024)..]);
+            assert!(history.bytes.capacity() <= 1024);
+        }
+        history.clear();
+        assert_eq!(history.bytes.capacity(), 0);
+    }
+
+    #[test]
+    fn a_failed_message_forgets_the_history_and_keeps_its_stream_from_the_pool() {
+        let terms = agreed(false, 15, false, 15);
+        let pool = Arc::new(StreamPool::default());
+        let mut receiver = DeflateSession::new(level(6), terms, Arc::clone(&pool));
+        let (mut sender, _) = pair(true);
+        let data = encode(&mut sender, b"some text to remember");
+        receiver.decode(compressed(&data), 100).unwrap();
+        assert!(!receiver.received.bytes.is_empty());
+        assert_eq!(lock(&pool.decompressors).len(), 1);
+        assert!(receiver.decode(compressed(&[0xFF; 8]), 100).is_err());
+        assert!(receiver.received.bytes.is_empty());
+        assert_eq!(
+            lock(&pool.decompressors).len(),
+            0,
+            "a failed stream is not lent again"
+        );
     }
 }

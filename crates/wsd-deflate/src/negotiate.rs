@@ -1,11 +1,12 @@
 //! Configuration and the RFC 7692 section 7.1 parameter negotiation, both roles.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use wsd_extensions::{Extension, NegotiationError, Params, Session};
 use wsd_frame::Rsv;
 
-use crate::codec::{DeflateSession, Strategy, Tuning};
+use crate::codec::{DeflateSession, Strategy, StreamPool, Tuning};
 
 /// The extension's name in the header.
 pub const NAME: &str = "permessage-deflate";
@@ -18,6 +19,10 @@ const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 /// The largest window, 32 KiB, and what an absent `*_max_window_bits` means.
 const MAX_BITS: u8 = 15;
 const MIN_BITS: u8 = 8;
+/// A server's window, own and asked of the client, unless configured: 8 KiB windows
+/// keep an idle connection at 16 KiB for a few percent of compression (the crate
+/// documentation has the figures).
+const SERVER_DEFAULT_BITS: u8 = 13;
 
 /// What both ends agreed, from this endpoint's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +62,7 @@ pub struct DeflateConfig {
     request_max_window_bits: Option<u8>,
     accept_no_context_takeover: bool,
     min_window_bits: u8,
+    hold_streams: bool,
 }
 
 impl Default for DeflateConfig {
@@ -66,9 +72,13 @@ impl Default for DeflateConfig {
 }
 
 impl DeflateConfig {
-    /// Common practice: level 6, memLevel 8, the default strategy, context takeover
-    /// both ways, any window the peer asks for, nothing requested of the peer. As a
-    /// client this offers `permessage-deflate; client_max_window_bits`.
+    /// Level 6, memLevel 8, the default strategy, context takeover both ways, any
+    /// window the peer asks for, streams lent per message. As a client this offers
+    /// `permessage-deflate; client_max_window_bits` and requests nothing of the
+    /// server. As a server it compresses with an 8 KiB window (13 bits) and asks the
+    /// same of a client that offered `client_max_window_bits`, as Python's
+    /// `websockets` does with 4 KiB: a server holds many connections, and these
+    /// windows keep each one small for a few percent of compression.
     pub const fn new() -> Self {
         Self {
             level: 6,
@@ -80,6 +90,7 @@ impl DeflateConfig {
             request_max_window_bits: None,
             accept_no_context_takeover: true,
             min_window_bits: MIN_BITS,
+            hold_streams: false,
         }
     }
 
@@ -130,7 +141,9 @@ impl DeflateConfig {
     }
 
     /// Compress with at most a `2^bits`-byte window (8-15). Offered as
-    /// `client_max_window_bits=<bits>` by a client; a server uses it as its own limit.
+    /// `client_max_window_bits=<bits>` by a client; a server uses it as its own limit
+    /// (default 13 for a server, 15 for a client), without announcing it unless the
+    /// client offered `server_max_window_bits`.
     #[must_use]
     pub const fn max_window_bits(mut self, bits: u8) -> Self {
         self.max_window_bits = Some(bits);
@@ -146,9 +159,9 @@ impl DeflateConfig {
     }
 
     /// Ask the peer to compress with at most a `2^bits`-byte window (8-15), which
-    /// bounds our decompressor's memory. A client fails the handshake if the server
-    /// does not agree; a server can only ask a client that offered
-    /// `client_max_window_bits`.
+    /// bounds what our connection keeps of the messages it received. A client fails
+    /// the handshake if the server does not agree; a server can only ask a client
+    /// that offered `client_max_window_bits`, and by default asks for 13.
     #[must_use]
     pub const fn request_max_window_bits(mut self, bits: u8) -> Self {
         self.request_max_window_bits = Some(bits);
@@ -172,12 +185,33 @@ impl DeflateConfig {
         self
     }
 
+    /// Keep the compressor and decompressor between messages, as zlib users
+    /// usually do, instead of lending them to one message at a time and keeping only
+    /// their windows. Default no. Holding them saves the work of priming a stream
+    /// with its window for every message (the more, the larger the window and the
+    /// smaller the messages) and costs a whole stream per connection: about 420 KiB
+    /// at window 15 and memLevel 8 instead of 64 KiB of windows. Only with context
+    /// takeover; without it nothing is kept either way.
+    ///
+    /// ```
+    /// # use wsd_deflate::DeflateConfig;
+    /// // Few connections, many small messages each: keep the streams.
+    /// let deflate = DeflateConfig::new().hold_streams(true).build().unwrap();
+    /// # let _ = deflate;
+    /// ```
+    #[must_use]
+    pub const fn hold_streams(mut self, on: bool) -> Self {
+        self.hold_streams = on;
+        self
+    }
+
     /// Checks the configuration and makes the extension to register.
     pub fn build(self) -> Result<PerMessageDeflate, DeflateError> {
         self.check()?;
         Ok(PerMessageDeflate {
             config: self,
             alternatives: Vec::new(),
+            pool: OnceLock::new(),
         })
     }
 
@@ -208,6 +242,7 @@ impl DeflateConfig {
             level: if self.level > 9 { 9 } else { self.level as u8 },
             mem_level: self.mem_level,
             strategy: self.strategy,
+            hold_streams: self.hold_streams,
         }
     }
 
@@ -253,7 +288,7 @@ impl DeflateConfig {
             config.request_no_context_takeover || offered.client_no_context_takeover;
         let own_window_bits = config
             .max_window_bits
-            .unwrap_or(MAX_BITS)
+            .unwrap_or(SERVER_DEFAULT_BITS)
             .min(offered.server_max_window_bits.unwrap_or(MAX_BITS));
         // Without client_max_window_bits in the offer the client may not be told a
         // window (RFC 7692 section 7.1.2.2); a bare one means "up to 15".
@@ -261,7 +296,7 @@ impl DeflateConfig {
             None => MAX_BITS,
             Some(bits) => config
                 .request_max_window_bits
-                .unwrap_or(MAX_BITS)
+                .unwrap_or(SERVER_DEFAULT_BITS)
                 .min(bits.unwrap_or(MAX_BITS)),
         };
         let mut response = Params::new();
@@ -380,11 +415,27 @@ impl std::error::Error for DeflateError {}
 /// several: a client then offers one `permessage-deflate` per configuration, in
 /// order of preference (RFC 7692 section 5), and a server answers each of the
 /// client's offers in turn with the first configuration that accepts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The connections it negotiates borrow their compression streams from one pool the
+/// extension holds (clones made after the first connection share it), so a
+/// connection between messages keeps only its windows; see
+/// [`DeflateConfig::hold_streams`].
+#[derive(Debug, Clone)]
 pub struct PerMessageDeflate {
     config: DeflateConfig,
     alternatives: Vec<DeflateConfig>,
+    /// Made with the first session, so that `new` stays `const`.
+    pool: OnceLock<Arc<StreamPool>>,
 }
+
+/// The configurations; the pool of streams is not part of what the extension is.
+impl PartialEq for PerMessageDeflate {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.config, &self.alternatives) == (&other.config, &other.alternatives)
+    }
+}
+
+impl Eq for PerMessageDeflate {}
 
 impl Default for PerMessageDeflate {
     fn default() -> Self {
@@ -398,6 +449,7 @@ impl PerMessageDeflate {
         Self {
             config: DeflateConfig::new(),
             alternatives: Vec::new(),
+            pool: OnceLock::new(),
         }
     }
 
@@ -447,7 +499,7 @@ impl PerMessageDeflate {
         offers.iter().find_map(|offer| {
             self.configs().find_map(|config| {
                 let (params, agreed) = config.answer(offer).ok()?;
-                Some((params, session(config.tuning(), agreed)))
+                Some((params, self.session(config.tuning(), agreed)))
             })
         })
     }
@@ -487,8 +539,11 @@ fn strictest(a: Agreed, b: Agreed) -> Agreed {
     }
 }
 
-fn session(tuning: Tuning, agreed: Agreed) -> Box<dyn Session> {
-    Box::new(DeflateSession::new(tuning, agreed))
+impl PerMessageDeflate {
+    fn session(&self, tuning: Tuning, agreed: Agreed) -> Box<dyn Session> {
+        let pool = Arc::clone(self.pool.get_or_init(Arc::default));
+        Box::new(DeflateSession::new(tuning, agreed, pool))
+    }
 }
 
 impl Extension for PerMessageDeflate {
@@ -506,7 +561,7 @@ impl Extension for PerMessageDeflate {
 
     fn client_activate(&self, response: &Params) -> Result<Box<dyn Session>, NegotiationError> {
         match self.activate(response) {
-            Ok((tuning, agreed)) => Ok(session(tuning, agreed)),
+            Ok((tuning, agreed)) => Ok(self.session(tuning, agreed)),
             Err(reason) => Err(NegotiationError::rejected(NAME, response, reason)),
         }
     }
@@ -632,7 +687,12 @@ mod tests {
 
     #[test]
     fn server_answers_each_valid_offer_as_node_permessage_deflate_does() {
-        let c = DeflateConfig::new;
+        // Node's windows: 15 unless asked for less.
+        let c = || {
+            DeflateConfig::new()
+                .max_window_bits(15)
+                .request_max_window_bits(15)
+        };
         let all = "server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8";
         let table: Vec<(DeflateConfig, &str, &str, Terms)> = vec![
             (c(), "", "", DEFAULT),
@@ -1045,7 +1105,7 @@ mod tests {
         );
         // An offer both accept goes to the preferred configuration.
         let (response, _) = server.answer(&[params("client_max_window_bits")]).unwrap();
-        assert_eq!(response.to_string(), "");
+        assert_eq!(response.to_string(), "client_max_window_bits=13");
     }
 
     #[test]
@@ -1175,7 +1235,10 @@ mod tests {
         let offer = client.client_offer_header();
         let (response, mut server_pipe) = server.server_negotiate(offer.as_deref()).unwrap();
         // The tuning leaves the header alone.
-        assert_eq!(response.as_deref(), Some(NAME));
+        assert_eq!(
+            response.as_deref(),
+            Some("permessage-deflate; client_max_window_bits=13")
+        );
         let mut client_pipe = client.client_activate(response.as_deref()).unwrap();
         // Varied enough that zlib's default picks dynamic codes.
         let text: String = (0..200)
@@ -1225,7 +1288,8 @@ mod tests {
             Tuning {
                 level: 1,
                 mem_level: 2,
-                strategy: Strategy::Fixed
+                strategy: Strategy::Fixed,
+                hold_streams: false,
             }
         );
     }
@@ -1281,7 +1345,7 @@ mod tests {
     }
 
     #[test]
-    fn default_client_offers_the_common_header_and_a_default_server_accepts_it_bare() {
+    fn default_client_offers_the_common_header_and_a_default_server_asks_for_window_13() {
         let extensions = registry(DeflateConfig::new());
         let offer = extensions.client_offer_header();
         assert_eq!(
@@ -1289,7 +1353,68 @@ mod tests {
             Some("permessage-deflate; client_max_window_bits")
         );
         let (response, _) = extensions.server_negotiate(offer.as_deref()).unwrap();
-        assert_eq!(response.as_deref(), Some("permessage-deflate"));
+        assert_eq!(
+            response.as_deref(),
+            Some("permessage-deflate; client_max_window_bits=13")
+        );
+        let (_, agreed) = DeflateConfig::new()
+            .answer(&params("client_max_window_bits"))
+            .unwrap();
+        assert_eq!(terms(agreed), (false, 13, false, 13));
+    }
+
+    #[test]
+    fn a_default_server_uses_window_13_unless_configured_or_asked_for_less() {
+        let c = DeflateConfig::new;
+        let table = [
+            // A client that did not offer client_max_window_bits may use 15.
+            (c(), "", "", (false, 13, false, 15)),
+            (
+                c(),
+                "client_max_window_bits=15",
+                "client_max_window_bits=13",
+                (false, 13, false, 13),
+            ),
+            (
+                c(),
+                "client_max_window_bits=10",
+                "client_max_window_bits=10",
+                (false, 13, false, 10),
+            ),
+            // Our own window is announced only when the client asked for one.
+            (
+                c(),
+                "server_max_window_bits=15",
+                "server_max_window_bits=13",
+                (false, 13, false, 15),
+            ),
+            (
+                c(),
+                "server_max_window_bits=9",
+                "server_max_window_bits=9",
+                (false, 9, false, 15),
+            ),
+            (
+                c().max_window_bits(15).request_max_window_bits(15),
+                "client_max_window_bits",
+                "",
+                (false, 15, false, 15),
+            ),
+            (
+                c().request_max_window_bits(11),
+                "client_max_window_bits",
+                "client_max_window_bits=11",
+                (false, 13, false, 11),
+            ),
+        ];
+        for (config, offer, response, expected) in table {
+            let (answer, agreed) = config.answer(&params(offer)).unwrap();
+            assert_eq!(
+                (answer.to_string(), terms(agreed)),
+                (response.to_owned(), expected),
+                "{offer}"
+            );
+        }
     }
 
     #[test]
