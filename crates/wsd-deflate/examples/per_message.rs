@@ -10,8 +10,11 @@
 //! sending side (`compress`) or receiving side (`inflate`), with context takeover
 //! both ways and the default configuration; only the work inside `measured` counts,
 //! so the instructions callgrind reports divided by `count` are the cost of one
-//! message. `window` (8-15) as a fourth argument makes both sides use that window,
-//! and `hold` as a fifth keeps the compression streams between messages.
+//! message. A fourth argument, `window` (8-15) or `-` for the default, makes both
+//! sides use that window. A fifth, `hold`, keeps the compression streams between
+//! messages; a number instead deals the messages in turn to that many connections
+//! of one server, so that with more than the pool's idle streams every message is
+//! compressed by a stream another connection used last (reset and primed).
 
 use std::sync::Arc;
 
@@ -33,25 +36,32 @@ fn registry(config: DeflateConfig) -> Extensions {
     extensions
 }
 
-/// A connected (sender, receiver) pair of pipelines.
-fn pair(config: DeflateConfig) -> (Pipeline, Pipeline) {
+/// `connections` connected (sender, receiver) pairs of pipelines; the senders are
+/// connections of one server, the receivers of one client.
+fn pairs(config: DeflateConfig, connections: usize) -> Vec<(Pipeline, Pipeline)> {
     let client = registry(config);
     let server = registry(config);
     let offer = client.client_offer_header();
-    let (response, server_pipe) = server
-        .server_negotiate(offer.as_deref())
-        .expect("the server accepts");
-    let client_pipe = client
-        .client_activate(response.as_deref())
-        .expect("the client accepts");
-    (server_pipe, client_pipe)
+    (0..connections)
+        .map(|_| {
+            let (response, server_pipe) = server
+                .server_negotiate(offer.as_deref())
+                .expect("the server accepts");
+            let client_pipe = client
+                .client_activate(response.as_deref())
+                .expect("the client accepts");
+            (server_pipe, client_pipe)
+        })
+        .collect()
 }
 
-/// The work counted: every message through `pipe`, one way.
+/// The work counted: every message through the pipes in turn, one way.
 #[inline(never)]
-fn measured(pipe: &mut Pipeline, messages: Vec<Message>, inflate: bool) -> usize {
+fn measured(pipes: &mut [Pipeline], messages: Vec<Message>, inflate: bool) -> usize {
     let mut bytes = 0;
-    for message in messages {
+    let turns = pipes.len();
+    for (i, message) in messages.into_iter().enumerate() {
+        let pipe = &mut pipes[i % turns];
         let out = if inflate {
             pipe.decode(message, 1 << 24)
         } else {
@@ -64,7 +74,7 @@ fn measured(pipe: &mut Pipeline, messages: Vec<Message>, inflate: bool) -> usize
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: per_message compress|inflate LEN COUNT [WINDOW [hold]]";
+    let usage = "usage: per_message compress|inflate LEN COUNT [WINDOW|- [hold|CONNECTIONS]]";
     let (Some(mode), Some(len), Some(count)) = (args.get(1), args.get(2), args.get(3)) else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -80,16 +90,20 @@ fn main() {
     let len: usize = len.parse().expect("LEN is a number");
     let count: usize = count.parse().expect("COUNT is a number");
     let mut config = DeflateConfig::new();
-    if let Some(window) = args.get(4) {
+    if let Some(window) = args.get(4).filter(|arg| *arg != "-") {
         let window: u8 = window.parse().expect("WINDOW is 8-15");
         config = config
             .max_window_bits(window)
             .request_max_window_bits(window);
     }
-    if args.get(5).is_some_and(|arg| arg == "hold") {
-        config = config.hold_streams(true);
+    let mut connections = 1;
+    match args.get(5).map(String::as_str) {
+        Some("hold") => config = config.hold_streams(true),
+        Some(number) => connections = number.parse().expect("CONNECTIONS is a number"),
+        None => {}
     }
-    let (mut sender, mut receiver) = pair(config);
+    let (mut senders, mut receivers): (Vec<_>, Vec<_>) =
+        pairs(config, connections).into_iter().unzip();
     let texts = json::snapshots(3, len, count);
     let mut messages: Vec<Message> = texts
         .iter()
@@ -99,13 +113,18 @@ fn main() {
     if inflate {
         messages = messages
             .into_iter()
-            .map(|message| sender.encode(message).expect("deflate works"))
+            .enumerate()
+            .map(|(i, message)| {
+                senders[i % connections]
+                    .encode(message)
+                    .expect("deflate works")
+            })
             .collect();
-        let out = measured(&mut receiver, messages, true);
+        let out = measured(&mut receivers, messages, true);
         assert_eq!(out, raw, "every message inflates to its text");
         println!("inflated {count} messages, {raw} bytes");
     } else {
-        let out = measured(&mut sender, messages, false);
+        let out = measured(&mut senders, messages, false);
         println!(
             "compressed {count} messages of {len} bytes to {:.1}% of their size",
             100.0 * out as f64 / raw as f64

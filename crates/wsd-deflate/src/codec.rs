@@ -8,7 +8,9 @@
 //! through flate2, whose `decompress_vec` fills a vector's spare capacity, which this
 //! crate could not do without `unsafe`.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -117,6 +119,14 @@ pub(crate) struct Tuning {
 }
 
 impl Tuning {
+    /// What keys the pool's decompressors, which no tuning changes.
+    const INFLATE: Self = Self {
+        level: 0,
+        mem_level: 1,
+        strategy: Strategy::Default,
+        hold_streams: false,
+    };
+
     /// A raw-deflate compressor with a `2^bits`-byte window (`bits` already 9-15).
     ///
     /// zlib-rs panics on parameters zlib would refuse; [`DeflateConfig`] checks the
@@ -145,7 +155,7 @@ impl Tuning {
 
 /// The most idle streams of each kind a [`StreamPool`] keeps. Each one is in use by
 /// one message at a time, so this many cover as many threads compressing at once;
-/// beyond it streams are made for a message and dropped after it.
+/// beyond it the least recently used is dropped.
 const IDLE_STREAMS: usize = 8;
 
 /// The window every pooled decompressor is made with. zlib-rs allocates a 32 KiB
@@ -153,15 +163,40 @@ const IDLE_STREAMS: usize = 8;
 /// smaller one does, so one size serves every connection.
 const INFLATE_BITS: u8 = 15;
 
+/// Which connection a stream last served, if it can go on serving it: a token for
+/// each session, unique within its pool.
+type Owner = u64;
+
+/// A stream waiting in the pool.
+struct Idle<S> {
+    tuning: Tuning,
+    bits: u8,
+    /// The connection whose stream this still is: it stopped at that connection's
+    /// last sync flush, with context takeover, and no one has used it since.
+    owner: Option<Owner>,
+    stream: S,
+}
+
+/// A stream as the pool hands it out.
+struct Lent<S> {
+    stream: S,
+    /// Still the borrower's own stream, exactly as it left it: go on without a reset
+    /// and without priming.
+    continued: bool,
+}
+
 /// Compression streams lent to one message at a time, shared by the connections of
 /// one [`PerMessageDeflate`](crate::PerMessageDeflate): between messages a
 /// connection keeps only its windows (see [`History`]), not the streams' hash tables
-/// and buffers. A stream taken from the pool is reset before use, so nothing of one
-/// connection's data reaches another's output.
+/// and buffers. A connection gets back the stream it used last if no other took it
+/// since, and continues it as if it had held it; any other stream is reset first, so
+/// nothing of one connection's data reaches another's output.
 #[derive(Default)]
 pub(crate) struct StreamPool {
-    compressors: Mutex<Vec<(Tuning, u8, Deflate)>>,
-    decompressors: Mutex<Vec<Decompress>>,
+    /// Least recently used first.
+    compressors: Mutex<VecDeque<Idle<Deflate>>>,
+    decompressors: Mutex<VecDeque<Idle<Decompress>>>,
+    next_owner: AtomicU64,
 }
 
 /// By hand: zlib-rs's compressor has no `Debug`; how many streams wait is what matters.
@@ -180,48 +215,98 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The borrower's own stream if it waits, else the least recently used one that fits.
+fn take<S>(
+    idle: &Mutex<VecDeque<Idle<S>>>,
+    tuning: Tuning,
+    bits: u8,
+    owner: Owner,
+) -> Option<Lent<S>> {
+    let mut idle = lock(idle);
+    let fits = |entry: &Idle<S>| entry.tuning.makes_same_stream(entry.bits, tuning, bits);
+    let own = idle
+        .iter()
+        .position(|entry| entry.owner == Some(owner) && fits(entry));
+    let at = own.or_else(|| idle.iter().position(fits))?;
+    let entry = idle.remove(at)?;
+    Some(Lent {
+        stream: entry.stream,
+        continued: own.is_some(),
+    })
+}
+
+fn give<S>(idle: &Mutex<VecDeque<Idle<S>>>, entry: Idle<S>) {
+    let mut idle = lock(idle);
+    if idle.len() == IDLE_STREAMS {
+        idle.pop_front();
+    }
+    idle.push_back(entry);
+}
+
 impl StreamPool {
-    /// A compressor ready to start a stream: an idle one reset, or a new one.
-    fn compressor(&self, tuning: Tuning, bits: u8) -> Deflate {
-        let idle = {
-            let mut idle = lock(&self.compressors);
-            idle.iter()
-                .rposition(|&(t, b, _)| t.makes_same_stream(b, tuning, bits))
-                .map(|at| idle.swap_remove(at).2)
-        };
-        match idle {
-            Some(mut stream) => {
+    /// A token for a new session.
+    fn owner(&self) -> Owner {
+        self.next_owner.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// `owner`'s compressor to continue, or one ready to start a stream: an idle one
+    /// reset, or a new one.
+    fn compressor(&self, tuning: Tuning, bits: u8, owner: Owner) -> Lent<Deflate> {
+        match take(&self.compressors, tuning, bits, owner) {
+            Some(lent) if lent.continued => lent,
+            Some(Lent { mut stream, .. }) => {
                 stream.reset();
-                stream
+                Lent {
+                    stream,
+                    continued: false,
+                }
             }
-            None => tuning.compressor(bits),
+            None => Lent {
+                stream: tuning.compressor(bits),
+                continued: false,
+            },
         }
     }
 
-    fn give_compressor(&self, tuning: Tuning, bits: u8, stream: Deflate) {
-        let mut idle = lock(&self.compressors);
-        if idle.len() < IDLE_STREAMS {
-            idle.push((tuning, bits, stream));
-        }
+    /// Takes `stream` back; `owner` may continue it.
+    fn give_compressor(&self, tuning: Tuning, bits: u8, owner: Option<Owner>, stream: Deflate) {
+        let entry = Idle {
+            tuning,
+            bits,
+            owner,
+            stream,
+        };
+        give(&self.compressors, entry);
     }
 
-    /// A decompressor ready to start a stream: an idle one reset, or a new one.
-    fn decompressor(&self) -> Decompress {
-        let idle = lock(&self.decompressors).pop();
-        match idle {
-            Some(mut stream) => {
+    /// `owner`'s decompressor to continue, or one ready to start a stream.
+    fn decompressor(&self, owner: Owner) -> Lent<Decompress> {
+        // Decompressors do not depend on the tuning; any value keys them alike.
+        match take(&self.decompressors, Tuning::INFLATE, INFLATE_BITS, owner) {
+            Some(lent) if lent.continued => lent,
+            Some(Lent { mut stream, .. }) => {
                 stream.reset(false);
-                stream
+                Lent {
+                    stream,
+                    continued: false,
+                }
             }
-            None => Decompress::new_with_window_bits(false, INFLATE_BITS),
+            None => Lent {
+                stream: Decompress::new_with_window_bits(false, INFLATE_BITS),
+                continued: false,
+            },
         }
     }
 
-    fn give_decompressor(&self, stream: Decompress) {
-        let mut idle = lock(&self.decompressors);
-        if idle.len() < IDLE_STREAMS {
-            idle.push(stream);
-        }
+    /// Takes `stream` back; `owner` may continue it.
+    fn give_decompressor(&self, owner: Option<Owner>, stream: Decompress) {
+        let entry = Idle {
+            tuning: Tuning::INFLATE,
+            bits: INFLATE_BITS,
+            owner,
+            stream,
+        };
+        give(&self.decompressors, entry);
     }
 }
 
@@ -270,6 +355,8 @@ pub(crate) struct DeflateSession {
     tuning: Tuning,
     agreed: Agreed,
     pool: Arc<StreamPool>,
+    /// This connection in the pool's eyes.
+    owner: Owner,
     /// Held between messages only with [`Tuning::hold_streams`] and context takeover.
     compressor: Option<Deflate>,
     decompressor: Option<Decompress>,
@@ -309,6 +396,7 @@ impl DeflateSession {
         Self {
             tuning,
             agreed,
+            owner: pool.owner(),
             pool,
             compressor: None,
             decompressor: None,
@@ -326,8 +414,9 @@ impl DeflateSession {
         let mut stream = match self.compressor.take() {
             Some(held) => held,
             None => {
-                let mut stream = self.pool.compressor(tuning, bits);
-                if !self.sent.bytes.is_empty() {
+                let lent = self.pool.compressor(tuning, bits, self.owner);
+                let mut stream = lent.stream;
+                if !lent.continued && !self.sent.bytes.is_empty() {
                     stream
                         .set_dictionary(&self.sent.bytes)
                         .map_err(|error| ExtensionError::internal(error.as_str()))?;
@@ -342,12 +431,13 @@ impl DeflateSession {
             return result;
         }
         if self.agreed.own_no_context_takeover {
-            self.pool.give_compressor(tuning, bits, stream);
+            self.pool.give_compressor(tuning, bits, None, stream);
         } else if tuning.hold_streams {
             self.compressor = Some(stream);
         } else {
             self.sent.push(input, 1 << bits);
-            self.pool.give_compressor(tuning, bits, stream);
+            self.pool
+                .give_compressor(tuning, bits, Some(self.owner), stream);
         }
         result
     }
@@ -361,8 +451,9 @@ impl DeflateSession {
         let mut stream = match self.decompressor.take() {
             Some(held) => held,
             None => {
-                let mut stream = self.pool.decompressor();
-                if !self.received.bytes.is_empty() {
+                let lent = self.pool.decompressor(self.owner);
+                let mut stream = lent.stream;
+                if !lent.continued && !self.received.bytes.is_empty() {
                     stream
                         .set_dictionary(&self.received.bytes)
                         .map_err(|error| ExtensionError::internal(error.to_string()))?;
@@ -378,12 +469,12 @@ impl DeflateSession {
                 } else {
                     let window = 1 << zlib_window_bits(self.agreed.peer_window_bits);
                     self.received.push(out, window);
-                    self.pool.give_decompressor(stream);
+                    self.pool.give_decompressor(Some(self.owner), stream);
                 }
             }
             Ok(_) => {
                 self.received.clear();
-                self.pool.give_decompressor(stream);
+                self.pool.give_decompressor(None, stream);
             }
             // The stream's state is unknown: neither kept nor lent again.
             Err(_) => self.received.clear(),
@@ -1008,29 +1099,83 @@ mod tests {
     }
 
     #[test]
-    fn a_pool_keeps_at_most_its_limit_of_idle_streams() {
+    fn a_pool_keeps_at_most_its_limit_of_idle_streams_dropping_the_oldest() {
         let pool = StreamPool::default();
         let tuning = level(6);
-        let streams: Vec<_> = (0..IDLE_STREAMS + 3)
-            .map(|_| pool.compressor(tuning, 15))
+        let streams: Vec<_> = (0..IDLE_STREAMS as u64 + 3)
+            .map(|owner| pool.compressor(tuning, 15, owner).stream)
             .collect();
-        for stream in streams {
-            pool.give_compressor(tuning, 15, stream);
+        for (owner, stream) in (0..).zip(streams) {
+            pool.give_compressor(tuning, 15, Some(owner), stream);
         }
-        let inflaters: Vec<_> = (0..IDLE_STREAMS + 3).map(|_| pool.decompressor()).collect();
+        let inflaters: Vec<_> = (0..IDLE_STREAMS as u64 + 3)
+            .map(|owner| pool.decompressor(owner).stream)
+            .collect();
         for stream in inflaters {
-            pool.give_decompressor(stream);
+            pool.give_decompressor(None, stream);
         }
         assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS);
         assert_eq!(lock(&pool.decompressors).len(), IDLE_STREAMS);
+        // The three oldest went.
+        assert!(!pool.compressor(tuning, 15, 2).continued);
+        assert!(
+            pool.compressor(tuning, 15, 3 + IDLE_STREAMS as u64 - 1)
+                .continued
+        );
+        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS - 2);
         // A compressor is lent only to a connection whose parameters made it.
-        let _ = pool.compressor(tuning, 15);
-        let other = pool.compressor(with(3, Strategy::Default), 15);
-        pool.give_compressor(with(3, Strategy::Default), 15, other);
-        let _ = pool.compressor(tuning, 12);
-        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS);
-        let _ = pool.compressor(with(3, Strategy::Default), 15);
+        let other = pool.compressor(with(3, Strategy::Default), 15, 99).stream;
+        pool.give_compressor(with(3, Strategy::Default), 15, Some(99), other);
+        let _ = pool.compressor(tuning, 12, 99);
         assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS - 1);
+        assert!(
+            pool.compressor(with(3, Strategy::Default), 15, 99)
+                .continued
+        );
+        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS - 2);
+    }
+
+    #[test]
+    fn a_connection_continues_its_own_stream_and_primes_one_another_used() {
+        let terms = agreed(false, 13, false, 13);
+        let pool = Arc::new(StreamPool::default());
+        let shared = || DeflateSession::new(level(6), terms, Arc::clone(&pool));
+        let (mut sender, mut receiver) = (shared(), shared());
+        let (mut held_sender, mut held_receiver) = (
+            session(holding(level(6)), terms),
+            session(holding(level(6)), terms),
+        );
+        let texts = messages(6);
+        for (i, text) in texts.iter().enumerate() {
+            if i >= 3 {
+                // Another connection borrows the idle streams, resetting them.
+                let (mut other, mut other_receiver) = (shared(), shared());
+                let data = encode(&mut other, b"another connection's message");
+                other_receiver.decode(compressed(&data), 100).unwrap();
+            }
+            let data = encode(&mut sender, text);
+            assert_eq!(data, encode(&mut held_sender, text), "message {i}");
+            assert_eq!(
+                &receiver.decode(compressed(&data), 1 << 20).unwrap().data,
+                text
+            );
+            held_receiver.decode(compressed(&data), 1 << 20).unwrap();
+            // The stream went back marked as the connection's, having read all it
+            // compressed since its last reset.
+            let since_reset: usize = if i < 3 {
+                texts[..=i].iter().map(Vec::len).sum()
+            } else {
+                text.len()
+            };
+            let compressors = lock(&pool.compressors);
+            let own = compressors
+                .iter()
+                .find(|idle| idle.owner == Some(sender.owner));
+            assert_eq!(
+                own.map(|idle| idle.stream.total_in()),
+                Some(since_reset as u64)
+            );
+        }
     }
 
     #[test]
