@@ -11,10 +11,10 @@
 //! both ways and the default configuration; only the work inside `measured` counts,
 //! so the instructions callgrind reports divided by `count` are the cost of one
 //! message. A fourth argument, `window` (8-15) or `-` for the default, makes both
-//! sides use that window. A fifth, `hold`, keeps the compression streams between
-//! messages; a number instead deals the messages in turn to that many connections
-//! of one server, so that with more than the pool's idle streams every message is
-//! compressed by a stream another connection used last (reset and primed).
+//! sides use that window. A fifth deals the messages in turn to that many
+//! connections of one server (default 1), so that with more than the pool's 8 idle
+//! streams every message goes through a stream another connection used last (reset
+//! and primed). A sixth, `hold`, keeps the compression streams between messages.
 
 use std::sync::Arc;
 
@@ -74,7 +74,7 @@ fn measured(pipes: &mut [Pipeline], messages: Vec<Message>, inflate: bool) -> us
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: per_message compress|inflate LEN COUNT [WINDOW|- [hold|CONNECTIONS]]";
+    let usage = "usage: per_message compress|inflate LEN COUNT [WINDOW|- [CONNECTIONS [hold]]]";
     let (Some(mode), Some(len), Some(count)) = (args.get(1), args.get(2), args.get(3)) else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -96,11 +96,11 @@ fn main() {
             .max_window_bits(window)
             .request_max_window_bits(window);
     }
-    let mut connections = 1;
-    match args.get(5).map(String::as_str) {
-        Some("hold") => config = config.hold_streams(true),
-        Some(number) => connections = number.parse().expect("CONNECTIONS is a number"),
-        None => {}
+    let connections = args
+        .get(5)
+        .map_or(1, |number| number.parse().expect("CONNECTIONS is a number"));
+    if args.get(6).is_some_and(|arg| arg == "hold") {
+        config = config.hold_streams(true);
     }
     let (mut senders, mut receivers): (Vec<_>, Vec<_>) =
         pairs(config, connections).into_iter().unzip();

@@ -153,10 +153,11 @@ impl Tuning {
     }
 }
 
-/// The most idle streams of each kind a [`StreamPool`] keeps. Each one is in use by
-/// one message at a time, so this many cover as many threads compressing at once;
-/// beyond it the least recently used is dropped.
-const IDLE_STREAMS: usize = 8;
+/// The most streams of each kind a [`StreamPool`] makes before it takes one from
+/// another connection, and the most it keeps idle. Up to this many connections can
+/// trade messages in turn, each continuing its own stream; more share them, each
+/// message then resetting and priming the one it gets.
+const POOL_STREAMS: usize = 8;
 
 /// The window every pooled decompressor is made with. zlib-rs allocates a 32 KiB
 /// window whatever the size asked, and a larger window inflates every stream a
@@ -185,6 +186,74 @@ struct Lent<S> {
     continued: bool,
 }
 
+/// The streams of one kind: those waiting, and how many are out.
+struct Shelf<S> {
+    /// Least recently used first.
+    idle: VecDeque<Idle<S>>,
+    /// Taken and neither given back nor forgotten yet.
+    lent: usize,
+}
+
+impl<S> Default for Shelf<S> {
+    fn default() -> Self {
+        Self {
+            idle: VecDeque::new(),
+            lent: 0,
+        }
+    }
+}
+
+impl<S> Shelf<S> {
+    /// In order of preference: `owner`'s own stream (continued); one no connection
+    /// can continue; none, to make a new one, while fewer than [`POOL_STREAMS`]
+    /// exist; the least recently used that fits. The caller resets any stream but
+    /// its own, and makes one when there is none.
+    fn take(&mut self, tuning: Tuning, bits: u8, owner: Owner) -> Option<Lent<S>> {
+        let fits = |entry: &Idle<S>| entry.tuning.makes_same_stream(entry.bits, tuning, bits);
+        self.lent += 1;
+        let own = self
+            .idle
+            .iter()
+            .position(|entry| entry.owner == Some(owner) && fits(entry));
+        let at = own
+            .or_else(|| {
+                self.idle
+                    .iter()
+                    .position(|entry| entry.owner.is_none() && fits(entry))
+            })
+            .or_else(|| {
+                let room = self.idle.len() + self.lent <= POOL_STREAMS;
+                self.idle.iter().position(fits).filter(|_| !room)
+            })?;
+        let entry = self.idle.remove(at)?;
+        Some(Lent {
+            stream: entry.stream,
+            continued: own.is_some(),
+        })
+    }
+
+    /// Takes a stream back, dropping the least recently used beyond [`POOL_STREAMS`].
+    fn give(&mut self, entry: Idle<S>) {
+        self.lent = self.lent.saturating_sub(1);
+        self.idle.push_back(entry);
+        while self.idle.len() + self.lent > POOL_STREAMS && self.idle.pop_front().is_some() {}
+    }
+
+    /// `owner` is gone: its streams can no longer be continued.
+    fn disown(&mut self, owner: Owner) {
+        for entry in &mut self.idle {
+            if entry.owner == Some(owner) {
+                entry.owner = None;
+            }
+        }
+    }
+
+    /// A lent stream was dropped: its state was unknown after an error.
+    fn forget(&mut self) {
+        self.lent = self.lent.saturating_sub(1);
+    }
+}
+
 /// Compression streams lent to one message at a time, shared by the connections of
 /// one [`PerMessageDeflate`](crate::PerMessageDeflate): between messages a
 /// connection keeps only its windows (see [`History`]), not the streams' hash tables
@@ -193,9 +262,8 @@ struct Lent<S> {
 /// nothing of one connection's data reaches another's output.
 #[derive(Default)]
 pub(crate) struct StreamPool {
-    /// Least recently used first.
-    compressors: Mutex<VecDeque<Idle<Deflate>>>,
-    decompressors: Mutex<VecDeque<Idle<Decompress>>>,
+    compressors: Mutex<Shelf<Deflate>>,
+    decompressors: Mutex<Shelf<Decompress>>,
     next_owner: AtomicU64,
 }
 
@@ -203,44 +271,17 @@ pub(crate) struct StreamPool {
 impl fmt::Debug for StreamPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamPool")
-            .field("idle_compressors", &lock(&self.compressors).len())
-            .field("idle_decompressors", &lock(&self.decompressors).len())
+            .field("idle_compressors", &lock(&self.compressors).idle.len())
+            .field("idle_decompressors", &lock(&self.decompressors).idle.len())
             .finish()
     }
 }
 
-/// The guarded value even if a thread panicked while holding the lock: the pool only
-/// pushes and pops whole values, so it is never half-updated.
+/// The guarded value even if a thread panicked while holding the lock: the pool's
+/// updates leave it consistent at every step (at worst a count is one off, which
+/// only changes when a new stream is made).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The borrower's own stream if it waits, else the least recently used one that fits.
-fn take<S>(
-    idle: &Mutex<VecDeque<Idle<S>>>,
-    tuning: Tuning,
-    bits: u8,
-    owner: Owner,
-) -> Option<Lent<S>> {
-    let mut idle = lock(idle);
-    let fits = |entry: &Idle<S>| entry.tuning.makes_same_stream(entry.bits, tuning, bits);
-    let own = idle
-        .iter()
-        .position(|entry| entry.owner == Some(owner) && fits(entry));
-    let at = own.or_else(|| idle.iter().position(fits))?;
-    let entry = idle.remove(at)?;
-    Some(Lent {
-        stream: entry.stream,
-        continued: own.is_some(),
-    })
-}
-
-fn give<S>(idle: &Mutex<VecDeque<Idle<S>>>, entry: Idle<S>) {
-    let mut idle = lock(idle);
-    if idle.len() == IDLE_STREAMS {
-        idle.pop_front();
-    }
-    idle.push_back(entry);
 }
 
 impl StreamPool {
@@ -252,7 +293,8 @@ impl StreamPool {
     /// `owner`'s compressor to continue, or one ready to start a stream: an idle one
     /// reset, or a new one.
     fn compressor(&self, tuning: Tuning, bits: u8, owner: Owner) -> Lent<Deflate> {
-        match take(&self.compressors, tuning, bits, owner) {
+        let taken = lock(&self.compressors).take(tuning, bits, owner);
+        match taken {
             Some(lent) if lent.continued => lent,
             Some(Lent { mut stream, .. }) => {
                 stream.reset();
@@ -276,13 +318,14 @@ impl StreamPool {
             owner,
             stream,
         };
-        give(&self.compressors, entry);
+        lock(&self.compressors).give(entry);
     }
 
     /// `owner`'s decompressor to continue, or one ready to start a stream.
     fn decompressor(&self, owner: Owner) -> Lent<Decompress> {
-        // Decompressors do not depend on the tuning; any value keys them alike.
-        match take(&self.decompressors, Tuning::INFLATE, INFLATE_BITS, owner) {
+        // Decompressors do not depend on the tuning; one value keys them all.
+        let taken = lock(&self.decompressors).take(Tuning::INFLATE, INFLATE_BITS, owner);
+        match taken {
             Some(lent) if lent.continued => lent,
             Some(Lent { mut stream, .. }) => {
                 stream.reset(false);
@@ -306,7 +349,7 @@ impl StreamPool {
             owner,
             stream,
         };
-        give(&self.decompressors, entry);
+        lock(&self.decompressors).give(entry);
     }
 }
 
@@ -314,39 +357,43 @@ impl StreamPool {
 /// deflate stream can refer back to, so all a connection keeps between messages
 /// with context takeover. A stream started for the next message is primed with it
 /// (zlib's `deflateSetDictionary` / `inflateSetDictionary`) and then continues as if
-/// it had never stopped.
+/// it had never stopped. A ring, so that a message moves only its own bytes in.
 #[derive(Debug, Default)]
 struct History {
-    bytes: Vec<u8>,
+    bytes: VecDeque<u8>,
 }
 
 impl History {
     /// Appends `data`, forgetting what falls out of a `window`-byte window.
     fn push(&mut self, data: &[u8], window: usize) {
         let bytes = &mut self.bytes;
-        if data.len() >= window {
-            bytes.clear();
-            bytes.reserve_exact(window);
-            bytes.extend_from_slice(data.get(data.len() - window..).unwrap_or_default());
-            return;
-        }
-        let keep = window - data.len();
-        if bytes.len() > keep {
-            bytes.drain(..bytes.len() - keep);
-        }
-        // Grown by hand: Vec's doubling would overshoot the window, and a connection
-        // that sends little should hold little.
+        let data = data
+            .get(data.len().saturating_sub(window)..)
+            .unwrap_or_default();
+        let excess = (bytes.len() + data.len()).saturating_sub(window);
+        bytes.drain(..excess);
+        // Grown by hand: the default growth would overshoot the window, and a
+        // connection that sends little should hold little.
         let needed = bytes.len() + data.len();
         if needed > bytes.capacity() {
             let capacity = needed.max(bytes.capacity() * 2).min(window);
             bytes.reserve_exact(capacity - bytes.len());
         }
-        bytes.extend_from_slice(data);
+        bytes.extend(data);
+    }
+
+    /// The bytes in order, to prime a stream with.
+    fn as_slice(&mut self) -> &[u8] {
+        self.bytes.make_contiguous()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
     }
 
     /// Forgets everything and frees the memory.
     fn clear(&mut self) {
-        self.bytes = Vec::new();
+        self.bytes = VecDeque::new();
     }
 }
 
@@ -378,6 +425,23 @@ impl fmt::Debug for DeflateSession {
             .field("sent", &self.sent.bytes.len())
             .field("received", &self.received.bytes.len())
             .finish()
+    }
+}
+
+/// Held streams go back to the pool, and those the connection could have continued
+/// are marked as no one's: any connection may reset and use them, before it would
+/// make a new one or take another connection's.
+impl Drop for DeflateSession {
+    fn drop(&mut self) {
+        if let Some(stream) = self.compressor.take() {
+            let (tuning, bits) = (self.tuning, self.own_bits());
+            self.pool.give_compressor(tuning, bits, None, stream);
+        }
+        if let Some(stream) = self.decompressor.take() {
+            self.pool.give_decompressor(None, stream);
+        }
+        lock(&self.pool.compressors).disown(self.owner);
+        lock(&self.pool.decompressors).disown(self.owner);
     }
 }
 
@@ -416,10 +480,11 @@ impl DeflateSession {
             None => {
                 let lent = self.pool.compressor(tuning, bits, self.owner);
                 let mut stream = lent.stream;
-                if !lent.continued && !self.sent.bytes.is_empty() {
-                    stream
-                        .set_dictionary(&self.sent.bytes)
-                        .map_err(|error| ExtensionError::internal(error.as_str()))?;
+                if !lent.continued && !self.sent.is_empty() {
+                    if let Err(error) = stream.set_dictionary(self.sent.as_slice()) {
+                        lock(&self.pool.compressors).forget();
+                        return Err(ExtensionError::internal(error.as_str()));
+                    }
                 }
                 stream
             }
@@ -428,6 +493,7 @@ impl DeflateSession {
         if result.is_err() {
             // The stream's state is unknown: neither kept nor lent again.
             self.sent.clear();
+            lock(&self.pool.compressors).forget();
             return result;
         }
         if self.agreed.own_no_context_takeover {
@@ -453,10 +519,11 @@ impl DeflateSession {
             None => {
                 let lent = self.pool.decompressor(self.owner);
                 let mut stream = lent.stream;
-                if !lent.continued && !self.received.bytes.is_empty() {
-                    stream
-                        .set_dictionary(&self.received.bytes)
-                        .map_err(|error| ExtensionError::internal(error.to_string()))?;
+                if !lent.continued && !self.received.is_empty() {
+                    if let Err(error) = stream.set_dictionary(self.received.as_slice()) {
+                        lock(&self.pool.decompressors).forget();
+                        return Err(ExtensionError::internal(error.to_string()));
+                    }
                 }
                 stream
             }
@@ -477,7 +544,10 @@ impl DeflateSession {
                 self.pool.give_decompressor(None, stream);
             }
             // The stream's state is unknown: neither kept nor lent again.
-            Err(_) => self.received.clear(),
+            Err(_) => {
+                self.received.clear();
+                lock(&self.pool.decompressors).forget();
+            }
         }
         result.map(|_| ())
     }
@@ -1025,11 +1095,11 @@ mod tests {
                 assert!(receiver.received.bytes.capacity() <= window);
             }
             assert_eq!(
-                lock(&pool.compressors).len(),
+                lock(&pool.compressors).idle.len(),
                 1,
                 "one compressor, lent again"
             );
-            assert_eq!(lock(&pool.decompressors).len(), 1);
+            assert_eq!(lock(&pool.decompressors).idle.len(), 1);
         }
     }
 
@@ -1064,9 +1134,7 @@ mod tests {
                 "window {bits}: {lent_size} vs {held_size}"
             );
             assert!(holding_sender.compressor.is_some() && holding_receiver.decompressor.is_some());
-            assert!(
-                holding_sender.sent.bytes.is_empty() && holding_receiver.received.bytes.is_empty()
-            );
+            assert!(holding_sender.sent.is_empty() && holding_receiver.received.is_empty());
         }
     }
 
@@ -1075,64 +1143,103 @@ mod tests {
         let terms = agreed(false, 12, false, 12);
         let pool = Arc::new(StreamPool::default());
         let shared = || DeflateSession::new(level(6), terms, Arc::clone(&pool));
-        let (mut a, mut b) = (shared(), shared());
-        let (mut alone_a, mut alone_b) = (session(level(6), terms), session(level(6), terms));
-        let (mut to_a, mut to_b) = (shared(), shared());
-        let all = messages(10);
-        let (for_a, for_b) = all.split_at(5);
-        // Interleaved, so each stream lent to one connection was last used by the other.
-        for (text_a, text_b) in for_a.iter().zip(for_b) {
-            let data_a = encode(&mut a, text_a);
-            let data_b = encode(&mut b, text_b);
-            assert_eq!(data_a, encode(&mut alone_a, text_a));
-            assert_eq!(data_b, encode(&mut alone_b, text_b));
-            assert_eq!(
-                &to_b.decode(compressed(&data_b), 1 << 20).unwrap().data,
-                text_b
-            );
-            assert_eq!(
-                &to_a.decode(compressed(&data_a), 1 << 20).unwrap().data,
-                text_a
-            );
+        // More connections than streams, in turn: each message gets the stream
+        // another connection used last.
+        let count = POOL_STREAMS + 2;
+        let mut senders: Vec<_> = (0..count).map(|_| shared()).collect();
+        let mut receivers: Vec<_> = (0..count).map(|_| shared()).collect();
+        let mut alone: Vec<_> = (0..count).map(|_| session(level(6), terms)).collect();
+        for (round, texts) in messages(3 * count).chunks(count).enumerate() {
+            for (c, text) in texts.iter().enumerate() {
+                let data = encode(&mut senders[c], text);
+                assert_eq!(
+                    data,
+                    encode(&mut alone[c], text),
+                    "round {round}, connection {c}"
+                );
+                let decoded = receivers[c].decode(compressed(&data), 1 << 20).unwrap();
+                assert_eq!(&decoded.data, text);
+            }
         }
-        assert_eq!(lock(&pool.compressors).len(), 1);
+        assert_eq!(lock(&pool.compressors).idle.len(), POOL_STREAMS);
+        assert_eq!(lock(&pool.decompressors).idle.len(), POOL_STREAMS);
     }
 
     #[test]
-    fn a_pool_keeps_at_most_its_limit_of_idle_streams_dropping_the_oldest() {
+    fn a_pool_makes_streams_up_to_its_limit_and_then_shares_the_least_recently_used() {
         let pool = StreamPool::default();
         let tuning = level(6);
-        let streams: Vec<_> = (0..IDLE_STREAMS as u64 + 3)
-            .map(|owner| pool.compressor(tuning, 15, owner).stream)
+        let idle = || lock(&pool.compressors).idle.len();
+        // Connections in turn on one thread: each keeps a stream of its own.
+        for _ in 0..3 {
+            for owner in 0..POOL_STREAMS as u64 {
+                let lent = pool.compressor(tuning, 15, owner);
+                pool.give_compressor(tuning, 15, Some(owner), lent.stream);
+            }
+        }
+        assert_eq!(idle(), POOL_STREAMS);
+        assert!(pool.compressor(tuning, 15, 0).continued);
+        // One more connection takes the least recently used stream, owner 1's.
+        let stolen = pool.compressor(tuning, 15, 99);
+        assert!(!stolen.continued);
+        // Owner 1 takes the next least recently used, owner 2's.
+        assert!(!pool.compressor(tuning, 15, 1).continued);
+        assert!(!pool.compressor(tuning, 15, 2).continued);
+        assert!(pool.compressor(tuning, 15, 4).continued);
+        assert_eq!(idle(), POOL_STREAMS - 5);
+        // Many at once: new streams beyond the limit; back, the oldest are dropped.
+        let many: Vec<_> = (100..100 + 2 * POOL_STREAMS as u64)
+            .map(|owner| (owner, pool.compressor(tuning, 15, owner).stream))
             .collect();
-        for (owner, stream) in (0..).zip(streams) {
+        assert_eq!(idle(), 0);
+        for (owner, stream) in many {
             pool.give_compressor(tuning, 15, Some(owner), stream);
         }
-        let inflaters: Vec<_> = (0..IDLE_STREAMS as u64 + 3)
-            .map(|owner| pool.decompressor(owner).stream)
-            .collect();
-        for stream in inflaters {
-            pool.give_decompressor(None, stream);
-        }
-        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS);
-        assert_eq!(lock(&pool.decompressors).len(), IDLE_STREAMS);
-        // The three oldest went.
-        assert!(!pool.compressor(tuning, 15, 2).continued);
+        // Five are still out (0, 99, 1, 2, 4): room for three idle.
+        assert_eq!(idle(), POOL_STREAMS - 5);
         assert!(
-            pool.compressor(tuning, 15, 3 + IDLE_STREAMS as u64 - 1)
+            pool.compressor(tuning, 15, 100 + 2 * POOL_STREAMS as u64 - 1)
                 .continued
         );
-        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS - 2);
-        // A compressor is lent only to a connection whose parameters made it.
-        let other = pool.compressor(with(3, Strategy::Default), 15, 99).stream;
-        pool.give_compressor(with(3, Strategy::Default), 15, Some(99), other);
-        let _ = pool.compressor(tuning, 12, 99);
-        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS - 1);
-        assert!(
-            pool.compressor(with(3, Strategy::Default), 15, 99)
-                .continued
+        // A stream goes only to a connection whose parameters made it; one no one
+        // can continue goes before another connection's.
+        let pool = StreamPool::default();
+        let small = with(3, Strategy::Default);
+        let lent = pool.compressor(small, 15, 7);
+        pool.give_compressor(small, 15, None, lent.stream);
+        let lent = pool.compressor(tuning, 15, 8);
+        pool.give_compressor(tuning, 15, Some(8), lent.stream);
+        let lent = pool.compressor(tuning, 15, 9);
+        pool.give_compressor(tuning, 15, None, lent.stream);
+        assert_eq!(lock(&pool.compressors).idle.len(), 3);
+        let _ = pool.compressor(tuning, 15, 10);
+        assert!(pool.compressor(tuning, 15, 8).continued);
+        assert_eq!(
+            lock(&pool.compressors).idle.len(),
+            1,
+            "the memLevel 3 one waits"
         );
-        assert_eq!(lock(&pool.compressors).len(), IDLE_STREAMS - 2);
+        // A closed connection's stream is no one's.
+        let pool = Arc::new(StreamPool::default());
+        let terms = agreed(false, 15, false, 15);
+        let mut first = DeflateSession::new(tuning, terms, Arc::clone(&pool));
+        encode(&mut first, b"first");
+        assert!(lock(&pool.compressors).idle[0].owner.is_some());
+        drop(first);
+        assert!(lock(&pool.compressors).idle[0].owner.is_none());
+        let mut second = DeflateSession::new(tuning, terms, Arc::clone(&pool));
+        encode(&mut second, b"second");
+        assert_eq!(
+            lock(&pool.compressors).idle.len(),
+            1,
+            "no new stream was made"
+        );
+        // Decompressors alike.
+        let lent = pool.decompressor(1);
+        pool.give_decompressor(Some(1), lent.stream);
+        let other = pool.decompressor(2);
+        assert!(!other.continued && lock(&pool.decompressors).idle.len() == 1);
+        assert!(pool.decompressor(1).continued);
     }
 
     #[test]
@@ -1148,10 +1255,16 @@ mod tests {
         let texts = messages(6);
         for (i, text) in texts.iter().enumerate() {
             if i >= 3 {
-                // Another connection borrows the idle streams, resetting them.
-                let (mut other, mut other_receiver) = (shared(), shared());
-                let data = encode(&mut other, b"another connection's message");
-                other_receiver.decode(compressed(&data), 100).unwrap();
+                // As many other connections as the pool makes streams: the last takes
+                // the connection's, the least recently used, and resets it.
+                let mut others = Vec::new();
+                for _ in 0..POOL_STREAMS {
+                    let (mut other, mut other_receiver) = (shared(), shared());
+                    let data = encode(&mut other, b"another connection's message");
+                    other_receiver.decode(compressed(&data), 100).unwrap();
+                    // Still open, so their streams stay theirs.
+                    others.push((other, other_receiver));
+                }
             }
             let data = encode(&mut sender, text);
             assert_eq!(data, encode(&mut held_sender, text), "message {i}");
@@ -1169,6 +1282,7 @@ mod tests {
             };
             let compressors = lock(&pool.compressors);
             let own = compressors
+                .idle
                 .iter()
                 .find(|idle| idle.owner == Some(sender.owner));
             assert_eq!(
@@ -1182,12 +1296,21 @@ mod tests {
     fn history_keeps_the_last_window_of_bytes_and_grows_no_further() {
         let mut history = History::default();
         let mut all = Vec::new();
-        for (len, fill) in [(3, b'a'), (500, b'b'), (1, b'c'), (2000, b'd'), (600, b'e')] {
-            let data = vec![fill; len];
+        for (len, first) in [
+            (3, b'a'),
+            (500, b'b'),
+            (1, b'c'),
+            (2000, b'd'),
+            (600, b'e'),
+            (700, b'f'),
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| first + (i % 7) as u8).collect();
             history.push(&data, 1024);
             all.extend_from_slice(&data);
-            assert_eq!(history.bytes, &all[all.len().saturating_sub(1024)..]);
+            let tail = &all[all.len().saturating_sub(1024)..];
+            assert_eq!(history.bytes, tail);
             assert!(history.bytes.capacity() <= 1024);
+            assert_eq!(history.as_slice(), tail);
         }
         history.clear();
         assert_eq!(history.bytes.capacity(), 0);
@@ -1201,12 +1324,12 @@ mod tests {
         let (mut sender, _) = pair(true);
         let data = encode(&mut sender, b"some text to remember");
         receiver.decode(compressed(&data), 100).unwrap();
-        assert!(!receiver.received.bytes.is_empty());
-        assert_eq!(lock(&pool.decompressors).len(), 1);
+        assert!(!receiver.received.is_empty());
+        assert_eq!(lock(&pool.decompressors).idle.len(), 1);
         assert!(receiver.decode(compressed(&[0xFF; 8]), 100).is_err());
-        assert!(receiver.received.bytes.is_empty());
+        assert!(receiver.received.is_empty());
         assert_eq!(
-            lock(&pool.decompressors).len(),
+            lock(&pool.decompressors).idle.len(),
             0,
             "a failed stream is not lent again"
         );
