@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use bytes::Bytes;
 use flate2::{Decompress, FlushDecompress, Status};
@@ -255,9 +255,9 @@ impl<S> Shelf<S> {
 }
 
 /// Compression streams lent to one message at a time, shared by the connections of
-/// one [`PerMessageDeflate`](crate::PerMessageDeflate): between messages a
-/// connection keeps only its windows (see [`History`]), not the streams' hash tables
-/// and buffers. A connection gets back the stream it used last if no other took it
+/// every [`PerMessageDeflate`](crate::PerMessageDeflate) in the process (see
+/// [`StreamPool::shared`]): between messages a connection keeps only its windows
+/// (see [`History`]), not the streams' hash tables and buffers. A connection gets back the stream it used last if no other took it
 /// since, and continues it as if it had held it; any other stream is reset first, so
 /// nothing of one connection's data reaches another's output.
 #[derive(Default)]
@@ -285,6 +285,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl StreamPool {
+    /// The pool of the whole process. One pool, not one per extension value:
+    /// applications often make their `PerMessageDeflate` for each connection (an
+    /// axum handler, options built per accept), and a pool per value would hold
+    /// every connection's streams again. Its idle streams stay when connections
+    /// close: at most [`POOL_STREAMS`] of each kind.
+    pub(crate) fn shared() -> Arc<Self> {
+        static SHARED: OnceLock<Arc<StreamPool>> = OnceLock::new();
+        Arc::clone(SHARED.get_or_init(Arc::default))
+    }
+
     /// A token for a new session.
     fn owner(&self) -> Owner {
         self.next_owner.fetch_add(1, Ordering::Relaxed)
@@ -428,18 +438,11 @@ impl fmt::Debug for DeflateSession {
     }
 }
 
-/// Held streams go back to the pool, and those the connection could have continued
-/// are marked as no one's: any connection may reset and use them, before it would
-/// make a new one or take another connection's.
+/// The streams the connection could have continued are marked as no one's: any
+/// connection may reset and use them, before it would make a new one or take
+/// another connection's. Held streams are the connection's own and go with it.
 impl Drop for DeflateSession {
     fn drop(&mut self) {
-        if let Some(stream) = self.compressor.take() {
-            let (tuning, bits) = (self.tuning, self.own_bits());
-            self.pool.give_compressor(tuning, bits, None, stream);
-        }
-        if let Some(stream) = self.decompressor.take() {
-            self.pool.give_decompressor(None, stream);
-        }
         lock(&self.pool.compressors).disown(self.owner);
         lock(&self.pool.decompressors).disown(self.owner);
     }
@@ -473,10 +476,23 @@ impl DeflateSession {
         zlib_window_bits(self.agreed.own_window_bits)
     }
 
+    /// Whether this connection keeps its own compressor for its whole life.
+    fn holds_compressor(&self) -> bool {
+        self.tuning.hold_streams && !self.agreed.own_no_context_takeover
+    }
+
+    /// Whether this connection keeps its own decompressor for its whole life.
+    fn holds_decompressor(&self) -> bool {
+        self.tuning.hold_streams && !self.agreed.peer_no_context_takeover
+    }
+
     fn deflate(&mut self, input: &[u8]) -> Result<Vec<u8>, ExtensionError> {
         let (tuning, bits) = (self.tuning, self.own_bits());
+        // A held stream is the connection's own, made for it and never in the pool.
+        let held = self.holds_compressor();
         let mut stream = match self.compressor.take() {
-            Some(held) => held,
+            Some(stream) => stream,
+            None if held => tuning.compressor(bits),
             None => {
                 let lent = self.pool.compressor(tuning, bits, self.owner);
                 let mut stream = lent.stream;
@@ -493,13 +509,15 @@ impl DeflateSession {
         if result.is_err() {
             // The stream's state is unknown: neither kept nor lent again.
             self.sent.clear();
-            lock(&self.pool.compressors).forget();
+            if !held {
+                lock(&self.pool.compressors).forget();
+            }
             return result;
         }
-        if self.agreed.own_no_context_takeover {
-            self.pool.give_compressor(tuning, bits, None, stream);
-        } else if tuning.hold_streams {
+        if held {
             self.compressor = Some(stream);
+        } else if self.agreed.own_no_context_takeover {
+            self.pool.give_compressor(tuning, bits, None, stream);
         } else {
             self.sent.push(input, 1 << bits);
             self.pool
@@ -514,8 +532,10 @@ impl DeflateSession {
         max_length: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), ExtensionError> {
+        let held = self.holds_decompressor();
         let mut stream = match self.decompressor.take() {
-            Some(held) => held,
+            Some(stream) => stream,
+            None if held => Decompress::new_with_window_bits(false, INFLATE_BITS),
             None => {
                 let lent = self.pool.decompressor(self.owner);
                 let mut stream = lent.stream;
@@ -530,14 +550,13 @@ impl DeflateSession {
         };
         let result = decompress(&mut stream, input, max_length, out);
         match result {
+            // A held stream that ended is dropped: the next message makes a new one.
+            Ok(Inflated::Flushed) if held => self.decompressor = Some(stream),
+            Ok(_) if held => {}
             Ok(Inflated::Flushed) if !self.agreed.peer_no_context_takeover => {
-                if self.tuning.hold_streams {
-                    self.decompressor = Some(stream);
-                } else {
-                    let window = 1 << zlib_window_bits(self.agreed.peer_window_bits);
-                    self.received.push(out, window);
-                    self.pool.give_decompressor(Some(self.owner), stream);
-                }
+                let window = 1 << zlib_window_bits(self.agreed.peer_window_bits);
+                self.received.push(out, window);
+                self.pool.give_decompressor(Some(self.owner), stream);
             }
             Ok(_) => {
                 self.received.clear();
@@ -546,7 +565,9 @@ impl DeflateSession {
             // The stream's state is unknown: neither kept nor lent again.
             Err(_) => {
                 self.received.clear();
-                lock(&self.pool.decompressors).forget();
+                if !held {
+                    lock(&self.pool.decompressors).forget();
+                }
             }
         }
         result.map(|_| ())

@@ -1,7 +1,6 @@
 //! Configuration and the RFC 7692 section 7.1 parameter negotiation, both roles.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
 
 use wsd_extensions::{Extension, NegotiationError, Params, Session};
 use wsd_frame::Rsv;
@@ -185,13 +184,17 @@ impl DeflateConfig {
         self
     }
 
-    /// Keep the compressor and decompressor between messages, as zlib users
-    /// usually do, instead of lending them to one message at a time and keeping only
-    /// their windows. Default no. Holding them saves the work of priming a stream
-    /// with its window for every message (the more, the larger the window and the
-    /// smaller the messages) and costs a whole stream per connection: about 420 KiB
-    /// at window 15 and memLevel 8 instead of 64 KiB of windows. Only with context
-    /// takeover; without it nothing is kept either way.
+    /// Give each connection a compressor and a decompressor of its own for its whole
+    /// life, as zlib users usually do, instead of borrowing them from the process's
+    /// pool for one message at a time and keeping only the windows. Default no.
+    /// A connection that borrows gets its own stream back while no more than 8
+    /// connections trade messages in turn; beyond that, each message resets a
+    /// stream and primes it with the window, which costs CPU (about 2.8 times the
+    /// instructions for a 1 KiB message at window 13, 4.3 times at 15; the crate
+    /// documentation has the figures). Holding costs a whole stream per connection:
+    /// 322 KiB at window 13 and memLevel 8 instead of 16.6 KiB of windows, 418 KiB
+    /// at window 15. Only with context takeover; without it nothing is kept either
+    /// way.
     ///
     /// ```
     /// # use wsd_deflate::DeflateConfig;
@@ -211,7 +214,6 @@ impl DeflateConfig {
         Ok(PerMessageDeflate {
             config: self,
             alternatives: Vec::new(),
-            pool: OnceLock::new(),
         })
     }
 
@@ -416,26 +418,15 @@ impl std::error::Error for DeflateError {}
 /// order of preference (RFC 7692 section 5), and a server answers each of the
 /// client's offers in turn with the first configuration that accepts it.
 ///
-/// The connections it negotiates borrow their compression streams from one pool the
-/// extension holds (clones made after the first connection share it), so a
-/// connection between messages keeps only its windows; see
-/// [`DeflateConfig::hold_streams`].
-#[derive(Debug, Clone)]
+/// The connections it negotiates borrow their compression streams from one pool
+/// shared by the whole process, so a connection between messages keeps only its
+/// windows, however many `PerMessageDeflate` values an application makes (one per
+/// connection is fine); see [`DeflateConfig::hold_streams`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PerMessageDeflate {
     config: DeflateConfig,
     alternatives: Vec<DeflateConfig>,
-    /// Made with the first session, so that `new` stays `const`.
-    pool: OnceLock<Arc<StreamPool>>,
 }
-
-/// The configurations; the pool of streams is not part of what the extension is.
-impl PartialEq for PerMessageDeflate {
-    fn eq(&self, other: &Self) -> bool {
-        (&self.config, &self.alternatives) == (&other.config, &other.alternatives)
-    }
-}
-
-impl Eq for PerMessageDeflate {}
 
 impl Default for PerMessageDeflate {
     fn default() -> Self {
@@ -449,7 +440,6 @@ impl PerMessageDeflate {
         Self {
             config: DeflateConfig::new(),
             alternatives: Vec::new(),
-            pool: OnceLock::new(),
         }
     }
 
@@ -541,8 +531,7 @@ fn strictest(a: Agreed, b: Agreed) -> Agreed {
 
 impl PerMessageDeflate {
     fn session(&self, tuning: Tuning, agreed: Agreed) -> Box<dyn Session> {
-        let pool = Arc::clone(self.pool.get_or_init(Arc::default));
-        Box::new(DeflateSession::new(tuning, agreed, pool))
+        Box::new(DeflateSession::new(tuning, agreed, StreamPool::shared()))
     }
 }
 

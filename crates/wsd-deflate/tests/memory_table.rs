@@ -129,10 +129,11 @@ struct Held {
     full: usize,
 }
 
-/// What one server connection holds between messages. With `warm_pool` an earlier
-/// connection of the same server, closed since, has left its streams in the pool,
-/// so this one borrows them and only what it keeps counts.
-fn memory(setting: &Setting, texts: [&'static str; 2], warm_pool: bool) -> Held {
+/// What one server connection holds between messages. An earlier connection of the
+/// same server, closed since, has left its streams in the process's pool, so this
+/// one borrows them and only what it keeps counts (with `hold_streams` it makes its
+/// own, which count).
+fn memory(setting: &Setting, texts: [&'static str; 2]) -> Held {
     let (mut client_pipe, server, offer) = setting.pipelines();
     // Compressed before the region and leaked, so that freeing them inside it does
     // not count against the connection.
@@ -154,7 +155,7 @@ fn memory(setting: &Setting, texts: [&'static str; 2], warm_pool: bool) -> Held 
             .unwrap();
         assert!(sent.data.len() < text.len() / 2);
     };
-    if warm_pool {
+    {
         let (_, mut warm) = server.server_negotiate(Some(&offer)).unwrap();
         exchange(&mut warm, &incoming[0], texts[0]);
     }
@@ -170,13 +171,11 @@ fn memory(setting: &Setting, texts: [&'static str; 2], warm_pool: bool) -> Held 
     exchange(&mut server_pipe, &incoming[1], texts[1]);
     let full = held(&region);
     drop(server_pipe);
-    if warm_pool {
-        assert_eq!(
-            held(&region),
-            0,
-            "a closed connection gives back all it held, and the pool is as it was"
-        );
-    }
+    assert_eq!(
+        held(&region),
+        0,
+        "a closed connection gives back all it held, and the pool is as it was"
+    );
     let size = |bytes: isize| usize::try_from(bytes).unwrap();
     Held {
         received: size(after_receiving),
@@ -185,8 +184,8 @@ fn memory(setting: &Setting, texts: [&'static str; 2], warm_pool: bool) -> Held 
     }
 }
 
-/// What a server's first connection adds to its pool: one compressor and one
-/// decompressor (the connection's own memory besides).
+/// What the process's first connection leaves in the pool of streams once closed:
+/// one compressor and one decompressor. Measured before any other connection.
 fn first_connection(setting: &Setting, text: &'static str) -> usize {
     let (mut client_pipe, server, offer) = setting.pipelines();
     let incoming = client_pipe.encode(text_message(text)).unwrap();
@@ -199,11 +198,7 @@ fn first_connection(setting: &Setting, text: &'static str) -> usize {
     let received = server_pipe.decode(incoming, 1 << 20).unwrap();
     drop(server_pipe.encode(Message::new(OpCode::Text, received.data)));
     drop(server_pipe);
-    let pool = held(&region);
-    drop(server);
-    // Below zero by the registry's own bytes, allocated before the region.
-    assert!(held(&region) <= 0, "dropping the extension frees its pool");
-    usize::try_from(pool).unwrap()
+    usize::try_from(held(&region)).unwrap()
 }
 
 /// The server's compressed size of `messages`, each checked by the client.
@@ -266,6 +261,12 @@ fn memory_table() {
         .collect::<Vec<_>>()
         .try_into()
         .unwrap();
+    let default = Setting {
+        window: None,
+        server: DeflateConfig::new(),
+        bare_offer: false,
+    };
+    let pool = first_connection(&default, texts[0]);
     let corpus = Corpus::new();
     let raw = corpus.raw();
 
@@ -279,12 +280,12 @@ fn memory_table() {
     let mut lent = Vec::new();
     for window in WINDOWS {
         let setting = Setting::takeover(window, 8, false);
-        let kept = memory(&setting, texts, true);
+        let kept = memory(&setting, texts);
         for mem_level in [1, 9] {
-            let other = memory(&Setting::takeover(window, mem_level, false), texts, true);
+            let other = memory(&Setting::takeover(window, mem_level, false), texts);
             assert_eq!(other.full, kept.full, "memLevel changes nothing kept");
         }
-        let holding = memory(&Setting::takeover(window, 8, true), texts, false);
+        let holding = memory(&Setting::takeover(window, 8, true), texts);
         let sizes = corpus.sizes(&setting);
         let _ = write!(
             report,
@@ -321,19 +322,13 @@ fn memory_table() {
 
     // The server's defaults, with a default client and with one that offers no
     // client_max_window_bits.
-    let default = Setting {
-        window: None,
-        server: DeflateConfig::new(),
-        bare_offer: false,
-    };
-    let default_kept = memory(&default, texts, true);
+    let default_kept = memory(&default, texts);
     let default_sizes = corpus.sizes(&default);
     let unlimited_client = Setting {
         bare_offer: true,
         ..default
     };
-    let unlimited_kept = memory(&unlimited_client, texts, true);
-    let pool = first_connection(&default, texts[0]);
+    let unlimited_kept = memory(&unlimited_client, texts);
     let _ = write!(
         report,
         "\n\nDefault server (window 13 each way): {} KiB between messages, {} KiB with full windows; \
@@ -354,7 +349,7 @@ fn memory_table() {
     for (w, window) in WINDOWS.enumerate() {
         for (m, mem_level) in MEM_LEVELS.enumerate() {
             let setting = Setting::takeover(window, mem_level, true);
-            holding[w][m] = memory(&setting, texts, false).both;
+            holding[w][m] = memory(&setting, texts).both;
             size[w][m] = compressed_size(&setting, &corpus.batches);
         }
     }
