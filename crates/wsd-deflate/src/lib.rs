@@ -60,17 +60,21 @@
 //! `max_length` (close code 1009), never holding more than `max_length + 1` output
 //! bytes; corrupt input fails with 1007.
 //!
-//! A message borrows its compressor or decompressor from a pool the
-//! [`PerMessageDeflate`] holds for all its connections, and gives it back after.
-//! With context takeover a connection keeps, between messages, the last `2^window`
-//! bytes it sent and the last `2^window` bytes it received: all a deflate stream can
-//! refer back to. A connection gets back the stream it used last if no other
-//! connection took it since, and goes on with it as if it had held it. Otherwise
-//! it takes another, resets it and primes it with its window (zlib's
-//! `deflateSetDictionary` / `inflateSetDictionary`); the output is the same as a
-//! held stream's while what the connection sent fits the window, and within 1%
-//! otherwise. The pool keeps at most 8 idle streams of each kind, least recently
-//! used dropped first. Without context takeover nothing is kept between messages.
+//! A message borrows its compressor or decompressor from one pool for the whole
+//! process, and gives it back after. With context takeover a connection keeps,
+//! between messages, the last `2^window` bytes it sent and the last `2^window` bytes
+//! it received: all a deflate stream can refer back to. A connection gets back the
+//! stream it used last if no other connection took it since, and goes on with it as
+//! if it had held it. The pool makes up to 8 streams of each kind before a
+//! connection has to take one another connection used last; such a stream is reset
+//! and primed with the connection's window (zlib's `deflateSetDictionary` /
+//! `inflateSetDictionary`), and the output is the same as a held stream's while
+//! what the connection sent fits the window, and within 1% otherwise. So up to 8
+//! connections trading messages in turn cost no more CPU than held streams; more
+//! pay for priming (see below). At most 8 streams of each kind wait idle, least
+//! recently used dropped first. Without context takeover nothing is kept between
+//! messages, and [`hold_streams`](DeflateConfig::hold_streams) gives each
+//! connection streams of its own instead.
 //!
 //! # Memory per connection
 //!
@@ -107,8 +111,8 @@
 //! keeps 16.6 KiB per connection; with a client that offers no
 //! `client_max_window_bits`, and so may use 32 KiB, 40.6 KiB. The pool adds one
 //! compressor and one decompressor per message being processed at the same moment
-//! (322.8 KiB at the defaults), at most 8 of each while idle: about 2.6 MiB for the
-//! whole server, whatever the number of connections.
+//! (322 KiB at the defaults), at most 8 of each while idle: about 2.6 MiB for the
+//! whole process, whatever the number of connections.
 //!
 //! The memLevel changes nothing a connection keeps between messages, only the lent
 //! compressor: `2^(memLevel + 6)` symbols of 7 bytes (112 KiB at 8, 3.5 KiB at 3) on
@@ -139,7 +143,30 @@
 //! | 14 | 18.3 | 17.5 | 17.5 | 17.5 | 17.5 | 17.5 | 17.5 | 17.5 | 17.5 |
 //! | 15 | 17.7 | 17.2 | 17.2 | 17.2 | 17.2 | 17.2 | 17.2 | 17.2 | 17.2 |
 //!
-//! CPU_TABLE_PLACEHOLDER
+//! What lending costs in CPU, in instructions per message counted by callgrind
+//! (`examples/per_message.rs`, whose documentation gives the commands), JSON-like
+//! text, context takeover. "In turn" deals the messages to that many connections of
+//! one server one after the other, the case where streams move between
+//! connections; with 16 of them every message resets and primes a stream.
+//!
+//! | setting | compress 1 KiB | compress 64 KiB | inflate 1 KiB | inflate 64 KiB |
+//! |---|---:|---:|---:|---:|
+//! | streams held, window 15, one connection (this crate before the pool) | 163.9k | 4.24M | 23.3k | 568k |
+//! | window 13, one connection | 161.7k | 4.04M | 24.6k | 551k |
+//! | window 13, 8 connections in turn | 164.2k | | | |
+//! | window 13, 16 connections in turn | 473.0k | 4.33M | 28.9k | 610k |
+//! | window 13, 16 in turn, `hold_streams` | 168.0k | 4.11M | 25.2k | 597k |
+//! | window 15, 16 connections in turn | 747.1k | 4.91M | 51.4k | 660k |
+//! | window 15, 16 in turn, `hold_streams` | 171.9k | 4.33M | 24.7k | 588k |
+//!
+//! Priming costs what inserting the window into the hash table costs (about 11
+//! instructions a byte: 90k at window 13, 360k at 15), plus the reset, which clears
+//! zlib-rs's 128 KiB hash table; callgrind counts that clear, a `rep stosb`, as one
+//! instruction a byte (131k), while the hardware does it in a few thousand cycles.
+//! So a server whose many connections each send small messages pays up to about
+//! three times the compression CPU of held streams at the default window 13, and
+//! should choose [`hold_streams`](DeflateConfig::hold_streams) if that matters more
+//! than 300 KiB per connection; large messages pay a few percent.
 //!
 //! The figures depend on zlib-rs's version and on the data; measure again with
 //!
