@@ -114,6 +114,12 @@
 //! (322 KiB at the defaults), at most 8 of each while idle: about 2.6 MiB for the
 //! whole process, whatever the number of connections.
 //!
+//! In a whole server: `wsd serve --deflate` with 400 clients (python `websockets`,
+//! which offer `client_max_window_bits`), each of which sent one 16 KiB JSON text,
+//! got the echo and stayed open, grew by 30.4 KiB of RSS per connection, against
+//! 7.4 KiB without deflate and 368.6 KiB when each connection held its own streams
+//! at window 15.
+//!
 //! The memLevel changes nothing a connection keeps between messages, only the lent
 //! compressor: `2^(memLevel + 6)` symbols of 7 bytes (112 KiB at 8, 3.5 KiB at 3) on
 //! top of a 128 KiB hash table that zlib-rs, unlike zlib, does not size by memLevel,
