@@ -187,49 +187,84 @@ impl FrameDecoder {
     /// `Ok(None)` when more bytes are needed; whatever part of a payload has arrived is
     /// unmasked and (for text) validated already, so errors surface early.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
-        if let State::Header = self.state {
-            let (header, header_len) = match FrameHeader::decode(buf)? {
-                Status::Complete(decoded) => decoded,
-                Status::Partial => return Ok(None),
-            };
-            let len = self.check_header(&header)?;
-            buf.advance(header_len);
-            self.state = State::Payload {
+        let (header, len, checked) = match self.state {
+            State::Header => {
+                let (header, header_len) = match FrameHeader::decode(buf)? {
+                    Status::Complete(decoded) => decoded,
+                    Status::Partial => return Ok(None),
+                };
+                let len = self.check_header(&header)?;
+                if buf.len() - header_len >= len {
+                    // The whole frame is here, as small messages usually are: it is
+                    // split off with its header in one step (the header is then
+                    // dropped from the part split off, which is cheaper than
+                    // advancing the input) and no progress is recorded.
+                    let mut frame = buf.split_to(header_len + len);
+                    frame.advance(header_len);
+                    return self.finish(header, frame, 0).map(Some);
+                }
+                buf.advance(header_len);
+                (header, len, 0)
+            }
+            State::Payload {
                 header,
                 len,
-                checked: 0,
-            };
-        }
-        let State::Payload {
-            header,
-            len,
-            checked,
-        } = self.state
-        else {
-            return Ok(None);
+                checked,
+            } => (header, len, checked),
         };
-        let available = buf.len().min(len);
-        if available > checked {
-            let fresh = &mut buf[checked..available];
-            if let Some(key) = header.mask {
-                apply_mask(fresh, key, checked);
-            }
-            if header.opcode.is_data() {
-                if let Some(utf8) = self.message.as_mut().and_then(|m| m.utf8.as_mut()) {
-                    utf8.feed(fresh)?;
-                }
-            }
+        if buf.len() >= len {
+            let frame = buf.split_to(len);
+            return self.finish(header, frame, checked).map(Some);
+        }
+        if buf.len() > checked {
+            let available = buf.len();
+            self.check_payload(&header, &mut buf[checked..available], checked)?;
             self.state = State::Payload {
                 header,
                 len,
                 checked: available,
             };
+        } else {
+            self.state = State::Payload {
+                header,
+                len,
+                checked,
+            };
         }
-        if buf.len() < len {
-            return Ok(None);
+        Ok(None)
+    }
+
+    /// Unmasks `fresh`, the payload bytes from `offset` on that were not looked at
+    /// yet, and feeds them to the text message's UTF-8 validator.
+    fn check_payload(
+        &mut self,
+        header: &FrameHeader,
+        fresh: &mut [u8],
+        offset: usize,
+    ) -> Result<(), ProtocolError> {
+        if let Some(key) = header.mask {
+            apply_mask(fresh, key, offset);
         }
-        let payload = buf.split_to(len);
+        if header.opcode.is_data() {
+            if let Some(utf8) = self.message.as_mut().and_then(|m| m.utf8.as_mut()) {
+                utf8.feed(fresh)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the frame whose whole payload is `payload`, the first `checked`
+    /// bytes of which were unmasked and validated already.
+    fn finish(
+        &mut self,
+        header: FrameHeader,
+        mut payload: BytesMut,
+        checked: usize,
+    ) -> Result<Frame, ProtocolError> {
         self.state = State::Header;
+        if payload.len() > checked {
+            self.check_payload(&header, &mut payload[checked..], checked)?;
+        }
         let message_opcode = if header.opcode.is_control() {
             header.opcode
         } else {
@@ -241,13 +276,13 @@ impl FrameDecoder {
             }
             opcode
         };
-        Ok(Some(Frame {
+        Ok(Frame {
             fin: header.fin,
             rsv: header.rsv,
             opcode: header.opcode,
             message_opcode,
             payload,
-        }))
+        })
     }
 
     /// Applies the rules that depend on the connection, and starts or extends the

@@ -178,6 +178,14 @@ pub fn encode_frame<B>(
 ) where
     B: bytes::BufMut + AsMut<[u8]>,
 {
+    if mask.is_none() && payload.len() <= 125 {
+        // A small unmasked frame (a server's usual answer): its two header bytes are
+        // written as they are, without building the longest header first.
+        let first = (if fin { 0x80 } else { 0 }) | rsv.bits() | opcode.as_u8();
+        out.put_slice(&[first, payload.len() as u8]);
+        out.put_slice(payload);
+        return;
+    }
     let header = FrameHeader {
         fin,
         rsv,

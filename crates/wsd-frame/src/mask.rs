@@ -1,7 +1,8 @@
 //! Masking (RFC 6455 section 5.3): XOR with a repeating four-byte key.
 //!
-//! The loop works on eight-byte words, which LLVM turns into SIMD on the target's
-//! vector width; a byte-at-a-time loop is about 15 times slower.
+//! The loops work on 64-byte blocks (payloads of 256 bytes or more) and eight-byte
+//! words, which LLVM turns into SIMD on the target's vector width; a byte-at-a-time
+//! loop is about 15 times slower.
 //! No `unsafe`: `chunks_exact_mut` plus `from_ne_bytes` compiles to plain loads and
 //! stores.
 
@@ -26,10 +27,27 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // `offset` bytes in is a rotation by that many bytes (not a slice rotate: that
     // is a call, and this runs for every frame).
     let key = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    let mut rest = buf;
+    if rest.len() >= WIDE_FROM {
+        // Large payloads in 64-byte blocks: LLVM keeps the 64-byte key in four
+        // vector registers and does four 16-byte XORs per block, 15 instructions
+        // per 64 bytes against 18 for the word loop below. The key block costs a
+        // few dozen instructions to build, which is why small payloads skip it.
+        let bytes = key.to_le_bytes();
+        let wide: [u8; 64] = core::array::from_fn(|i| bytes[i % 4]);
+        let mut blocks = rest.chunks_exact_mut(64);
+        for block in &mut blocks {
+            for (byte, k) in block.iter_mut().zip(wide) {
+                *byte ^= k;
+            }
+        }
+        // 64 is a multiple of 4: the rest starts at key byte 0 again.
+        rest = blocks.into_remainder();
+    }
     // The eight-byte word key is the four-byte key twice, so a little-endian word
     // XOR lines every byte up with its key byte on any target.
     let word_key = u64::from(key) | (u64::from(key) << 32);
-    let (words, tail) = buf.split_at_mut(buf.len() & !7);
+    let (words, tail) = rest.split_at_mut(rest.len() & !7);
     for chunk in words.chunks_exact_mut(8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
@@ -40,6 +58,9 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
         *byte ^= k;
     }
 }
+
+/// Payloads from this length on are masked in 64-byte blocks.
+const WIDE_FROM: usize = 256;
 
 /// The obvious byte-at-a-time masking, kept as the reference for the differential
 /// tests and benchmarks.
@@ -67,7 +88,7 @@ mod tests {
     proptest! {
         #[test]
         fn word_masking_equals_bytewise_masking(
-            data in proptest::collection::vec(any::<u8>(), 0..300),
+            data in proptest::collection::vec(any::<u8>(), 0..700),
             key in any::<[u8; 4]>(),
             offset in 0usize..16,
         ) {

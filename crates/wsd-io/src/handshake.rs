@@ -1,6 +1,7 @@
 //! The opening handshakes over a transport: [`accept_with`] and [`client`].
 
-use core::future::poll_fn;
+use core::future::{Future, poll_fn};
+use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::io;
 
@@ -91,24 +92,90 @@ pub async fn accept<T: Transport, Z: Timer>(io: T, timer: Z) -> Result<WebSocket
 ///
 /// Cancel safety: dropping the future drops the transport; nothing is half-sent
 /// that the peer could mistake for an answer other than a partial head.
-pub async fn accept_with<T: Transport, Z: Timer>(
+///
+/// The future is a named type, [`AcceptWith`], that holds the WebSocket being
+/// opened and little else: a server keeps one per connection in its handshake.
+pub fn accept_with<T: Transport, Z: Timer>(
     io: T,
     timer: Z,
-    mut config: ServerConfig,
-) -> Result<Accepted<WebSocket<T, Z>>, Error> {
-    config.options.validate()?;
-    let conn = Connection::server(config.options.clone());
-    let mut ws = WebSocket::from_connection(conn, io, timer, config.io);
-    if let Some(token) = &config.shutdown {
+    config: ServerConfig,
+) -> AcceptWith<T, Z> {
+    let ServerConfig {
+        options,
+        io: io_config,
+        on_request,
+        shutdown,
+    } = config;
+    if let Err(e) = options.validate() {
+        return AcceptWith(Err(Some(e.into())));
+    }
+    let conn = Connection::server(options);
+    let mut ws = WebSocket::from_connection(conn, io, timer, io_config);
+    if let Some(token) = &shutdown {
         ws.watch_shutdown(token);
     }
-    let mut hook = config.on_request.take();
-    let mut outcome = Outcome::default();
-    poll_fn(|cx| drive(&mut ws, cx, &mut outcome, &mut hook)).await?;
-    Ok(match outcome.responded {
-        Some(status) => Accepted::Responded { status },
-        None => Accepted::Upgraded(ws),
-    })
+    AcceptWith(Ok(Handshaking {
+        ws: Some(ws),
+        hook: on_request,
+        outcome: Outcome::default(),
+    }))
+}
+
+/// The future [`accept_with`] returns: the server handshake on one transport.
+///
+/// Its output is what an `async fn accept_with` would return. It is written by hand,
+/// not as an `async fn`, because an `async fn` future keeps its arguments (the
+/// transport, the timer and the whole [`ServerConfig`]) beside the WebSocket made
+/// from them, several hundred bytes per connection in its handshake for nothing.
+#[must_use = "futures do nothing unless polled"]
+pub struct AcceptWith<T, Z>(Result<Handshaking<T, Z>, Option<Error>>);
+
+/// What [`AcceptWith`] drives: the WebSocket (taken out when the handshake ends),
+/// the request hook and what the handshake has seen.
+struct Handshaking<T, Z> {
+    ws: Option<WebSocket<T, Z>>,
+    hook: Option<crate::RequestHook>,
+    outcome: Outcome,
+}
+
+impl<T, Z> core::fmt::Debug for AcceptWith<T, Z> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let state = match &self.0 {
+            Ok(h) if h.ws.is_some() => "handshaking",
+            Ok(_) | Err(None) => "done",
+            Err(Some(_)) => "failed",
+        };
+        f.debug_tuple("AcceptWith").field(&state).finish()
+    }
+}
+
+impl<T: Transport, Z: Timer> Future for AcceptWith<T, Z> {
+    type Output = Result<Accepted<WebSocket<T, Z>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let handshaking = match &mut self.get_mut().0 {
+            Ok(handshaking) => handshaking,
+            Err(early) => return Poll::Ready(Err(early.take().unwrap_or(Error::Closed))),
+        };
+        let Some(ws) = handshaking.ws.as_mut() else {
+            // Polled again after it completed.
+            return Poll::Ready(Err(Error::Closed));
+        };
+        let result = ready!(drive(
+            ws,
+            cx,
+            &mut handshaking.outcome,
+            &mut handshaking.hook
+        ));
+        // Done either way: the WebSocket is handed over or dropped (closing the
+        // transport) now, not when the future is.
+        let ws = handshaking.ws.take().ok_or(Error::Closed)?;
+        result?;
+        Poll::Ready(Ok(match handshaking.outcome.responded {
+            Some(status) => Accepted::Responded { status },
+            None => Accepted::Upgraded(ws),
+        }))
+    }
 }
 
 /// Runs the client handshake for `url` on `io` (already connected to the server,
@@ -158,7 +225,8 @@ struct Outcome {
     opened: bool,
     /// The status of a plain HTTP answer.
     responded: Option<u16>,
-    error: Option<wsd_core::Error>,
+    /// Boxed: a rare case should not widen every handshake's future.
+    error: Option<Box<wsd_core::Error>>,
     /// The handshake failed; the answer (a 400, a plain HTTP response) is being
     /// written before the error is returned.
     failed: bool,
@@ -182,7 +250,7 @@ fn drive<T: Transport, Z: Timer>(
                 return Poll::Ready(Ok(()));
             }
             return Poll::Ready(Err(match outcome.error.take() {
-                Some(e) => e.into(),
+                Some(e) => (*e).into(),
                 None => Error::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the connection ended during the WebSocket handshake",
@@ -227,7 +295,7 @@ fn drive<T: Transport, Z: Timer>(
                 }
             }
             Event::Open => outcome.opened = true,
-            Event::Error(e) => outcome.error = Some(e),
+            Event::Error(e) => outcome.error = Some(Box::new(e)),
             Event::Close { .. } => {
                 outcome.failed = true;
                 ws.begin_handshake_end();

@@ -114,7 +114,9 @@ pub use async_io::{AsyncIoTcp, AsyncIoTimer};
 pub use error::{Error, TlsError, UrlError, UrlErrorKind};
 #[cfg(feature = "futures-io")]
 pub use futures_io::FuturesIo;
-pub use handshake::{Accepted, accept, accept_with, client, client_with_input, parse_target};
+pub use handshake::{
+    AcceptWith, Accepted, accept, accept_with, client, client_with_input, parse_target,
+};
 pub use proxy::{ProxyEnv, ProxyKind, client_via_proxy, proxy_target, tunnel};
 pub use shutdown::{Shutdown, ShutdownReport, ShutdownToken};
 pub use socket::WebSocket;

@@ -61,7 +61,13 @@ enum Phase {
 /// goes out with the next write. [`flush`](Self::flush) is cancel safe.
 #[derive(Debug)]
 pub struct WebSocket<T, Z> {
-    conn: Connection,
+    /// Boxed: the connection is most of a WebSocket's kilobyte, and a WebSocket is
+    /// moved by value (out of a handshake's result, into a session) and often held
+    /// twice in an application's future, once as the awaited result and once as the
+    /// binding taken from it. With the connection behind a pointer a WebSocket is a
+    /// couple of hundred bytes, and an idle server connection about a kilobyte
+    /// smaller.
+    conn: Box<Connection>,
     io: T,
     timer: Z,
     config: Config,
@@ -140,7 +146,7 @@ impl<T, Z> WebSocket<T, Z> {
     pub fn from_connection(conn: Connection, io: T, timer: Z, config: Config) -> Self {
         let close_timeout = conn.options().close_timeout;
         Self {
-            conn,
+            conn: Box::new(conn),
             io,
             timer,
             config,
@@ -214,7 +220,7 @@ impl<T, Z> WebSocket<T, Z> {
 
     /// The connection, the transport and the timer, giving up the WebSocket.
     pub fn into_parts(self) -> (Connection, T, Z) {
-        (self.conn, self.io, self.timer)
+        (*self.conn, self.io, self.timer)
     }
 
     /// Whether the stream side still runs (the connection has not ended).

@@ -48,6 +48,17 @@ struct Fragments {
     data: BytesMut,
 }
 
+/// What reading a frame gave [`Connection::poll_event`].
+#[derive(Debug)]
+pub(super) enum FrameRead {
+    /// The event to hand out now.
+    Event(Event),
+    /// Something happened (events may be queued); poll again.
+    Progressed,
+    /// More input is needed.
+    Nothing,
+}
+
 /// What the peer sent: one unit of input, decoded.
 #[derive(Debug)]
 pub(super) enum Received {
@@ -322,42 +333,49 @@ impl Rfc6455 {
 
 /// What the connection does with what its framing decodes, and how it sends.
 impl Connection {
-    /// Reads one message, control frame or failure, once open or closing; returns
-    /// whether anything happened.
-    pub(super) fn read_frame(&mut self) -> bool {
+    /// Reads one message, control frame or failure, once open or closing. A message,
+    /// ping or pong comes back as its event at once: `poll_event` calls this only
+    /// with no event queued, so handing it out directly keeps the order and saves
+    /// the queue's round trip, once per message. Closes and failures queue their
+    /// events as everything else does.
+    pub(super) fn read_frame(&mut self) -> FrameRead {
         let Some(session) = self.state.session() else {
-            return false;
+            return FrameRead::Nothing;
         };
         match session.framing.receive(&mut self.recv) {
-            Some(received) => {
-                self.handle_received(received);
-                true
-            }
-            None => self.end_if_eof(),
+            Some(received) => self.handle_received(received),
+            None if self.end_if_eof() => FrameRead::Progressed,
+            None => FrameRead::Nothing,
         }
     }
 
-    fn handle_received(&mut self, received: Received) {
+    fn handle_received(&mut self, received: Received) -> FrameRead {
         match received {
             Received::Message(message) => {
                 self.note_data();
-                self.events.push_back(Event::Message(message));
+                FrameRead::Event(Event::Message(message))
             }
             Received::Ping(payload) => {
                 // Also while closing: RFC 6455 section 5.5.2 asks for a pong until the
                 // peer's close frame has arrived, and websocket-driver (Node) sends it.
                 self.out.write_frame(OpCode::Pong, Rsv::NONE, &payload);
-                self.events.push_back(Event::Ping(payload));
+                FrameRead::Event(Event::Ping(payload))
             }
             Received::Pong(payload) => {
                 let answers = self
                     .state
                     .session()
                     .and_then(|session| session.pings.answer(&payload));
-                self.events.push_back(Event::Pong { payload, answers });
+                FrameRead::Event(Event::Pong { payload, answers })
             }
-            Received::Close(code, reason) => self.handle_peer_close(code, &reason),
-            Received::Failed(code, error) => self.fail(code, error),
+            Received::Close(code, reason) => {
+                self.handle_peer_close(code, &reason);
+                FrameRead::Progressed
+            }
+            Received::Failed(code, error) => {
+                self.fail(code, error);
+                FrameRead::Progressed
+            }
         }
     }
 

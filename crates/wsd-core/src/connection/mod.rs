@@ -27,7 +27,7 @@ use crate::message::{Message, Utf8Bytes};
 use crate::options::Options;
 use crate::timer::{Timer, TimerTable};
 use crate::{Error, Usage, Version};
-use framing::{Outbox, check_control_len};
+use framing::{FrameRead, Outbox, check_control_len};
 use state::{Handshake, Queued, State};
 
 pub use state::ReadyState;
@@ -245,7 +245,11 @@ impl Connection {
                     // Input waits for `start`; only the end of the transport matters.
                     Handshake::AwaitingStart | Handshake::Idle => self.end_if_eof(),
                 },
-                State::Open(_) | State::Closing(_) => self.read_frame(),
+                State::Open(_) | State::Closing(_) => match self.read_frame() {
+                    FrameRead::Event(event) => return Some(event),
+                    FrameRead::Progressed => true,
+                    FrameRead::Nothing => false,
+                },
                 State::Closed(_) => false,
             };
             if !progressed && self.events.is_empty() {
