@@ -148,7 +148,9 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `wsd serve --addr 127.0.0.1:0` with `flags` and reads the port it printed.
     pub(crate) fn start(flags: &[&str]) -> Self {
-        let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
+        // One thread, as the figures assume: `wakeups` counts the main thread's sleeps,
+        // and `wsd serve` otherwise serves on a worker thread per core.
+        let mut args = vec!["serve", "--addr", "127.0.0.1:0", "--threads", "1"];
         args.extend_from_slice(flags);
         let mut wsd = Wsd::spawn(&args);
         let mut stdout = BufReader::new(wsd.take_stdout());
