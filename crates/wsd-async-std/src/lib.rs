@@ -103,7 +103,7 @@ pub async fn connect_with(
 /// `http://user:pass@proxy.example:3128` a `CONNECT` request (with
 /// `Proxy-Authorization: Basic` when the proxy URL has userinfo), for `https://`
 /// the same inside TLS to the proxy (feature `rustls`; the proxy's certificate is
-/// checked against the webpki roots, or use [`connect_with_tls`]), for `socks5://`
+/// checked against the webpki roots, or your own with `connect_with_tls`), for `socks5://`
 /// or `socks5h://` the SOCKS5 exchange (username and password from the userinfo);
 /// then, inside the tunnel, TLS for `wss://` (feature `rustls`) and the WebSocket
 /// handshake.
