@@ -421,3 +421,66 @@ pub(super) fn request_url(request: &Request, secure_transport: bool) -> String {
         request.target
     )
 }
+
+/// Commands that shape the opening handshake: before [`start`](Connection::start) only
+/// (except [`set_secure_transport`](Connection::set_secure_transport)).
+impl Connection {
+    /// Sets a header for the handshake request (client) or 101 response (server);
+    /// before [`start`](Self::start) only. A later header with the same name is
+    /// ignored, except `Set-Cookie`-like ones (as in `websocket-driver` (Node)); names
+    /// and values with CR, LF or NUL are refused.
+    pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        if !self.before_start() {
+            return Err(Usage::AfterStart.into());
+        }
+        self.headers
+            .set(name, value)
+            .map(|_| ())
+            .map_err(|e| Usage::InvalidHeader(e).into())
+    }
+
+    /// Registers an extension to negotiate (`websocket-driver`'s (Node)
+    /// `addExtension`); before [`start`](Self::start) only.
+    pub fn add_extension(
+        &mut self,
+        extension: std::sync::Arc<dyn wsd_extensions::Extension>,
+    ) -> Result<(), Error> {
+        if !self.before_start() {
+            return Err(Usage::AfterStart.into());
+        }
+        self.extensions
+            .add(extension)
+            .map_err(|e| Usage::Extension(e).into())
+    }
+
+    /// Servers: replaces the subprotocols to accept, for example after looking at the
+    /// request; before [`start`](Self::start) only.
+    pub fn set_protocols(&mut self, protocols: Vec<String>) -> Result<(), Error> {
+        if !self.before_start() {
+            return Err(Usage::AfterStart.into());
+        }
+        self.options.protocols = protocols;
+        Ok(())
+    }
+
+    /// Servers: says whether the transport is encrypted (TLS), for
+    /// [`url`](Self::url) and a legacy draft's `Location` header, which then say
+    /// `wss://`. `websocket-driver` (Node) asks the socket; a sans-I/O connection has
+    /// none, so the adapter that owns the transport tells it, before
+    /// [`start`](Self::start). Clients ignore it: their URL says it already.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Event, Options};
+    /// let mut server = Connection::server(Options::default());
+    /// server.set_secure_transport(true);
+    /// server.handle_input(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    /// assert_eq!(server.poll_event(), Some(Event::Request));
+    /// assert_eq!(server.url().unwrap().as_str(), "wss://example.com/");
+    /// ```
+    pub fn set_secure_transport(&mut self, secure: bool) {
+        self.secure_transport = secure;
+        if let Some(request) = self.request.take() {
+            self.set_request(request);
+        }
+    }
+}

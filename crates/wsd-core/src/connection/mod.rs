@@ -46,13 +46,6 @@ mod state;
 #[cfg(test)]
 mod tests;
 mod upgrade;
-// The tests build frames and requests by hand.
-#[cfg(test)]
-use {
-    std::io::IoSlice,
-    wsd_frame::encode_frame,
-    wsd_handshake::{Status, server},
-};
 
 /// Output above this much capacity is given back to the allocator once it drains,
 /// so idle connections stay small.
@@ -360,6 +353,8 @@ impl Connection {
     }
 }
 
+// The commands that shape the opening handshake (`set_header`, `add_extension`,
+// `set_protocols`, `set_secure_transport`) are in `handshake.rs`.
 /// Commands: what the application asks for. They return `Err` only for misuse.
 impl Connection {
     /// Starts the protocol: a client sends its request; a server validates the
@@ -500,65 +495,6 @@ impl Connection {
         }
         self.begin_close(code, reason)
     }
-
-    /// Sets a header for the handshake request (client) or 101 response (server);
-    /// before [`start`](Self::start) only. A later header with the same name is
-    /// ignored, except `Set-Cookie`-like ones (as in `websocket-driver` (Node)); names
-    /// and values with CR, LF or NUL are refused.
-    pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
-        if !self.before_start() {
-            return Err(Usage::AfterStart.into());
-        }
-        self.headers
-            .set(name, value)
-            .map(|_| ())
-            .map_err(|e| Usage::InvalidHeader(e).into())
-    }
-
-    /// Registers an extension to negotiate (`websocket-driver`'s (Node)
-    /// `addExtension`); before [`start`](Self::start) only.
-    pub fn add_extension(
-        &mut self,
-        extension: std::sync::Arc<dyn wsd_extensions::Extension>,
-    ) -> Result<(), Error> {
-        if !self.before_start() {
-            return Err(Usage::AfterStart.into());
-        }
-        self.extensions
-            .add(extension)
-            .map_err(|e| Usage::Extension(e).into())
-    }
-
-    /// Servers: replaces the subprotocols to accept, for example after looking at the
-    /// request; before [`start`](Self::start) only.
-    pub fn set_protocols(&mut self, protocols: Vec<String>) -> Result<(), Error> {
-        if !self.before_start() {
-            return Err(Usage::AfterStart.into());
-        }
-        self.options.protocols = protocols;
-        Ok(())
-    }
-
-    /// Servers: says whether the transport is encrypted (TLS), for
-    /// [`url`](Self::url) and a legacy draft's `Location` header, which then say
-    /// `wss://`. `websocket-driver` (Node) asks the socket; a sans-I/O connection has
-    /// none, so the adapter that owns the transport tells it, before
-    /// [`start`](Self::start). Clients ignore it: their URL says it already.
-    ///
-    /// ```
-    /// # use wsd_core::{Connection, Event, Options};
-    /// let mut server = Connection::server(Options::default());
-    /// server.set_secure_transport(true);
-    /// server.handle_input(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
-    /// assert_eq!(server.poll_event(), Some(Event::Request));
-    /// assert_eq!(server.url().unwrap().as_str(), "wss://example.com/");
-    /// ```
-    pub fn set_secure_transport(&mut self, secure: bool) {
-        self.secure_transport = secure;
-        if let Some(request) = self.request.take() {
-            self.set_request(request);
-        }
-    }
 }
 
 /// Getters.
@@ -650,7 +586,8 @@ impl Connection {
         matches!(self.state, State::Closed(_))
     }
 
-    /// True when no more input is wanted (closed, or the peer's close frame arrived).
+    /// True once the [`Event::Close`] is produced (or waiting to be polled): input is
+    /// no longer wanted. The same as [`wants_close`](Self::wants_close).
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed(_))
     }

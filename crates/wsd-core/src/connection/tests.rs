@@ -2,7 +2,11 @@
 //! split-at-every-byte checks.
 
 use super::*;
+// The tests build frames and requests by hand.
+use std::io::IoSlice;
 use std::time::Duration;
+use wsd_frame::encode_frame;
+use wsd_handshake::{Status, server};
 
 use proptest::prelude::*;
 use wsd_frame::ProtocolError;
