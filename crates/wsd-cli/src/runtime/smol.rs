@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 
 use ::smol::LocalExecutor;
@@ -56,10 +57,15 @@ pub(crate) fn block_on<T>(future: impl Future<Output = Result<T, String>>) -> Re
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
     let threads = args.threads.get();
     if threads == 1 {
-        let executor = LocalExecutor::new();
-        return block_on(executor.run(serve_with::<Smol>(args, |task| {
-            executor.spawn(task).detach()
-        })));
+        // The listener runs as a task of its own, as on tokio: `run` polls the future
+        // it is given every time the executor wakes, and the listener's future polls
+        // the signal pipe with a failing `recvfrom` each time.
+        let executor = Rc::new(LocalExecutor::new());
+        let (args, spawner) = (args.clone(), Rc::clone(&executor));
+        let listener = executor.spawn(async move {
+            serve_with::<Smol>(&args, |task| spawner.spawn(task).detach()).await
+        });
+        return block_on(executor.run(listener));
     }
     let executor = ::smol::Executor::new();
     // Closed when serving ends, which ends every worker's `run`.

@@ -63,7 +63,18 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
         ::tokio::spawn(task);
     };
     if args.threads.get() == 1 {
-        return block_on(serve_with::<Tokio>(args, spawn));
+        // The listener runs as a task of its own: a current-thread runtime polls the
+        // future given to `block_on` every time it wakes from the I/O driver (with one
+        // message in flight, once per message or two), and the listener's future
+        // polls the signal pipe with a failing `recvfrom` each time; a task is polled
+        // only when its own waker fires.
+        let args = args.clone();
+        let listener = async move { serve_with::<Tokio>(&args, spawn).await };
+        return block_on(async {
+            ::tokio::task::spawn(listener)
+                .await
+                .map_err(|error| format!("the listener task failed: {error}"))?
+        });
     }
     Builder::new_multi_thread()
         .worker_threads(args.threads.get())
