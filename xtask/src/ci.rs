@@ -46,9 +46,10 @@ const BUILDS_IN_CI: &[&str] = &["deny", "features", "msrv-lint", "test-32"];
 /// kosoku spends 130-150 s of CPU time on it, on about one core (wsd 90-105 s).
 /// The step took 389 s with the client on all 216 too (subsets 31 and 24 s, tokio
 /// server 184 s, client 150 s); a cold CI run was then at 28 of its 30 minutes.
-/// So the client (whose deflate code is the server's, with the roles swapped), the
-/// async-std and smol servers, and the hyper and axum stacks get the 96 cheaper
-/// cases of the subset (every subgroup and every offer/accept pair of 13,
+/// So the client (whose deflate code is the server's, with the roles swapped; its
+/// full run took 326 s here under load 11, the subset 25 s), the async-std and
+/// smol servers, and the hyper and axum stacks get the 96 cheaper cases of the
+/// subset (every subgroup and every offer/accept pair of 13,
 /// messages up to 8 KiB). That is enough because permessage-deflate lives in the
 /// sans-I/O `wsd-core` and `wsd-deflate`, the same code on every runtime: an
 /// adapter only moves bytes, and groups 1-10 already push messages of up to 16 MiB
