@@ -7,7 +7,7 @@
 //! (+10%), an idle one at the idle timeout (+10%), measured from when the handshake
 //! completed on the test's side.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use wsd_tokio::{CloseCode, Message, Options};
 
 mod support;
-use support::{DEADLINE, RUNTIMES, Running, Serve, WSD, executor, read_head, read_n, serve, tcp};
+use support::{
+    Certificate, DEADLINE, RUNTIMES, Running, Serve, WSD, executor, read_head, read_n, serve, tcp,
+};
 
 const UPGRADE: &str = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -609,4 +611,40 @@ fn the_stacks_and_the_http2_server_serve_on_threads_workers_too() {
             drop(clients);
         }
     }
+}
+
+#[test]
+fn sigterm_closes_a_wss_client_of_the_tls_server_and_serve_exits_0() {
+    let _serial = one_at_a_time();
+    let certificate = Certificate::new();
+    let mut server = certificate.serve(&["--shutdown-timeout", "5s"], Stdio::null());
+    let url = format!("wss://localhost:{}/", server.port());
+    let mut client = Running(
+        Command::new(WSD)
+            .args(["connect", &url, "--ca", certificate.cert()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Open once the echo of a line is back; stdin stays open.
+    let mut stdin = client.0.stdin.take().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    let mut echo = String::new();
+    BufReader::new(client.0.stdout.take().unwrap())
+        .read_line(&mut echo)
+        .unwrap();
+    assert_eq!(echo, "hello\n");
+    signal(&server.child, "TERM");
+    // With its stdin open, wsd connect ends only when the server closes: with exit
+    // status 0 for 1000, 1001 or no code, and the server sends none of them unless
+    // it shuts down (the client never closed).
+    let status = wait(&mut client.0, DEADLINE);
+    let mut stderr = String::new();
+    let mut pipe = client.0.stderr.take().unwrap();
+    pipe.read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "{status:?}: {stderr}");
+    let status = wait(&mut server.child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
 }
