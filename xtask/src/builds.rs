@@ -19,9 +19,11 @@ use crate::util::{cargo, ensure_cargo_tool, step, succeeds, toolchain_cargo, wor
 const HACK_EXCLUDED: [&str; 3] = ["xtask", "wsd-tests", "wsd-bench"];
 
 /// The 32-bit target, and the crates whose tests run on it: the ones that turn
-/// 64-bit lengths from the wire into `usize`.
+/// 64-bit lengths from the wire into `usize` (Hixie-76's length header too, so
+/// `wsd-core` with its `drafts` feature).
 const TARGET_32: &str = "i686-unknown-linux-gnu";
-const CRATES_32: [&str; 3] = ["wsd-frame", "wsd-handshake", "wsd-core"];
+const CRATES_32: [&str; 4] = ["wsd-frame", "wsd-hixie", "wsd-handshake", "wsd-core"];
+const FEATURES_32: &str = "wsd-core/drafts";
 
 /// One of this module's steps.
 pub(crate) type Step = fn() -> Result<Outcome, String>;
@@ -168,6 +170,7 @@ pub(crate) fn tests_32_bit() -> Result<Outcome, String> {
     for name in CRATES_32 {
         test.args(["-p", name]);
     }
+    test.args(["--features", FEATURES_32]);
     step("test 32-bit", test)?;
     Ok(Outcome::Ran)
 }

@@ -95,7 +95,7 @@ pub(crate) struct ServeArgs {
     /// smol run everything on the main thread; with more, one listener on the main
     /// thread hands each connection to a pool of N worker threads (tokio's
     /// multi-thread runtime, a shared smol executor, async-std's global executor
-    /// sized to N). The hyper, axum and TLS servers keep one thread.
+    /// sized to N). The hyper, axum and TLS servers run on tokio's.
     #[arg(long, value_name = "N", default_value_t = default_threads())]
     pub(crate) threads: NonZeroUsize,
     /// The largest message accepted, in bytes; bigger ones close the connection

@@ -19,15 +19,14 @@ use clap::{Args, ValueEnum};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use wsd_core::Options;
-use wsd_io::Accepted;
+use wsd_io::{Accepted, Decision};
 use wsd_tokio::{TokioIo, TokioTimer};
 
 use crate::args::{ConnectArgs, Runtime, ServeArgs, Stack};
 use crate::broadcast::Room;
 use crate::route::{Route, page};
-use crate::runtime::{
-    ACCEPT_BACKOFF, bind_error, bridge, chain, echo, log_accept_error, log_connection_error,
-};
+use crate::runtime::lifecycle::{Gate, Lifecycle};
+use crate::runtime::{bind_error, bridge, chain, echo, log_connection_error};
 use crate::tls::{ALPN_H2, ALPN_HTTP1};
 
 /// What `wsd serve --log` can report on stderr.
@@ -75,9 +74,12 @@ struct Shared {
     stack: Stack,
     options: Options,
     room: Option<Arc<Room>>,
+    /// The connection limit and the shutdown, for every stack and protocol.
+    gate: Gate,
 }
 
-/// `wsd serve` with TLS, h2c or the connection log, until the process ends.
+/// `wsd serve` with TLS, h2c or the connection log, until SIGINT or SIGTERM and the
+/// shutdown (`crate::runtime::lifecycle`), on `--threads` (see `crate::stacks`).
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
     if args.runtime != Runtime::Tokio {
         return Err(
@@ -96,7 +98,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
         }
         _ => None,
     };
-    crate::runtime::tokio::block_on(async {
+    crate::stacks::block_on(args.threads, async {
         let listener = TcpListener::bind(args.addr)
             .await
             .map_err(|error| bind_error(args.addr, &error))?;
@@ -107,6 +109,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
         } else {
             crate::runtime::announce(addr);
         }
+        let lifecycle = Lifecycle::new(&args.lifecycle);
         let shared = Arc::new(Shared {
             acceptor,
             h2c: args.tls.h2c,
@@ -114,27 +117,20 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), String> {
             stack: args.stack,
             options: args.options(),
             room,
+            gate: lifecycle.gate(),
         });
         let mut count: u64 = 0;
-        loop {
-            match listener.accept().await {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    count += 1;
-                    let id = count;
-                    let shared = shared.clone();
-                    tokio::spawn(async move {
-                        if let Err(error) = connection(tcp, peer, id, &shared).await {
-                            log_connection_error(peer, &error);
-                        }
-                    });
-                }
-                Err(error) => {
-                    log_accept_error(&error);
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+        crate::stacks::serve_until_signal(listener, lifecycle, move |tcp, peer| {
+            count += 1;
+            let id = count;
+            let shared = shared.clone();
+            async move {
+                if let Err(error) = connection(tcp, peer, id, &shared).await {
+                    log_connection_error(peer, &error);
                 }
             }
-        }
+        })
+        .await
     })
 }
 
@@ -236,15 +232,15 @@ where
             if wsd_hyper::is_upgrade_request(&request) {
                 log_websocket(&logger, id, peer, "http/1.1", None);
             }
-            crate::stacks::answer(request, options.clone(), peer)
+            crate::stacks::answer(request, options.clone(), logger.gate.clone(), peer)
         });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(hyper_util::rt::TokioIo::new(io), service);
-        // A client that goes away mid-request is routine for a server: not logged.
-        let _ = connection.with_upgrades().await;
+        crate::stacks::serve_http1(io, service).await;
         return Ok(());
     }
-    let config = crate::runtime::server_config(shared.options.clone());
+    let mut config = crate::runtime::server_config(shared.options.clone());
+    // Held until the connection ends: its place under the limit.
+    let life = shared.gate.clone().for_connection();
+    life.configure(&mut config);
     match wsd_io::accept_with(TokioIo(io), TokioTimer::default(), config).await {
         Ok(Accepted::Upgraded(ws)) => {
             log_websocket(shared, id, peer, "http/1.1", None);
@@ -271,12 +267,22 @@ where
         let incoming =
             incoming.map_err(|error| format!("HTTP/2 connection failed: {}", chain(&error)))?;
         let path = incoming.path().to_owned();
+        let mut place = match shared.gate.admit() {
+            Ok(place) => place,
+            Err(busy) => {
+                refuse(incoming, busy);
+                continue;
+            }
+        };
         match incoming.accept(shared.options.clone()) {
-            Ok(ws) => {
+            Ok(mut ws) => {
+                shared.gate.watch(&mut ws, &mut place);
                 log_websocket(shared, id, peer, "h2", Some(ws.get_ref().stream_id()));
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    if let Err(error) = session(ws, shared.room.as_ref()).await {
+                    let ended = session(ws, shared.room.as_ref()).await;
+                    drop(place);
+                    if let Err(error) = ended {
                         log_connection_error(peer, &error);
                     }
                 });
@@ -289,6 +295,15 @@ where
         }
     }
     Ok(())
+}
+
+/// Answers an extended CONNECT the lifecycle refuses (503 over the connection
+/// limit) with its status and body; `wsd-h2` sends no other headers with a
+/// refusal, so `Retry-After` is left out here.
+fn refuse(incoming: wsd_h2::Incoming, decision: Decision) {
+    if let Decision::Respond { status, body, .. } = decision {
+        incoming.refuse(status, &String::from_utf8_lossy(&body));
+    }
 }
 
 /// Headers HTTP/2 forbids (RFC 9113 section 8.2.2); h2 refuses to send them.

@@ -16,10 +16,7 @@ use wsd_tokio::{Bytes, CloseCode, Message, Options};
 
 mod support;
 
-use support::Serve;
-
-const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
-const DEADLINE: Duration = Duration::from_secs(20);
+use support::{DEADLINE, RUNTIMES, Serve, executor};
 
 type Client = wsd_tokio::WebSocket<wsd_tokio::MaybeTlsStream>;
 
@@ -160,13 +157,6 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn executor() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 async fn connect(url: &str) -> Client {

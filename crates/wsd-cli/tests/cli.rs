@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{DEADLINE, Serve, run_wsd};
-
-const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
+use support::{DEADLINE, RUNTIMES, Serve, executor, run_wsd};
 
 /// One plain HTTP/1.1 request; returns the whole response (it asks the server to
 /// close, which hyper and axum otherwise keep open).
@@ -66,10 +64,7 @@ fn serve_answers_the_page_and_404_on_every_runtime_and_stack() {
 fn serve_echoes_text_and_binary_on_every_runtime_and_stack() {
     use wsd_tokio::{Bytes, CloseCode, Message, Options};
 
-    let executor = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let executor = executor();
     for runtime in SERVERS {
         let server = Serve::start(runtime, Stdio::inherit());
         let url = format!("ws://{}/", server.addr);
@@ -230,10 +225,7 @@ fn fake_fuzzing_server(
     listener.set_nonblocking(true).unwrap();
     let (send_log, log_received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let executor = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let executor = executor();
         let log = Arc::new(Mutex::new(SuiteLog::default()));
         executor.block_on(async {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();

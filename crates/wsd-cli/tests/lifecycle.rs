@@ -7,29 +7,21 @@
 //! (+10%), an idle one at the idle timeout (+10%), measured from when the handshake
 //! completed on the test's side.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use wsd_tokio::{CloseCode, Message, Options};
 
-mod common;
-use common::{DEADLINE, Running, WSD, read_head, read_n, serve, tcp};
-
-const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
+mod support;
+use support::{
+    Certificate, DEADLINE, RUNTIMES, Running, Serve, WSD, executor, read_head, read_n, serve, tcp,
+};
 
 const UPGRADE: &str = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
     Sec-WebSocket-Version: 13\r\n\r\n";
-
-/// A current-thread tokio runtime for the test's clients.
-fn executor() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// One unmasked server frame from `stream`: (opcode, payload).
 fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
@@ -182,7 +174,7 @@ fn connect_fails_with_keepalive_ping_timeout_against_a_server_that_stopped_readi
         // stdin stays open: wsd connect must end on its own.
         let _stdin = child.stdin.take();
         let mut child = Running(child);
-        let status = wait(&mut child, DEADLINE);
+        let status = wait(&mut child.0, DEADLINE);
         let elapsed = started.elapsed();
         let mut stderr = String::new();
         child
@@ -207,10 +199,10 @@ fn connect_fails_with_keepalive_ping_timeout_against_a_server_that_stopped_readi
 }
 
 /// Waits for `child` to exit, at most `deadline`.
-fn wait(child: &mut Running, deadline: Duration) -> std::process::ExitStatus {
+fn wait(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
         assert!(started.elapsed() < deadline, "no exit within {deadline:?}");
@@ -230,18 +222,84 @@ async fn open_clients(
         let mut ws = wsd_tokio::connect_with(&url, Options::default())
             .await
             .unwrap();
-        ws.send(Message::text(format!("client {i}"))).await.unwrap();
-        let echo = ws.next_message().await.unwrap().unwrap();
-        assert_eq!(echo.as_text(), Some(format!("client {i}").as_str()));
+        assert_echoed(&mut ws, &format!("client {i}")).await;
         clients.push(ws);
     }
     clients
 }
 
+/// Sends `text` on `ws` and asserts it comes back.
+async fn assert_echoed<T: wsd_io::Transport, Z: wsd_io::Timer>(
+    ws: &mut wsd_io::WebSocket<T, Z>,
+    text: &str,
+) {
+    ws.send(Message::text(text)).await.unwrap();
+    let echo = ws.next_message().await.unwrap().unwrap();
+    assert_eq!(echo.as_text(), Some(text));
+}
+
+/// `count` WebSockets on one cleartext HTTP/2 connection (prior knowledge) to the
+/// server on `port`, each with one echo seen.
+async fn open_h2c_clients(port: u16, count: usize) -> Vec<wsd_h2::WebSocket> {
+    let client = h2c_client(port).await;
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut clients = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut ws = wsd_h2::connect(&client, &url, Options::default())
+            .await
+            .unwrap();
+        assert_echoed(&mut ws, &format!("h2 client {i}")).await;
+        clients.push(ws);
+    }
+    clients
+}
+
+/// An HTTP/2 connection with prior knowledge to the server on `port`, its driver
+/// spawned on the test's runtime.
+async fn h2c_client(port: u16) -> wsd_h2::Client {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (client, driver) = wsd_h2::Client::handshake(tcp, wsd_h2::H2Config::default())
+        .await
+        .unwrap();
+    tokio::spawn(driver);
+    client
+}
+
+/// Reads `ws` to its end: the code of the close frame it got, if any.
+async fn close_code<T: wsd_io::Transport, Z: wsd_io::Timer>(
+    mut ws: wsd_io::WebSocket<T, Z>,
+) -> Option<CloseCode> {
+    let mut code = None;
+    while let Some(item) = ws.next_message().await {
+        if let Ok(Message::Close(frame)) = item {
+            code = frame.map(|frame| frame.code);
+        }
+    }
+    code
+}
+
+/// Waits, at most the deadline each, for the tasks that read clients to their end.
+async fn close_codes(
+    readers: Vec<tokio::task::JoinHandle<Option<CloseCode>>>,
+) -> Vec<Option<CloseCode>> {
+    let mut codes = Vec::new();
+    for reader in readers {
+        codes.push(
+            tokio::time::timeout(DEADLINE, reader)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    codes
+}
+
 /// Sends `signal` (`TERM`, `INT`) to `child`.
-fn signal(child: &Running, signal: &str) {
+fn signal(child: &Child, signal: &str) {
     let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &child.0.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
@@ -264,46 +322,39 @@ fn sigterm_closes_every_client_with_1001_and_serve_exits_0_on_every_runtime() {
         ]);
         let executor = executor();
         let clients = executor.block_on(open_clients(port, CLIENTS));
-        let signalled = Instant::now();
-        signal(&server, stop);
-        let codes = executor.block_on(async {
-            let readers: Vec<_> = clients
-                .into_iter()
-                .map(|mut ws| {
-                    tokio::spawn(async move {
-                        let mut code = None;
-                        while let Some(item) = ws.next_message().await {
-                            if let Ok(Message::Close(frame)) = item {
-                                code = frame.map(|frame| frame.code);
-                            }
-                        }
-                        code
-                    })
-                })
-                .collect();
-            let mut codes = Vec::new();
-            for reader in readers {
-                codes.push(
-                    tokio::time::timeout(DEADLINE, reader)
-                        .await
-                        .unwrap()
-                        .unwrap(),
-                );
-            }
-            codes
-        });
-        let going_away = codes
-            .iter()
-            .filter(|code| **code == Some(CloseCode::GOING_AWAY))
-            .count();
-        assert_eq!(going_away, CLIENTS, "{runtime}: {codes:?}");
-        let status = wait(&mut server, Duration::from_secs(5));
-        assert!(status.success(), "{runtime}: {status:?}");
-        eprintln!(
-            "{runtime}: {CLIENTS} clients closed and the server exited {:?} after SIG{stop}",
-            signalled.elapsed()
-        );
+        let readers = clients
+            .into_iter()
+            .map(|ws| executor.spawn(close_code(ws)))
+            .collect();
+        assert_stop_closes_all_with_1001(&mut server, stop, &executor, readers, runtime);
     }
+}
+
+/// Sends SIG`stop` to `server`, whose open WebSockets the tasks `readers` read to
+/// their end on `executor`: every one must get close 1001, and the server must
+/// exit 0 within 5 s.
+fn assert_stop_closes_all_with_1001(
+    server: &mut Serve,
+    stop: &str,
+    executor: &tokio::runtime::Runtime,
+    readers: Vec<tokio::task::JoinHandle<Option<CloseCode>>>,
+    what: &str,
+) {
+    let expected = readers.len();
+    let signalled = Instant::now();
+    signal(&server.child, stop);
+    let codes = executor.block_on(close_codes(readers));
+    let going_away = codes
+        .iter()
+        .filter(|code| **code == Some(CloseCode::GOING_AWAY))
+        .count();
+    assert_eq!(going_away, expected, "{what}: {codes:?}");
+    let status = wait(&mut server.child, Duration::from_secs(5));
+    assert!(status.success(), "{what}: {status:?}");
+    eprintln!(
+        "{what}: {expected} clients closed and the server exited {:?} after SIG{stop}",
+        signalled.elapsed()
+    );
 }
 
 /// A client that completes the handshake, then never reads: it will not answer the
@@ -323,20 +374,23 @@ fn serve_drops_a_client_that_never_closes_at_the_shutdown_timeout_or_a_second_si
         let (mut server, port) = serve(&["--runtime", runtime, "--shutdown-timeout", "500ms"]);
         let _silent = silent_client(port);
         let signalled = Instant::now();
-        signal(&server, "TERM");
-        let status = wait(&mut server, DEADLINE);
+        signal(&server.child, "TERM");
+        let status = wait(&mut server.child, DEADLINE);
         assert!(status.success(), "{runtime}: {status:?}");
         assert_on_time(runtime, signalled.elapsed(), Duration::from_millis(500));
 
         // A second signal cuts a long grace period short.
         let (mut server, port) = serve(&["--runtime", runtime, "--shutdown-timeout", "60s"]);
         let _silent = silent_client(port);
-        signal(&server, "TERM");
+        signal(&server.child, "TERM");
         std::thread::sleep(Duration::from_millis(200));
-        assert!(server.0.try_wait().unwrap().is_none(), "{runtime}: waits");
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "{runtime}: waits"
+        );
         let again = Instant::now();
-        signal(&server, "TERM");
-        let status = wait(&mut server, Duration::from_secs(2));
+        signal(&server.child, "TERM");
+        let status = wait(&mut server.child, Duration::from_secs(2));
         assert!(status.success(), "{runtime}: {status:?}");
         eprintln!(
             "{runtime}: exited {:?} after the second signal",
@@ -353,38 +407,49 @@ fn max_connections_answers_503_with_retry_after_and_frees_places_as_clients_leav
         let (_server, port) = serve(&["--runtime", runtime, "--max-connections", "200"]);
         let executor = executor();
         let mut clients = executor.block_on(open_clients(port, MAX));
-        let mut refused = tcp(port);
-        refused.write_all(UPGRADE.as_bytes()).unwrap();
-        let head = read_head(&mut refused);
-        assert!(head.starts_with("HTTP/1.1 503"), "{runtime}: {head}");
-        assert!(head.contains("\r\nRetry-After: 5\r\n"), "{runtime}: {head}");
-        // Plain HTTP is not limited: the page is still served.
-        let mut page = tcp(port);
-        page.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .unwrap();
-        assert!(
-            read_head(&mut page).starts_with("HTTP/1.1 200"),
-            "{runtime}"
-        );
-        // One client leaves; its place goes to the next.
-        executor.block_on(async {
-            let mut leaving = clients.pop().unwrap();
-            leaving.close(CloseCode::NORMAL, "").await.unwrap();
-            while leaving.next_message().await.is_some() {}
-            let url = format!("ws://127.0.0.1:{port}/");
-            let deadline = Instant::now() + DEADLINE;
-            loop {
-                match wsd_tokio::connect(&url).await {
-                    Ok(ws) => break clients.push(ws),
-                    Err(error) => {
-                        assert!(Instant::now() < deadline, "{runtime}: {error}");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
-            }
-        });
+        assert_full_until_one_leaves(&executor, port, &mut clients, runtime);
         assert_eq!(clients.len(), MAX);
     }
+}
+
+/// With `clients` in every place of the server on `port`: an upgrade request gets
+/// 503 with `Retry-After: 5`, plain HTTP is still served, and once a client leaves
+/// its place goes to the next.
+fn assert_full_until_one_leaves(
+    executor: &tokio::runtime::Runtime,
+    port: u16,
+    clients: &mut Vec<wsd_tokio::WebSocket<wsd_tokio::MaybeTlsStream>>,
+    what: &str,
+) {
+    let mut refused = tcp(port);
+    refused.write_all(UPGRADE.as_bytes()).unwrap();
+    let head = read_head(&mut refused);
+    assert!(head.starts_with("HTTP/1.1 503"), "{what}: {head}");
+    // hyper sends header names in lower case, wsd's own handshake as written.
+    assert!(
+        head.to_ascii_lowercase().contains("\r\nretry-after: 5\r\n"),
+        "{what}: {head}"
+    );
+    let mut page = tcp(port);
+    page.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    assert!(read_head(&mut page).starts_with("HTTP/1.1 200"), "{what}");
+    executor.block_on(async {
+        let mut leaving = clients.pop().unwrap();
+        leaving.close(CloseCode::NORMAL, "").await.unwrap();
+        while leaving.next_message().await.is_some() {}
+        let url = format!("ws://127.0.0.1:{port}/");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match wsd_tokio::connect(&url).await {
+                Ok(ws) => break clients.push(ws),
+                Err(error) => {
+                    assert!(Instant::now() < deadline, "{what}: {error}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    });
 }
 
 /// How many threads of the process `pid` are named `wsd-serve` (the workers of
@@ -418,11 +483,168 @@ fn serve_threads_runs_that_many_workers_and_one_keeps_everything_on_the_main_thr
                 threads
             };
             assert_eq!(
-                serving_threads(server.0.id()),
+                serving_threads(server.child.id()),
                 expected,
                 "{runtime} --threads {threads}"
             );
             drop(clients);
         }
     }
+}
+
+/// The servers that make their WebSockets outside the own stack's accept loop: the
+/// hyper and axum stacks, and the server of `--h2c` (the TLS server's code without
+/// the certificate): HTTP/2 streams beside HTTP/1.1 upgrades, which go to the own
+/// stack or to hyper.
+const STACK_SERVERS: [&[&str]; 4] = [
+    &["--stack", "hyper"],
+    &["--stack", "axum"],
+    &["--h2c"],
+    &["--h2c", "--stack", "hyper"],
+];
+
+/// Whether `flags` serve HTTP/2 streams too.
+fn h2c(flags: &[&str]) -> bool {
+    flags.contains(&"--h2c")
+}
+
+#[test]
+fn sigterm_closes_every_client_with_1001_and_serve_exits_0_on_the_stacks_and_over_http2() {
+    let _serial = one_at_a_time();
+    const CLIENTS: usize = 50;
+    const H2_CLIENTS: usize = 5;
+    for flags in STACK_SERVERS {
+        let mut args = flags.to_vec();
+        args.extend(["--threads", "2", "--shutdown-timeout", "5s"]);
+        let (mut server, port) = serve(&args);
+        let executor = executor();
+        let (clients, h2_clients) = executor.block_on(async {
+            let h2_clients = if h2c(flags) {
+                open_h2c_clients(port, H2_CLIENTS).await
+            } else {
+                Vec::new()
+            };
+            (open_clients(port, CLIENTS).await, h2_clients)
+        });
+        let mut readers: Vec<_> = clients
+            .into_iter()
+            .map(|ws| executor.spawn(close_code(ws)))
+            .collect();
+        readers.extend(
+            h2_clients
+                .into_iter()
+                .map(|ws| executor.spawn(close_code(ws))),
+        );
+        assert_stop_closes_all_with_1001(
+            &mut server,
+            "TERM",
+            &executor,
+            readers,
+            &format!("{flags:?}"),
+        );
+    }
+}
+
+#[test]
+fn the_stacks_drop_a_client_that_never_closes_at_the_shutdown_timeout() {
+    let _serial = one_at_a_time();
+    for flags in STACK_SERVERS {
+        let mut args = flags.to_vec();
+        args.extend(["--shutdown-timeout", "500ms"]);
+        let (mut server, port) = serve(&args);
+        let _silent = silent_client(port);
+        let signalled = Instant::now();
+        signal(&server.child, "TERM");
+        let status = wait(&mut server.child, DEADLINE);
+        assert!(status.success(), "{flags:?}: {status:?}");
+        assert_on_time(
+            &format!("{flags:?}"),
+            signalled.elapsed(),
+            Duration::from_millis(500),
+        );
+    }
+}
+
+#[test]
+fn max_connections_answers_503_on_the_stacks_and_over_http2() {
+    let _serial = one_at_a_time();
+    const MAX: usize = 3;
+    for flags in STACK_SERVERS {
+        let mut args = flags.to_vec();
+        args.extend(["--max-connections", "3"]);
+        let (_server, port) = serve(&args);
+        let executor = executor();
+        let mut clients = executor.block_on(open_clients(port, MAX));
+        if h2c(flags) {
+            // The streams of HTTP/2 count against the same limit.
+            executor.block_on(async {
+                let client = h2c_client(port).await;
+                let url = format!("ws://127.0.0.1:{port}/");
+                let error = wsd_h2::connect(&client, &url, Options::default())
+                    .await
+                    .unwrap_err();
+                assert!(error.to_string().contains("503"), "{flags:?}: {error}");
+            });
+        }
+        assert_full_until_one_leaves(&executor, port, &mut clients, &format!("{flags:?}"));
+        assert_eq!(clients.len(), MAX, "{flags:?}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_stacks_and_the_http2_server_serve_on_threads_workers_too() {
+    let _serial = one_at_a_time();
+    for flags in STACK_SERVERS {
+        for threads in [1usize, 3] {
+            let count = threads.to_string();
+            let mut args = flags.to_vec();
+            args.extend(["--threads", &count]);
+            let (server, port) = serve(&args);
+            let clients = executor().block_on(open_clients(port, 20));
+            let expected = if threads == 1 { 0 } else { threads };
+            assert_eq!(
+                serving_threads(server.child.id()),
+                expected,
+                "{flags:?} --threads {threads}"
+            );
+            drop(clients);
+        }
+    }
+}
+
+#[test]
+fn sigterm_closes_a_wss_client_of_the_tls_server_and_serve_exits_0() {
+    let _serial = one_at_a_time();
+    let certificate = Certificate::new();
+    let mut server = certificate.serve(&["--shutdown-timeout", "5s"], Stdio::null());
+    let url = format!("wss://localhost:{}/", server.port());
+    let mut client = Running(
+        Command::new(WSD)
+            .args(["connect", &url, "--ca", certificate.cert()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Open once the echo of a line is back; stdin stays open.
+    let mut stdin = client.0.stdin.take().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    let mut echo = String::new();
+    BufReader::new(client.0.stdout.take().unwrap())
+        .read_line(&mut echo)
+        .unwrap();
+    assert_eq!(echo, "hello\n");
+    signal(&server.child, "TERM");
+    // With its stdin open, wsd connect ends only when the server closes: with exit
+    // status 0 for 1000, 1001 or no code, and the server sends none of them unless
+    // it shuts down (the client never closed).
+    let status = wait(&mut client.0, DEADLINE);
+    let mut stderr = String::new();
+    let mut pipe = client.0.stderr.take().unwrap();
+    pipe.read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "{status:?}: {stderr}");
+    let status = wait(&mut server.child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
 }

@@ -3,8 +3,8 @@
 
 use std::io::{Read, Write};
 
-mod common;
-use common::{connect, read_head, read_n, serve, tcp, tinyproxy};
+mod support;
+use support::{connect, read_head, read_n, serve, tcp, tinyproxy};
 
 const HIXIE_75: &str = "GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\
     Host: example.com\r\nOrigin: http://example.com\r\n\r\n";

@@ -5,12 +5,8 @@
 
 use std::process::Stdio;
 
-mod common;
 mod support;
-use common::{connect, connect_with_env, https_proxy, microsocks, serve};
-use support::Certificate;
-
-const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
+use support::{Certificate, RUNTIMES, connect, connect_with_env, https_proxy, microsocks, serve};
 
 #[test]
 fn connect_tunnels_through_socks5_with_credentials_on_every_runtime() {

@@ -9,9 +9,7 @@ use std::sync::Arc;
 
 mod support;
 
-use support::{Certificate, Serve, run_wsd, stderr_lines, websocket_lines};
-
-const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
+use support::{Certificate, RUNTIMES, Serve, executor, run_wsd, stderr_lines, websocket_lines};
 
 /// The connection number in a `--log connections` line.
 fn connection_of(line: &str) -> &str {
@@ -146,11 +144,7 @@ fn two_websockets_share_one_h2_connection() {
     let lines = stderr_lines(&mut server);
     let port = server.addr.port();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    executor().block_on(async {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(certificate.der.clone()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());

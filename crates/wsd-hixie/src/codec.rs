@@ -535,13 +535,28 @@ mod tests {
 
     #[test]
     fn huge_skip_is_consumed_without_buffering() {
-        let mut decoder = Decoder::new(Draft::Hixie75, usize::MAX);
-        // Length 2^56 - 1: eight 0xFF-continued digits.
-        let mut input = BytesMut::from(&b"\x80\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x7F"[..]);
-        assert_eq!(decoder.decode(&mut input), Ok(None));
-        input.extend_from_slice(&[0xFF; 4096]);
-        assert_eq!(decoder.decode(&mut input), Ok(None));
-        assert!(input.is_empty());
+        let lengths: [(u64, &[u8]); 2] = [
+            // Five digits, which a 32-bit usize holds too.
+            ((1 << 31) - 1, b"\x80\x87\xFF\xFF\xFF\x7F"),
+            // Eight 0xFF-continued digits.
+            ((1 << 56) - 1, b"\x80\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x7F"),
+        ];
+        for (length, header) in lengths {
+            let mut decoder = Decoder::new(Draft::Hixie75, usize::MAX);
+            let mut input = BytesMut::from(header);
+            if usize::try_from(length).is_err() {
+                // Over the largest `max_length` a 32-bit usize holds: refused.
+                let refused = Err(Error::FrameTooLong {
+                    max_length: usize::MAX,
+                });
+                assert_eq!(decoder.decode(&mut input), refused, "{length}");
+                continue;
+            }
+            assert_eq!(decoder.decode(&mut input), Ok(None), "{length}");
+            input.extend_from_slice(&[0xFF; 4096]);
+            assert_eq!(decoder.decode(&mut input), Ok(None), "{length}");
+            assert!(input.is_empty(), "{length}");
+        }
     }
 
     #[test]

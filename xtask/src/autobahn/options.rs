@@ -52,9 +52,9 @@ const DEFLATE_PARALLELISM: u32 = 4;
 /// The groups that need permessage-deflate, left out unless `--deflate`.
 const DEFLATE_GROUPS: [&str; 2] = ["12.*", "13.*"];
 
-/// The part of groups 12 and 13 `cargo xtask ci` runs on the async-std and smol
-/// servers (the tokio server and the client get all of them; `DEFLATE_RUNS` in
-/// `ci.rs` says why): in every subgroup (the five data sets of 12, the seven
+/// The part of groups 12 and 13 `cargo xtask ci` runs on the client, the
+/// async-std and smol servers and the hyper and axum stacks (the tokio server gets
+/// all of them; `DEFLATE_RUNS` in `ci.rs` says why): in every subgroup (the five data sets of 12, the seven
 /// offer/accept pairs of 13) the unfragmented sizes 16 B to 8 KiB (cases 1-7) and
 /// 8 KiB fragmented to 256 B (case 11): 96 of the 216 cases. The rest repeat the
 /// same paths with 1000 messages of up to 128 KiB, which is where the time goes:

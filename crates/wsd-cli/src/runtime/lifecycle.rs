@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_signal::{Signal, Signals};
 use futures_core::Stream;
 use futures_util::future::{Either, select};
-use wsd_io::{Decision, ServerConfig, Shutdown, ShutdownToken};
+use wsd_io::{Decision, ServerConfig, Shutdown, ShutdownToken, Timer, Transport, WebSocket};
 
 use super::Net;
 use crate::args::ServeLifecycleArgs;
@@ -32,6 +32,8 @@ pub(crate) struct Lifecycle {
     signals: Option<Signals>,
     admission: Option<Admission>,
     grace: Duration,
+    /// Upgrades a [`Gate`] admitted whose WebSockets do not watch the shutdown yet.
+    upgrading: Arc<AtomicUsize>,
 }
 
 impl Lifecycle {
@@ -49,6 +51,7 @@ impl Lifecycle {
                 max: max.get(),
             }),
             grace: args.shutdown_timeout,
+            upgrading: Arc::default(),
         }
     }
 
@@ -68,10 +71,16 @@ impl Lifecycle {
 
     /// What one connection needs: the shutdown token, and its share of the limit.
     pub(crate) fn for_connection(&self) -> ConnectionLifecycle {
-        ConnectionLifecycle {
+        self.gate().for_connection()
+    }
+
+    /// The same for the stacks that make their WebSockets themselves (hyper, axum,
+    /// HTTP/2 streams), one clone per connection or request.
+    pub(crate) fn gate(&self) -> Gate {
+        Gate {
             token: self.shutdown.token(),
             admission: self.admission.clone(),
-            permit: Arc::default(),
+            upgrading: Arc::clone(&self.upgrading),
         }
     }
 
@@ -150,6 +159,84 @@ impl ConnectionLifecycle {
                 None => busy(),
             }
         }));
+    }
+}
+
+/// The shutdown token and the connection limit, for a stack that answers upgrade
+/// requests and makes its WebSockets itself: it asks [`Gate::admit`] before it
+/// answers 101 and has each WebSocket [`watch`](Gate::watch) the shutdown.
+#[derive(Clone)]
+pub(crate) struct Gate {
+    token: ShutdownToken,
+    admission: Option<Admission>,
+    upgrading: Arc<AtomicUsize>,
+}
+
+impl Gate {
+    /// A place for one more WebSocket, held until the [`Place`] is dropped; the 503
+    /// answer when none is free. The upgrade counts as under way (see
+    /// [`upgrading`](Self::upgrading)) until its WebSocket watches the shutdown or
+    /// the place is dropped.
+    pub(crate) fn admit(&self) -> Result<Place, Decision> {
+        let permit = match &self.admission {
+            None => None,
+            Some(admission) => Some(admission.try_admit().ok_or_else(busy)?),
+        };
+        self.upgrading.fetch_add(1, Ordering::AcqRel);
+        Ok(Place {
+            _permit: permit,
+            upgrading: Some(Arc::clone(&self.upgrading)),
+        })
+    }
+
+    /// Makes `ws`, admitted with `place`, count as open to the shutdown, which
+    /// closes it with 1001.
+    pub(crate) fn watch<T: Transport, Z: Timer>(
+        &self,
+        ws: &mut WebSocket<T, Z>,
+        place: &mut Place,
+    ) {
+        ws.watch_shutdown(&self.token);
+        place.settle();
+    }
+
+    /// Upgrades admitted whose WebSockets do not watch the shutdown yet: hyper
+    /// sends the 101 before it hands the connection over, so a shutdown that began
+    /// in between would not wait for them.
+    pub(crate) fn upgrading(&self) -> usize {
+        self.upgrading.load(Ordering::Acquire)
+    }
+
+    /// What a connection served by wsd's own handshake needs.
+    pub(crate) fn for_connection(self) -> ConnectionLifecycle {
+        ConnectionLifecycle {
+            token: self.token,
+            admission: self.admission,
+            permit: Arc::default(),
+        }
+    }
+}
+
+/// A WebSocket's place under `--max-connections` (none without a limit), given
+/// back when dropped.
+pub(crate) struct Place {
+    _permit: Option<Permit>,
+    /// The count of upgrades under way, until this one's WebSocket watches.
+    upgrading: Option<Arc<AtomicUsize>>,
+}
+
+impl Place {
+    /// The upgrade is over: its WebSocket watches the shutdown, or it failed.
+    fn settle(&mut self) {
+        if let Some(upgrading) = self.upgrading.take() {
+            upgrading.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.settle();
     }
 }
 

@@ -1,11 +1,13 @@
-//! What the end-to-end tests of `wsd` share: a `wsd serve` process on a free port.
+//! What the end-to-end tests of `wsd` share: a `wsd serve` process on a free port,
+//! `wsd connect` runs with a deadline, raw TCP reads, TLS certificates and the proxy
+//! servers.
 //!
 //! Each test crate compiles this module and uses a part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -16,6 +18,27 @@ pub(crate) const WSD: &str = env!("CARGO_BIN_EXE_wsd");
 
 /// How long a test waits for a `wsd` process before failing.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The runtimes `--runtime` names.
+pub(crate) const RUNTIMES: [&str; 3] = ["tokio", "async-std", "smol"];
+
+/// A current-thread tokio runtime for a test's clients and stand-in servers.
+pub(crate) fn executor() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A child process killed when dropped.
+pub(crate) struct Running(pub(crate) Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// A running `wsd serve`, killed when dropped.
 pub(crate) struct Serve {
@@ -60,6 +83,11 @@ impl Serve {
         Self { child, addr, tls }
     }
 
+    /// The port it listens on.
+    pub(crate) fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
     /// The WebSocket URL of its root.
     pub(crate) fn url(&self) -> String {
         let scheme = if self.tls { "wss" } else { "ws" };
@@ -80,10 +108,24 @@ impl Drop for Serve {
     }
 }
 
+/// `wsd serve --addr 127.0.0.1:0` with `flags` and its stderr discarded; returns it
+/// and its port.
+pub(crate) fn serve(flags: &[&str]) -> (Serve, u16) {
+    let server = Serve::start(flags, Stdio::null());
+    let port = server.port();
+    (server, port)
+}
+
 /// Runs `wsd` with `stdin` fed in, killing it at the deadline.
 pub(crate) fn run_wsd(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(WSD)
-        .args(args)
+    let mut command = Command::new(WSD);
+    command.args(args);
+    run_to_end(command, stdin)
+}
+
+/// Runs `command` with `stdin` fed in and closed, killing it at the deadline.
+fn run_to_end(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -99,7 +141,7 @@ pub(crate) fn run_wsd(args: &[&str], stdin: &str) -> Output {
             let _ = child.kill();
             let output = child.wait_with_output().unwrap();
             panic!(
-                "wsd {args:?} did not exit within {DEADLINE:?}; stderr: {}",
+                "{command:?} did not exit within {DEADLINE:?}; stderr: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }
@@ -186,4 +228,105 @@ pub(crate) fn websocket_lines(lines: &mpsc::Receiver<String>, count: usize) -> V
         }
     }
     found
+}
+
+/// Connects with a read deadline.
+pub(crate) fn tcp(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream
+}
+
+/// Reads exactly `n` bytes.
+pub(crate) fn read_n(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    stream.read_exact(&mut buf).unwrap();
+    buf
+}
+
+/// Reads an HTTP head up to its blank line, byte by byte (the body follows).
+pub(crate) fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.extend(read_n(stream, 1));
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// The proxy environment variables, which `wsd connect` honours: cleared for every
+/// run so the machine's settings never leak into a test.
+const PROXY_VARIABLES: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// `wsd connect` with `args`, stdin `input`; returns (success, stdout, stderr).
+pub(crate) fn connect(args: &[&str], input: &str) -> (bool, String, String) {
+    connect_with_env(args, &[], input)
+}
+
+/// [`connect`] with the proxy environment variables `env` set (and no others).
+pub(crate) fn connect_with_env(
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &str,
+) -> (bool, String, String) {
+    let mut command = Command::new(WSD);
+    for name in PROXY_VARIABLES {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied()).arg("connect").args(args);
+    let output = run_to_end(command, input);
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// tinyproxy, microsocks and the TLS terminator, started on free loopback ports:
+/// the helpers of `wsd-tokio`'s proxy tests, shared rather than copied.
+#[path = "../../../wsd-tokio/tests/common/mod.rs"]
+mod proxies;
+pub(crate) use proxies::{Proxy, Socks};
+
+/// tinyproxy on a free loopback port, allowing CONNECT to `allowed_port` with basic
+/// auth `user:pass`; stopped when dropped.
+pub(crate) fn tinyproxy(allowed_port: u16) -> Proxy {
+    executor().block_on(Proxy::start(allowed_port, true))
+}
+
+/// microsocks (Debian's small SOCKS5 server) on a free loopback port, requiring
+/// `user:pass` when `auth`; stopped when dropped.
+pub(crate) fn microsocks(auth: bool) -> Socks {
+    executor().block_on(Socks::start(auth))
+}
+
+/// An `https://` proxy: tinyproxy (allowing CONNECT to `allowed_port`, with basic
+/// auth `user:pass`) behind TLS for `localhost` with the certificate and key in the
+/// PEM files `cert` and `key`. Returns tinyproxy (stopped when dropped) and the port
+/// of its TLS side, which lives on a thread of its own until the test ends.
+pub(crate) fn https_proxy(allowed_port: u16, cert: &Path, key: &Path) -> (Proxy, u16) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let cert = CertificateDer::from_pem_file(cert).unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let (started, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        executor().block_on(async move {
+            let proxy = Proxy::start(allowed_port, true).await;
+            let port = proxies::tls_terminator(&cert, &key, proxy.port).await;
+            started.send((proxy, port)).unwrap();
+            // The terminator's tasks run as long as this runtime does.
+            std::future::pending::<()>().await;
+        });
+    });
+    ready.recv().unwrap()
 }
