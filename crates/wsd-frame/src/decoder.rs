@@ -291,9 +291,16 @@ impl FrameDecoder {
         let Some(end) = end.filter(|_| whole_message) else {
             return Ok(None);
         };
-        self.check_header(&header)?;
-        // The message ends with this frame: no state to carry to the next.
-        self.message = None;
+        let masking_ok = match self.config.role {
+            Role::Server => header.mask.is_some() || !self.config.require_masking,
+            Role::Client => header.mask.is_none(),
+        };
+        if !masking_ok || self.message.is_some() || header.payload_len > self.config.max_length {
+            // One of the rules fails: `check_header` says which, as `decode` would.
+            self.check_header(&header)?;
+            // The message ends with this frame: no state to carry to the next.
+            self.message = None;
+        }
         let payload = &mut buf[header_len..end];
         if let Some(key) = header.mask {
             apply_mask(payload, key, 0);
