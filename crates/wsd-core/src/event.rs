@@ -54,3 +54,14 @@ pub enum Event {
         reason: String,
     },
 }
+
+/// What [`Connection::poll_message_with`](crate::Connection::poll_message_with)
+/// found.
+#[derive(Debug)]
+pub enum Polled<R> {
+    /// A whole message was lent to the closure, which returned this.
+    Lent(R),
+    /// The next event: anything that could not be lent (a fragmented message, one an
+    /// extension transforms, a control frame, the end of the connection).
+    Event(Event),
+}

@@ -103,9 +103,9 @@ mod output;
 mod timer;
 mod version;
 
-pub use connection::{Connection, ReadyState, Refused};
+pub use connection::{Connection, ReadyState, Refused, Reply};
 pub use error::{Error, Usage};
-pub use event::{Event, PingId};
+pub use event::{Event, PingId, Polled};
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::{Keepalive, Options};
 pub use version::Version;
@@ -116,7 +116,7 @@ pub use url::Url;
 /// The extension framework.
 pub use wsd_extensions as extensions;
 /// The framing layer, for close codes and roles.
-pub use wsd_frame::{CloseCode, OpCode, Role, Rsv};
+pub use wsd_frame::{CloseCode, OpCode, Role, Rsv, WholeMessage};
 /// The extended `CONNECT` heads (RFC 8441) that
 /// [`Connection::upgrade_extended_connect`], [`Connection::extended_connect`] and
 /// [`Connection::extended_connect_opened`] take and give.

@@ -59,6 +59,16 @@ pub struct Frame {
     pub payload: BytesMut,
 }
 
+/// A whole message of one frame, unmasked in the caller's buffer: what
+/// [`FrameDecoder::decode_message_in_place`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WholeMessage<'a> {
+    /// A text message, its UTF-8 checked.
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+}
+
 /// The state of the frame being read.
 #[derive(Debug, Clone, Copy)]
 enum State {
@@ -232,6 +242,76 @@ impl FrameDecoder {
             };
         }
         Ok(None)
+    }
+
+    /// Decodes the next frame in place when it is a whole message in one frame (FIN
+    /// set, text or binary, no RSV bit) of at most `max_len` bytes of payload, and all
+    /// its bytes are in `buf`: unmasks the
+    /// payload inside `buf` and returns it borrowed, with the number of bytes the frame
+    /// takes at the front of `buf` (header and payload), which the caller then removes.
+    /// Text is checked as UTF-8 in one pass.
+    ///
+    /// Returns `Ok(None)` and changes nothing for any other input (a frame not all
+    /// here, a longer one, a fragment, a control frame, RSV bits, or a frame that
+    /// [`decode`](Self::decode) has begun): `decode` reads those. Errors are the ones
+    /// `decode` would give for the same frame. This is the path of a reader that uses
+    /// each message before it reads the next, such as an echo: no payload is split off
+    /// the buffer, so nothing is reference counted.
+    ///
+    /// ```
+    /// use wsd_frame::{DecoderConfig, FrameDecoder, OpCode, Role, WholeMessage, encode_frame};
+    ///
+    /// let mut wire = Vec::new();
+    /// encode_frame(true, OpCode::Text, Default::default(), b"Hi", Some([1, 2, 3, 4]), &mut wire);
+    /// let mut decoder = FrameDecoder::new(DecoderConfig::new(Role::Server));
+    /// let (message, used) = decoder.decode_message_in_place(&mut wire, 125).unwrap().unwrap();
+    /// assert_eq!(message, WholeMessage::Text("Hi"));
+    /// assert_eq!(used, 8);
+    /// ```
+    pub fn decode_message_in_place<'a>(
+        &mut self,
+        buf: &'a mut [u8],
+        max_len: usize,
+    ) -> Result<Option<(WholeMessage<'a>, usize)>, ProtocolError> {
+        if !matches!(self.state, State::Header) {
+            return Ok(None);
+        }
+        let (header, header_len) = match FrameHeader::decode(buf)? {
+            Status::Complete(decoded) => decoded,
+            Status::Partial => return Ok(None),
+        };
+        let whole_message = header.fin
+            && header.rsv.is_empty()
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        let end = usize::try_from(header.payload_len)
+            .ok()
+            .filter(|&len| len <= max_len)
+            .and_then(|len| len.checked_add(header_len))
+            .filter(|&end| end <= buf.len());
+        let Some(end) = end.filter(|_| whole_message) else {
+            return Ok(None);
+        };
+        let masking_ok = match self.config.role {
+            Role::Server => header.mask.is_some() || !self.config.require_masking,
+            Role::Client => header.mask.is_none(),
+        };
+        if !masking_ok || self.message.is_some() || header.payload_len > self.config.max_length {
+            // One of the rules fails: `check_header` says which, as `decode` would.
+            self.check_header(&header)?;
+            // The message ends with this frame: no state to carry to the next.
+            self.message = None;
+        }
+        let payload = &mut buf[header_len..end];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        let message = if header.opcode == OpCode::Text {
+            let text = simdutf8::basic::from_utf8(payload);
+            WholeMessage::Text(text.map_err(|_| ProtocolError::InvalidUtf8)?)
+        } else {
+            WholeMessage::Binary(payload)
+        };
+        Ok(Some((message, end)))
     }
 
     /// Unmasks `fresh`, the payload bytes from `offset` on that were not looked at

@@ -59,7 +59,7 @@ mod types;
 mod utf8;
 
 pub use close::CloseFrame;
-pub use decoder::{DecoderConfig, Frame, FrameDecoder};
+pub use decoder::{DecoderConfig, Frame, FrameDecoder, WholeMessage};
 pub use error::ProtocolError;
 pub use header::{FrameHeader, MAX_HEADER_LEN, Status, encode_frame};
 pub use mask::apply_mask;

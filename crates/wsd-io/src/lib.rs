@@ -119,13 +119,13 @@ pub use handshake::{
 };
 pub use proxy::{ProxyEnv, ProxyKind, client_via_proxy, proxy_target, tunnel};
 pub use shutdown::{Shutdown, ShutdownReport, ShutdownToken};
-pub use socket::WebSocket;
+pub use socket::{Next, WebSocket};
 pub use socks::{Socks5, Socks5Status, SocksError};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 
 pub use wsd_core::{
-    Bytes, CloseCode, CloseFrame, Connection, Message, Options, Request, Response, Url, Usage,
-    Utf8Bytes,
+    Bytes, CloseCode, CloseFrame, Connection, Message, Options, Reply, Request, Response, Url,
+    Usage, Utf8Bytes, WholeMessage,
 };
 
 /// A non-blocking byte stream, as the adapters' runtimes provide: the four poll

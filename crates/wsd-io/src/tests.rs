@@ -368,6 +368,43 @@ fn a_transport_that_reads_into_uninitialised_memory_is_asked_for_the_full_size()
 
 /// Runs a future that must complete without waiting (the scripted transport never
 /// blocks a write).
+#[test]
+fn lent_messages_are_echoed_in_order_with_the_rest_in_one_write() {
+    let count = 800;
+    let mut input: Vec<u8> = (0..count)
+        .flat_map(|i: u32| masked(OpCode::Binary, &i.to_be_bytes().repeat(4)))
+        .collect();
+    input.extend(masked(OpCode::Ping, b"p"));
+    input.extend(masked(OpCode::Text, b"last"));
+    let mut ws = open_server(vec![input]);
+    // One read of everything: a frame split between reads would come as a message.
+    ws.get_mut().zero_fills = false;
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let (mut lent, mut others) = (0, Vec::new());
+    loop {
+        let next = core::pin::pin!(ws.next_message_with(|message, reply| reply.send(message)));
+        match next.poll(&mut cx) {
+            Poll::Ready(Some(Ok(Next::Lent(sent)))) => {
+                sent.unwrap();
+                lent += 1;
+            }
+            Poll::Ready(Some(Ok(Next::Message(message)))) => others.push(message),
+            Poll::Ready(other) => panic!("unexpected item {other:?}"),
+            Poll::Pending => break,
+        }
+    }
+    assert_eq!(lent, count + 1);
+    assert_eq!(others, [Message::Ping(Bytes::from_static(b"p"))]);
+    let mut expected: Vec<u8> = (0..count)
+        .flat_map(|i: u32| plain(OpCode::Binary, &i.to_be_bytes().repeat(4)))
+        .collect();
+    expected.extend(plain(OpCode::Pong, b"p"));
+    expected.extend(plain(OpCode::Text, b"last"));
+    let writes = ws.get_ref().writes();
+    assert_eq!(writes.len(), 1, "one write of every echo");
+    assert!(writes[0] == expected, "the echoes, in order");
+}
+
 fn now<F: Future>(future: F) -> F::Output {
     let mut cx = Context::from_waker(std::task::Waker::noop());
     match core::pin::pin!(future).poll(&mut cx) {

@@ -76,8 +76,8 @@ pub use wsd_io::futures_io::{
 };
 pub use wsd_io::{
     Accepted, AsyncIoTcp, AsyncIoTimer, ClientConfig, CloseFrame, Config, Decision, Error,
-    FuturesIo, Message, ProxyEnv, RequestHook, ServerConfig, Shutdown, ShutdownToken, SocksError,
-    TlsError, UrlError,
+    FuturesIo, Message, Next, ProxyEnv, Reply, RequestHook, ServerConfig, Shutdown, ShutdownToken,
+    SocksError, TlsError, UrlError, WholeMessage,
 };
 
 pub use smol::net::TcpStream;

@@ -100,8 +100,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub use wsd_core::{Bytes, CloseCode, Connection, Options, Request, Utf8Bytes};
 pub use wsd_io::{
-    Accepted, ClientConfig, CloseFrame, Config, Decision, Error, Message, ProxyEnv, RequestHook,
-    ServerConfig, Shutdown, ShutdownToken, SocksError, TlsError, UrlError,
+    Accepted, ClientConfig, CloseFrame, Config, Decision, Error, Message, Next, ProxyEnv, Reply,
+    RequestHook, ServerConfig, Shutdown, ShutdownToken, SocksError, TlsError, UrlError,
+    WholeMessage,
 };
 
 mod request;

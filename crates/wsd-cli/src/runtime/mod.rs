@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use wsd_core::{CloseCode, Options};
 use wsd_io::{
-    Accepted, Decision, Error as WsError, Message, ServerConfig, Timer, Transport, WebSocket,
+    Accepted, Decision, Error as WsError, Message, Next, ServerConfig, Timer, Transport, WebSocket,
 };
 
 use crate::args::{AutobahnArgs, ConnectArgs, ServeArgs};
@@ -166,14 +166,22 @@ pub(crate) fn server_config(options: Options) -> ServerConfig {
 /// Sends every text and binary message back until the connection ends. Pings are
 /// answered and the close is echoed by the driver. The echoes are fed, not sent: the
 /// answers to everything one read brought are written together when the socket next
-/// waits for input.
+/// waits for input. A message that arrived whole is echoed from where it lies in
+/// the input buffer (lent), others are taken and fed back.
 pub(crate) async fn echo<T: Transport, Z: Timer>(ws: &mut WebSocket<T, Z>) -> Result<(), String> {
-    while let Some(item) = ws.next_message().await {
-        let message = item.map_err(|error| chain(&error))?;
-        if !matches!(message, Message::Text(_) | Message::Binary(_)) {
-            continue;
-        }
-        match ws.feed(message).await {
+    while let Some(item) = ws
+        .next_message_with(|message, reply| reply.send(message))
+        .await
+    {
+        let result = match item.map_err(|error| chain(&error))? {
+            // A closing connection refuses the echo: see below.
+            Next::Lent(sent) => sent.map_err(WsError::from),
+            Next::Message(message @ (Message::Text(_) | Message::Binary(_))) => {
+                ws.feed(message).await
+            }
+            Next::Message(_) => continue,
+        };
+        match result {
             Ok(()) => {}
             // The peer started closing after its message: there is no one to echo
             // to, and reading on completes the closing handshake.

@@ -18,11 +18,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use url::Url;
 use wsd_extensions::Extensions;
-use wsd_frame::{CloseCode, CloseFrame, OpCode, Role, Rsv};
+use wsd_frame::{CloseCode, CloseFrame, OpCode, Role, Rsv, WholeMessage};
 use wsd_handshake::client::{ClientHandshake, ClientOptions};
 use wsd_handshake::{HeaderList, Headers, Request, Response};
 
-use crate::event::{Event, PingId};
+use crate::event::{Event, PingId, Polled};
 use crate::message::{Message, Utf8Bytes};
 use crate::options::Options;
 use crate::timer::{Timer, TimerTable};
@@ -30,6 +30,7 @@ use crate::{Error, Usage, Version};
 use framing::{FrameRead, Outbox, check_control_len};
 use state::{Handshake, Queued, State};
 
+pub use framing::Reply;
 pub use state::ReadyState;
 pub use upgrade::Refused;
 
@@ -249,6 +250,58 @@ impl Connection {
                 return None;
             }
         }
+    }
+}
+
+/// Borrowed messages: the next message read in place, for a reader that is done
+/// with each message before it asks for the next.
+impl Connection {
+    /// Like [`poll_event`](Self::poll_event), but a message that arrived whole in one
+    /// frame, with no extension to undo, is not split off the input: it is unmasked
+    /// where it lies and lent to `f` as a [`WholeMessage`], with a [`Reply`] to send
+    /// messages meanwhile (an echo sends it back). Everything else (fragmented
+    /// messages, messages an extension transforms, control frames, the end of the
+    /// connection) comes back as [`Polled::Event`], exactly as `poll_event` gives it,
+    /// and `f` is not called. `None` when more input (or a command, or a timeout) is
+    /// needed.
+    ///
+    /// This is the cheapest way to read small messages: no reference-counted payload
+    /// per message, and no event queue.
+    ///
+    /// ```
+    /// use wsd_core::{Connection, Event, Message, Options, Polled, WholeMessage};
+    ///
+    /// let mut client = Connection::client("ws://example.com/", Options::default()).unwrap();
+    /// let mut server = Connection::server(Options::default());
+    /// client.start().unwrap();
+    /// client.send_text("echo me").unwrap(); // queued until open
+    /// server.handle_input(&client.poll_transmit_vec());
+    /// assert!(matches!(server.poll_message_with(|_, _| ()), Some(Polled::Event(Event::Request))));
+    /// server.start().unwrap();
+    /// assert_eq!(server.poll_event(), Some(Event::Open));
+    /// client.handle_input(&server.poll_transmit_vec());
+    /// assert_eq!(client.poll_event(), Some(Event::Open));
+    ///
+    /// // The server echoes the message it is lent.
+    /// server.handle_input(&client.poll_transmit_vec());
+    /// let polled = server.poll_message_with(|message, reply| {
+    ///     assert_eq!(message, WholeMessage::Text("echo me"));
+    ///     reply.send(message)
+    /// });
+    /// assert!(matches!(polled, Some(Polled::Lent(Ok(())))));
+    /// client.handle_input(&server.poll_transmit_vec());
+    /// assert_eq!(client.poll_event(), Some(Event::Message(Message::text("echo me"))));
+    /// ```
+    pub fn poll_message_with<R>(
+        &mut self,
+        f: impl FnOnce(WholeMessage<'_>, &mut Reply<'_>) -> R,
+    ) -> Option<Polled<R>> {
+        if self.events.is_empty() {
+            if let Some(lent) = self.lend_message(f) {
+                return Some(Polled::Lent(lent));
+            }
+        }
+        self.poll_event().map(Polled::Event)
     }
 }
 

@@ -11,6 +11,8 @@ use wsd_handshake::{Status, server};
 use proptest::prelude::*;
 use wsd_frame::ProtocolError;
 
+use crate::output::BY_REFERENCE_FROM;
+
 mod extensions;
 mod rejections;
 
@@ -451,6 +453,134 @@ fn control_payloads_over_125_bytes_are_refused() {
         pair.client.close(CloseCode::NO_STATUS, ""),
         Err(Error::Usage(Usage::InvalidCloseCode(1005)))
     );
+}
+
+/// Every event and lent message `poll_message_with` gives, echoing what it is lent.
+fn echo_lent(conn: &mut Connection) -> Vec<Result<Vec<u8>, Event>> {
+    std::iter::from_fn(|| {
+        conn.poll_message_with(|message, reply| {
+            reply.send(message).unwrap();
+            match message {
+                WholeMessage::Text(text) => text.as_bytes().to_vec(),
+                WholeMessage::Binary(data) => data.to_vec(),
+            }
+        })
+    })
+    .map(|polled| match polled {
+        Polled::Lent(data) => Ok(data),
+        Polled::Event(event) => Err(event),
+    })
+    .collect()
+}
+
+#[test]
+fn server_lends_whole_messages_and_gives_the_rest_as_events() {
+    let mut server = open_server();
+    let mut input = masked(OpCode::Text, true, "κόσμε".as_bytes());
+    input.extend(masked(OpCode::Text, false, b"frag"));
+    input.extend(masked(OpCode::Ping, true, b"p"));
+    input.extend(masked(OpCode::Continuation, true, b"mented"));
+    input.extend(masked(OpCode::Binary, true, &[0, 1, 2]));
+    server.handle_input(&input);
+    assert_eq!(
+        echo_lent(&mut server),
+        [
+            Ok("κόσμε".as_bytes().to_vec()),
+            Err(Event::Ping(Bytes::from_static(b"p"))),
+            Err(Event::Message(Message::text("fragmented"))),
+            Ok(vec![0, 1, 2]),
+        ]
+    );
+    // The echoes of the lent messages, and the pong, in the order they were made.
+    let mut expected = plain(OpCode::Text, "κόσμε".as_bytes());
+    expected.extend(plain(OpCode::Pong, b"p"));
+    expected.extend(plain(OpCode::Binary, &[0, 1, 2]));
+    assert_eq!(server.poll_transmit_vec(), expected);
+    assert_eq!(server.buffered_input(), 0);
+}
+
+#[test]
+fn a_message_that_arrives_in_pieces_comes_once_as_an_event() {
+    // Once the decoder has begun a frame it reads the rest: it is not lent.
+    let wire = masked(OpCode::Binary, true, &[7; 200]);
+    for step in 1..wire.len() {
+        let mut server = open_server();
+        let mut lent = Vec::new();
+        for piece in wire.chunks(step) {
+            server.handle_input(piece);
+            lent.extend(echo_lent(&mut server));
+        }
+        let message = Event::Message(Message::binary(vec![7; 200]));
+        assert_eq!(lent, [Err(message)], "step {step}");
+    }
+}
+
+#[test]
+fn a_payload_queued_by_reference_is_not_lent() {
+    // Echoing it from a loan would copy what the output can hold by reference.
+    let mut server = open_server();
+    let large = vec![7; BY_REFERENCE_FROM];
+    server.handle_input(&masked(OpCode::Binary, true, &large));
+    server.handle_input(&masked(OpCode::Binary, true, &large[1..]));
+    let lent = echo_lent(&mut server);
+    assert_eq!(
+        lent,
+        [
+            Err(Event::Message(Message::binary(large.clone()))),
+            Ok(large[1..].to_vec())
+        ]
+    );
+}
+
+#[test]
+fn client_replies_to_a_lent_message_masked() {
+    let mut pair = Pair::open();
+    pair.server.send_text("ask").unwrap();
+    pair.client.handle_input(&pair.server.poll_transmit_vec());
+    let polled = pair.client.poll_message_with(|message, reply| {
+        assert_eq!(message, WholeMessage::Text("ask"));
+        reply.send_binary(b"answer")
+    });
+    assert!(matches!(polled, Some(Polled::Lent(Ok(())))));
+    let (_, from_server) = pair.pump();
+    assert_eq!(
+        from_server,
+        [Event::Message(Message::binary(&b"answer"[..]))]
+    );
+}
+
+#[test]
+fn a_closing_connection_lends_messages_but_refuses_replies() {
+    let mut server = open_server();
+    server.close(CloseCode::NORMAL, "").unwrap();
+    let _ = server.poll_transmit_vec();
+    server.handle_input(&masked(OpCode::Text, true, b"late"));
+    let polled = server.poll_message_with(|message, reply| {
+        assert_eq!(message, WholeMessage::Text("late"));
+        reply.send(message)
+    });
+    assert!(matches!(
+        polled,
+        Some(Polled::Lent(Err(Error::Usage(Usage::Closed))))
+    ));
+    assert!(server.poll_transmit_vec().is_empty());
+}
+
+#[test]
+fn invalid_utf8_in_a_message_that_would_be_lent_fails_with_1007() {
+    let mut server = open_server();
+    server.handle_input(&masked(OpCode::Text, true, &[0xED, 0xA0, 0x80]));
+    let evs = echo_lent(&mut server);
+    assert!(matches!(
+        evs[..],
+        [
+            Err(Event::Error(Error::Protocol(ProtocolError::InvalidUtf8))),
+            Err(Event::Close {
+                code: CloseCode::INVALID_PAYLOAD,
+                ..
+            })
+        ]
+    ));
 }
 
 // ----- closing -------------------------------------------------------------------

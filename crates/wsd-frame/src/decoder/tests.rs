@@ -33,7 +33,7 @@ fn plain(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
 
 /// What decoding `wire` yields: the frames (opcode, fin, payload), then the error or
 /// the number of bytes left over.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Outcome {
     frames: Vec<(OpCode, bool, Vec<u8>)>,
     end: Result<usize, ProtocolError>,
@@ -41,12 +41,38 @@ struct Outcome {
 
 /// Decodes `wire` fed in pieces of `step` bytes, draining every frame after each piece.
 fn run(config: DecoderConfig, wire: &[u8], step: usize) -> Outcome {
+    run_with(config, wire, step, false)
+}
+
+/// As [`run`], trying [`FrameDecoder::decode_message_in_place`] before every
+/// [`FrameDecoder::decode`] when `in_place` is set, as a reader of borrowed
+/// messages does.
+fn run_with(config: DecoderConfig, wire: &[u8], step: usize, in_place: bool) -> Outcome {
     let mut decoder = FrameDecoder::new(config);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     for piece in wire.chunks(step.max(1)) {
         buf.extend_from_slice(piece);
         loop {
+            if in_place {
+                let whole = match decoder.decode_message_in_place(&mut buf, usize::MAX) {
+                    Ok(whole) => whole,
+                    Err(e) => {
+                        return Outcome {
+                            frames,
+                            end: Err(e),
+                        };
+                    }
+                };
+                if let Some((message, used)) = whole {
+                    frames.push(match message {
+                        WholeMessage::Text(text) => (OpCode::Text, true, text.as_bytes().to_vec()),
+                        WholeMessage::Binary(data) => (OpCode::Binary, true, data.to_vec()),
+                    });
+                    buf.advance(used);
+                    continue;
+                }
+            }
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
                     frames.push((frame.opcode, frame.fin, frame.payload.to_vec()));
@@ -78,8 +104,28 @@ fn check(config: DecoderConfig, wire: &[u8], expected: Result<(), ProtocolError>
     }
     for step in 1..wire.len().min(20) {
         assert_eq!(run(config, wire, step), whole, "step {step}");
+        assert_eq!(
+            run_with(config, wire, step, true),
+            whole,
+            "in place, step {step}"
+        );
     }
+    let in_place = run_with(config, wire, wire.len(), true);
+    assert_eq!(in_place, whole, "in place, whole");
     whole
+}
+
+#[test]
+fn a_frame_longer_than_asked_for_is_left_to_decode_in_place() {
+    let mut decoder = FrameDecoder::new(server());
+    let mut buf = BytesMut::from(&masked(true, OpCode::Binary, Rsv::NONE, &[9; 200])[..]);
+    assert_eq!(decoder.decode_message_in_place(&mut buf, 199), Ok(None));
+    let len = buf.len();
+    let (message, used) = decoder
+        .decode_message_in_place(&mut buf, 200)
+        .unwrap()
+        .unwrap();
+    assert_eq!((message, used), (WholeMessage::Binary(&[9; 200]), len));
 }
 
 #[test]
@@ -424,7 +470,10 @@ proptest! {
             prop_assert_eq!(out.end, Ok(0));
             let expected: Vec<(OpCode, bool, Vec<u8>)> =
                 frames.iter().map(|f| (f.opcode, f.fin, f.payload.clone())).collect();
-            prop_assert_eq!(out.frames, expected);
+            prop_assert_eq!(&out.frames, &expected);
+            let in_place = run_with(DecoderConfig::new(role), &wire, step, true);
+            prop_assert_eq!(in_place.end, Ok(0));
+            prop_assert_eq!(in_place.frames, expected);
         }
     }
 
@@ -436,6 +485,9 @@ proptest! {
     ) {
         let mut config = DecoderConfig::new(role);
         config.max_length = 1000;
-        prop_assert_eq!(run(config, &wire, step), run(config, &wire, wire.len().max(1)));
+        let whole = run(config, &wire, wire.len().max(1));
+        prop_assert_eq!(run(config, &wire, step), whole.clone());
+        prop_assert_eq!(run_with(config, &wire, step, true), whole.clone());
+        prop_assert_eq!(run_with(config, &wire, wire.len().max(1), true), whole);
     }
 }
