@@ -3,13 +3,13 @@
 //! holds one [`Framing`] and matches on it here, in one place, rather than asking
 //! "is this a draft?" wherever it reads or writes.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use rand::RngCore;
 use rand::rngs::StdRng;
 use wsd_extensions::{Message as ExtMessage, Pipeline};
 use wsd_frame::{
     CloseCode, CloseFrame, DecoderConfig, Frame, FrameDecoder, FrameHeader, OpCode, Role, Rsv,
-    WholeMessage, encode_frame,
+    encode_frame,
 };
 
 use super::Connection;
@@ -76,6 +76,15 @@ pub(super) enum Received {
 }
 
 impl Framing {
+    /// The RFC 6455 decoder, when a whole message may be read in place and lent
+    /// ([`Connection::poll_message_with`]): no extension transforms messages.
+    pub(super) fn in_place_decoder(&mut self) -> Option<&mut FrameDecoder> {
+        match self {
+            Self::Rfc6455(rfc) if rfc.pipeline.is_empty() => Some(&mut rfc.decoder),
+            _ => None,
+        }
+    }
+
     /// RFC 6455 framing for `role`, with the negotiated `pipeline`, whose RSV bits
     /// become the only ones a frame may carry.
     pub(super) fn rfc6455(role: Role, options: &Options, pipeline: Pipeline) -> Self {
@@ -406,82 +415,6 @@ impl Connection {
     /// into the output (see [`Framing::takes_borrowed`]).
     pub(super) fn takes_borrowed(&self) -> bool {
         matches!(&self.state, State::Open(session) if session.framing.takes_borrowed())
-    }
-}
-
-impl Connection {
-    /// See [`Connection::poll_message_with`]: reads the next frame in place if it is
-    /// a whole message no extension transforms, and lends it to `f`; `None` when
-    /// it is not. A protocol error fails the connection (its events are then queued).
-    pub(super) fn lend_message<R>(
-        &mut self,
-        f: impl FnOnce(WholeMessage<'_>, &mut Reply<'_>) -> R,
-    ) -> Option<R> {
-        let open = matches!(self.state, State::Open(_));
-        let session = self.state.session()?;
-        let rfc = match &mut session.framing {
-            Framing::Rfc6455(rfc) if rfc.pipeline.is_empty() => rfc,
-            _ => return None,
-        };
-        // A payload the output would hold by reference is not worth copying into it.
-        let max_len = BY_REFERENCE_FROM - 1;
-        match rfc.decoder.decode_message_in_place(&mut self.recv, max_len) {
-            Ok(Some((message, used))) => {
-                session.liveness.note_data();
-                let mut reply = Reply {
-                    out: &mut self.out,
-                    open,
-                };
-                let lent = f(message, &mut reply);
-                self.recv.advance(used);
-                Some(lent)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                self.fail(e.close_code(), Error::Protocol(e));
-                None
-            }
-        }
-    }
-}
-
-/// Sends messages while a message lent by
-/// [`Connection::poll_message_with`](super::Connection::poll_message_with) is read:
-/// the connection's output, for the duration of the loan. The messages are framed
-/// into the output at once; a closing connection refuses them, as
-/// [`Connection::send`](super::Connection::send) does.
-#[derive(Debug)]
-pub struct Reply<'a> {
-    out: &'a mut Outbox,
-    /// False once our close frame is out.
-    open: bool,
-}
-
-impl Reply<'_> {
-    /// Sends `message`: a lent one back (an echo), or any other.
-    pub fn send(&mut self, message: WholeMessage<'_>) -> Result<(), Error> {
-        match message {
-            WholeMessage::Text(text) => self.send_text(text),
-            WholeMessage::Binary(data) => self.send_binary(data),
-        }
-    }
-
-    /// Sends a text message.
-    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.write(OpCode::Text, text.as_bytes())
-    }
-
-    /// Sends a binary message.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.write(OpCode::Binary, data)
-    }
-
-    fn write(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        if !self.open {
-            return Err(Usage::Closed.into());
-        }
-        self.out.write_frame(opcode, Rsv::NONE, payload);
-        Ok(())
     }
 }
 

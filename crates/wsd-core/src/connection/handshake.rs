@@ -11,7 +11,7 @@ use wsd_extensions::{Extensions, Pipeline};
 use wsd_frame::{OpCode, Role, Rsv};
 use wsd_handshake::client::{ClientHandshake, ClientOptions, Negotiated};
 use wsd_handshake::server::{self, Rejection};
-use wsd_handshake::{HeaderList, Request, Response, Status};
+use wsd_handshake::{HeaderList, Headers, Request, Response, Status};
 
 use super::Connection;
 use super::framing::{Framing, Outbox};
@@ -482,5 +482,43 @@ impl Connection {
         if let Some(request) = self.request.take() {
             self.set_request(request);
         }
+    }
+}
+
+/// Getters: what the opening handshake said.
+impl Connection {
+    /// Servers: the HTTP request, once read.
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_ref()
+    }
+
+    /// The URL: for a client the one it was made with; for a server the one the
+    /// request asked for, `ws://` or `wss://`, the `Host` header and the request
+    /// target (`websocket-driver`'s (Node) `driver.url`), once the request is known and
+    /// if those make a URL. `wss://` when [`set_secure_transport`](Self::set_secure_transport)
+    /// said so, or when a proxy that ended TLS says so in `X-Forwarded-Proto: https`,
+    /// `X-Forwarded-Ssl: on`, `X-Forwarded-Scheme: https` or `Https: on`.
+    ///
+    /// ```
+    /// # use wsd_core::{Connection, Event, Options};
+    /// let mut server = Connection::server(Options::default());
+    /// server.handle_input(b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\n\
+    ///     X-Forwarded-Proto: https\r\n\r\n");
+    /// assert_eq!(server.poll_event(), Some(Event::Request));
+    /// assert_eq!(server.url().unwrap().as_str(), "wss://example.com/chat?room=1");
+    /// ```
+    pub fn url(&self) -> Option<&Url> {
+        self.url.as_ref()
+    }
+
+    /// Clients: the HTTP status of the server's response, once read (also when the
+    /// handshake failed).
+    pub fn status(&self) -> Option<u16> {
+        self.response.as_ref().map(|r| r.status)
+    }
+
+    /// Clients: the server's response headers, once read.
+    pub fn response_headers(&self) -> Option<&Headers> {
+        self.response.as_ref().map(|r| &r.headers)
     }
 }

@@ -2,13 +2,14 @@
 //!
 //! The public API is here, grouped as the contract on [`Connection`] describes it
 //! (making one, input, events, output, time, commands, getters), except the adapter
-//! hooks, in [`hooks`]. The work is in the other submodules: [`state`] (where the
-//! connection is, with the data each place needs), [`handshake`] (the opening
-//! handshake), `drafts` (the legacy drafts' handshake steps, feature `drafts`),
-//! [`framing`] (RFC 6455 or a legacy draft, frames to messages and back), [`close`]
-//! (every way it ends) and [`pings`]; [`upgrade`] makes connections open from a
-//! handshake another HTTP stack carried, and [`extended`] from an HTTP/2 extended
-//! `CONNECT` (RFC 8441).
+//! hooks ([`hooks`]), the commands and getters of the opening handshake
+//! ([`handshake`]) and borrowed messages ([`lend`]). The work is in the other
+//! submodules: [`state`] (where the connection is, with the data each place needs),
+//! [`handshake`] (the opening handshake), `drafts` (the legacy drafts' handshake
+//! steps, feature `drafts`), [`framing`] (RFC 6455 or a legacy draft, frames to
+//! messages and back), [`close`] (every way it ends) and [`pings`]; [`upgrade`] makes
+//! connections open from a handshake another HTTP stack carried, and [`extended`]
+//! from an HTTP/2 extended `CONNECT` (RFC 8441).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -18,11 +19,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use url::Url;
 use wsd_extensions::Extensions;
-use wsd_frame::{CloseCode, CloseFrame, OpCode, Role, Rsv, WholeMessage};
+use wsd_frame::{CloseCode, CloseFrame, OpCode, Role, Rsv};
 use wsd_handshake::client::{ClientHandshake, ClientOptions};
-use wsd_handshake::{HeaderList, Headers, Request, Response};
+use wsd_handshake::{HeaderList, Request, Response};
 
-use crate::event::{Event, PingId, Polled};
+use crate::event::{Event, PingId};
 use crate::message::{Message, Utf8Bytes};
 use crate::options::Options;
 use crate::timer::{Timer, TimerTable};
@@ -30,7 +31,7 @@ use crate::{Error, Usage, Version};
 use framing::{FrameRead, Outbox, check_control_len};
 use state::{Handshake, Queued, State};
 
-pub use framing::Reply;
+pub use lend::Reply;
 pub use state::ReadyState;
 pub use upgrade::Refused;
 
@@ -41,6 +42,7 @@ mod extended;
 mod framing;
 mod handshake;
 mod hooks;
+mod lend;
 mod liveness;
 mod pings;
 mod state;
@@ -253,58 +255,6 @@ impl Connection {
     }
 }
 
-/// Borrowed messages: the next message read in place, for a reader that is done
-/// with each message before it asks for the next.
-impl Connection {
-    /// Like [`poll_event`](Self::poll_event), but a message that arrived whole in one
-    /// frame, with no extension to undo, is not split off the input: it is unmasked
-    /// where it lies and lent to `f` as a [`WholeMessage`], with a [`Reply`] to send
-    /// messages meanwhile (an echo sends it back). Everything else (fragmented
-    /// messages, messages an extension transforms, control frames, the end of the
-    /// connection) comes back as [`Polled::Event`], exactly as `poll_event` gives it,
-    /// and `f` is not called. `None` when more input (or a command, or a timeout) is
-    /// needed.
-    ///
-    /// This is the cheapest way to read small messages: no reference-counted payload
-    /// per message, and no event queue.
-    ///
-    /// ```
-    /// use wsd_core::{Connection, Event, Message, Options, Polled, WholeMessage};
-    ///
-    /// let mut client = Connection::client("ws://example.com/", Options::default()).unwrap();
-    /// let mut server = Connection::server(Options::default());
-    /// client.start().unwrap();
-    /// client.send_text("echo me").unwrap(); // queued until open
-    /// server.handle_input(&client.poll_transmit_vec());
-    /// assert!(matches!(server.poll_message_with(|_, _| ()), Some(Polled::Event(Event::Request))));
-    /// server.start().unwrap();
-    /// assert_eq!(server.poll_event(), Some(Event::Open));
-    /// client.handle_input(&server.poll_transmit_vec());
-    /// assert_eq!(client.poll_event(), Some(Event::Open));
-    ///
-    /// // The server echoes the message it is lent.
-    /// server.handle_input(&client.poll_transmit_vec());
-    /// let polled = server.poll_message_with(|message, reply| {
-    ///     assert_eq!(message, WholeMessage::Text("echo me"));
-    ///     reply.send(message)
-    /// });
-    /// assert!(matches!(polled, Some(Polled::Lent(Ok(())))));
-    /// client.handle_input(&server.poll_transmit_vec());
-    /// assert_eq!(client.poll_event(), Some(Event::Message(Message::text("echo me"))));
-    /// ```
-    pub fn poll_message_with<R>(
-        &mut self,
-        f: impl FnOnce(WholeMessage<'_>, &mut Reply<'_>) -> R,
-    ) -> Option<Polled<R>> {
-        if self.events.is_empty() {
-            if let Some(lent) = self.lend_message(f) {
-                return Some(Polled::Lent(lent));
-            }
-        }
-        self.poll_event().map(Polled::Event)
-    }
-}
-
 /// Output: the bytes to write to the transport.
 impl Connection {
     /// The bytes to write to the transport next: a contiguous front part of the
@@ -448,10 +398,12 @@ impl Connection {
             Message::Text(text) if self.takes_borrowed() => {
                 self.out
                     .write_data_frame(OpCode::Text, Rsv::NONE, text.into_bytes());
+                self.note_data();
                 return Ok(());
             }
             Message::Binary(data) if self.takes_borrowed() => {
                 self.out.write_data_frame(OpCode::Binary, Rsv::NONE, data);
+                self.note_data();
                 return Ok(());
             }
             Message::Ping(payload) => return self.ping(&payload).map(drop),
@@ -583,41 +535,6 @@ impl Connection {
         };
         let live = live.into_iter().flat_map(|pipeline| pipeline.names());
         live.chain(ended.into_iter().flatten().map(String::as_str))
-    }
-
-    /// Servers: the HTTP request, once read.
-    pub fn request(&self) -> Option<&Request> {
-        self.request.as_ref()
-    }
-
-    /// The URL: for a client the one it was made with; for a server the one the
-    /// request asked for, `ws://` or `wss://`, the `Host` header and the request
-    /// target (`websocket-driver`'s (Node) `driver.url`), once the request is known and
-    /// if those make a URL. `wss://` when [`set_secure_transport`](Self::set_secure_transport)
-    /// said so, or when a proxy that ended TLS says so in `X-Forwarded-Proto: https`,
-    /// `X-Forwarded-Ssl: on`, `X-Forwarded-Scheme: https` or `Https: on`.
-    ///
-    /// ```
-    /// # use wsd_core::{Connection, Event, Options};
-    /// let mut server = Connection::server(Options::default());
-    /// server.handle_input(b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\n\
-    ///     X-Forwarded-Proto: https\r\n\r\n");
-    /// assert_eq!(server.poll_event(), Some(Event::Request));
-    /// assert_eq!(server.url().unwrap().as_str(), "wss://example.com/chat?room=1");
-    /// ```
-    pub fn url(&self) -> Option<&Url> {
-        self.url.as_ref()
-    }
-
-    /// Clients: the HTTP status of the server's response, once read (also when the
-    /// handshake failed).
-    pub fn status(&self) -> Option<u16> {
-        self.response.as_ref().map(|r| r.status)
-    }
-
-    /// Clients: the server's response headers, once read.
-    pub fn response_headers(&self) -> Option<&Headers> {
-        self.response.as_ref().map(|r| &r.headers)
     }
 
     /// Once closed, the code and reason the [`Event::Close`] carried.

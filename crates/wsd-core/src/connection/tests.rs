@@ -8,8 +8,9 @@ use std::time::Duration;
 use wsd_frame::encode_frame;
 use wsd_handshake::{Status, server};
 
+use crate::event::Polled;
 use proptest::prelude::*;
-use wsd_frame::ProtocolError;
+use wsd_frame::{ProtocolError, WholeMessage};
 
 use crate::output::BY_REFERENCE_FROM;
 

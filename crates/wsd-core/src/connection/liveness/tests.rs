@@ -280,6 +280,24 @@ fn a_message_sent_postpones_the_idle_timeout() {
 }
 
 #[test]
+fn a_message_sent_with_send_alone_postpones_the_idle_timeout() {
+    // `send(Message)` frames text and binary on a path of its own: it must count as
+    // data for the idle timer as `send_text` does.
+    for message in [Message::text("anyone?"), Message::binary(vec![1, 2])] {
+        let t0 = Instant::now();
+        let (_client, mut server) = pair(plain(), idle(), t0);
+        server.send(message).unwrap();
+        server.poll_transmit_vec();
+        let sent_at = t0 + Duration::from_secs(25);
+        server.poll_timeout(sent_at);
+        server.handle_timeout(t0 + IDLE);
+        assert_eq!(server.state(), ReadyState::Open);
+        server.handle_timeout(sent_at + IDLE);
+        assert_eq!(server.state(), ReadyState::Closing);
+    }
+}
+
+#[test]
 fn a_message_still_arriving_keeps_the_connection_from_idling() {
     let t0 = Instant::now();
     let (mut client, mut server) = pair(plain(), idle(), t0);
