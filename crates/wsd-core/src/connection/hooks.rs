@@ -16,6 +16,13 @@ const HANDSHAKE_READ: usize = 256;
 /// idle connection keep.
 const SHRINK_SLACK: usize = 4096;
 
+/// Inside a large frame, a buffer with less room than this grows (to about twice
+/// what it holds); with more, the read fills that room. Half of [`SHRINK_SLACK`], so
+/// a buffer grown this way never has the room that makes
+/// [`Connection::release_buffers`] move its input: growing doubles the capacity,
+/// which is then below twice the input plus twice this.
+const GROW_BELOW: usize = SHRINK_SLACK / 2;
+
 /// Adapter hooks: for the loop that owns the transport (see "Adapter hooks" in
 /// [`Connection`]'s docs); an application driving a connection by hand does not need
 /// them.
@@ -57,9 +64,13 @@ impl Connection {
     /// How many bytes the next read into [`read_input`](Self::read_input) should
     /// ask for, given the caller's `usual` read size:
     ///
-    /// - more while a large frame arrives: up to the rest of the frame, but at most
-    ///   twice the input already buffered, so the buffer grows only with what the
-    ///   peer really sent (a 1 MiB message takes about five reads, not 16 of 64 KiB);
+    /// - more while a large frame arrives: up to the rest of the frame, but only the
+    ///   room the buffer has, or when it is nearly full, as much as it holds, so the
+    ///   buffer grows only with what the peer really sent, at most doubling (a 1 MiB
+    ///   message takes about six reads, not 16 of 64 KiB). Its capacity then stays
+    ///   within about twice its input, so a frame that trickles in is never moved
+    ///   to a smaller buffer by [`release_buffers`](Self::release_buffers) and
+    ///   grown again by the next read;
     /// - less for the tail of a frame of at least half the usual size: just its rest.
     ///   Its payload leaves as a `Bytes` that shares the buffer, and while the
     ///   application or the output queue holds it, the next read needs a new
@@ -78,7 +89,17 @@ impl Connection {
     pub fn read_size(&self, usual: usize) -> usize {
         match &self.state {
             State::Open(session) | State::Closing(session) => {
-                session.framing.read_size(self.recv.len(), usual)
+                let wanted = session.framing.read_size(self.recv.len(), usual);
+                if wanted <= usual {
+                    return wanted;
+                }
+                // The rest of a large frame.
+                let room = self.recv.capacity() - self.recv.len();
+                if room >= GROW_BELOW {
+                    wanted.min(room)
+                } else {
+                    wanted.min(self.recv.len().max(SHRINK_SLACK))
+                }
             }
             // An HTTP head is small and may arrive a byte at a time (slowloris):
             // ask for as much as has arrived, so the buffer of a connection still
