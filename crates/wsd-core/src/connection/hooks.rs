@@ -2,6 +2,7 @@
 //! transport (reading straight into the buffer, vectored writes, freeing idle
 //! buffers, skipping the clock).
 
+use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::BytesMut;
@@ -130,13 +131,19 @@ impl Connection {
     /// ```
     pub fn release_buffers(&mut self) {
         if self.recv.is_empty() {
-            if self.recv.capacity() > 0 {
-                self.recv = BytesMut::new();
-            }
+            // Even at no capacity: that counts from where the input starts, so a
+            // buffer whose bytes all left as a message reports none and may still
+            // hold its allocation.
+            self.recv = BytesMut::new();
         } else if self.recv.capacity() > SHRINK_SLACK + 2 * self.recv.len() {
             self.recv = BytesMut::from(&self.recv[..]);
         }
         self.out.queue.release_if_empty(0);
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            // Events other than messages (the request, open, pings) are rare;
+            // their queue is not worth keeping while idle.
+            self.events = VecDeque::new();
+        }
     }
 
     /// Whether a timer is running or waits to be armed: when false,

@@ -1195,6 +1195,21 @@ fn a_large_frame_trickling_in_is_not_copied_on_every_read() {
 }
 
 #[test]
+fn an_idle_open_server_releases_its_input_and_event_queue() {
+    let mut server = open_server();
+    // The request and the open went through the event queue; the input is empty,
+    // and it reports no capacity even where it still holds its allocation.
+    server.release_buffers();
+    assert_eq!(server.events.capacity(), 0);
+    assert_eq!(server.recv.capacity(), 0);
+    // A message handed out whole leaves the buffer empty: it goes too.
+    server.read_input(|buf| buf.extend_from_slice(&masked(OpCode::Text, true, b"hi")));
+    assert!(matches!(server.poll_event(), Some(Event::Message(_))));
+    server.release_buffers();
+    assert_eq!(server.recv.capacity(), 0);
+}
+
+#[test]
 fn a_large_frame_s_tail_is_read_alone_so_the_next_frame_starts_a_fresh_read() {
     let mut server = open_server();
     let payload = vec![6u8; 64 * 1024];
