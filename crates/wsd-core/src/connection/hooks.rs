@@ -17,11 +17,12 @@ const HANDSHAKE_READ: usize = 256;
 /// idle connection keep.
 const SHRINK_SLACK: usize = 4096;
 
-/// Inside a large frame, a buffer with less room than this grows (to about twice
-/// what it holds); with more, the read fills that room. Half of [`SHRINK_SLACK`], so
-/// a buffer grown this way never has the room that makes
-/// [`Connection::release_buffers`] move its input: growing doubles the capacity,
-/// which is then below twice the input plus twice this.
+/// Inside a large frame, a buffer with less room than this grows, by a read of at
+/// most what it holds plus this; with more, the read fills that room. Half of
+/// [`SHRINK_SLACK`], so a buffer grown this way never has the room that makes
+/// [`Connection::release_buffers`] move its input: growing at most doubles the
+/// capacity or makes it the input plus the read, both below twice the input plus
+/// twice this.
 const GROW_BELOW: usize = SHRINK_SLACK / 2;
 
 /// Adapter hooks: for the loop that owns the transport (see "Adapter hooks" in
@@ -99,7 +100,10 @@ impl Connection {
                 if room >= GROW_BELOW {
                     wanted.min(room)
                 } else {
-                    wanted.min(self.recv.len().max(SHRINK_SLACK))
+                    // Up to what it holds and a little more, so a frame whose end
+                    // lies just past a doubling (its header took a few bytes) does
+                    // not double the buffer once more for its last bytes.
+                    wanted.min(self.recv.len().max(GROW_BELOW) + GROW_BELOW)
                 }
             }
             // An HTTP head is small and may arrive a byte at a time (slowloris):

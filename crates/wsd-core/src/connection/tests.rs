@@ -1129,15 +1129,15 @@ fn reads_grow_with_a_large_frame_but_never_past_twice_what_arrived() {
     let payload = vec![5u8; 1 << 20];
     let wire = masked(OpCode::Binary, true, &payload);
     let sizes = read_in(&mut server, &wire, 32 * 1024);
-    // 32 KiB, then at most what is buffered (the buffer at most doubles), never past
-    // the frame's end.
+    // 32 KiB, then at most what is buffered and 2 KiB (the buffer about doubles),
+    // never past the frame's end.
     assert_eq!(sizes[0], 32 * 1024);
     let mut buffered = 0;
     for pair in sizes.windows(2) {
         buffered += pair[0];
-        assert!(pair[1] <= buffered, "{sizes:?}");
+        assert!(pair[1] <= buffered + 2048, "{sizes:?}");
     }
-    assert!(sizes.len() <= 7, "a 1 MiB frame in few reads: {sizes:?}");
+    assert!(sizes.len() <= 6, "a 1 MiB frame in few reads: {sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), wire.len());
     // Between frames the usual size again.
     assert_eq!(server.read_size(32 * 1024), 32 * 1024);
