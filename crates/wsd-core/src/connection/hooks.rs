@@ -67,9 +67,9 @@ impl Connection {
     /// ask for, given the caller's `usual` read size:
     ///
     /// - more while a large frame arrives: up to the rest of the frame, but only the
-    ///   room the buffer has, or when it is nearly full, as much as it holds, so the
-    ///   buffer grows only with what the peer really sent, at most doubling (a 1 MiB
-    ///   message takes about six reads, not 16 of 64 KiB). Its capacity then stays
+    ///   room the buffer has, or when it is nearly full, as much as it holds and
+    ///   2 KiB more, so the buffer grows only with what the peer really sent, about
+    ///   doubling (a 1 MiB message takes five reads, not 16 of 64 KiB). Its capacity then stays
     ///   within about twice its input, so a frame that trickles in is never moved
     ///   to a smaller buffer by [`release_buffers`](Self::release_buffers) and
     ///   grown again by the next read;
