@@ -143,10 +143,12 @@ impl Output {
         }
     }
 
-    /// Frees the buffer when nothing waits and it holds more than `keep` bytes of
-    /// capacity.
+    /// Frees the buffer when nothing waits and `keep` is 0 or it has more than
+    /// `keep` bytes of room.
     pub(crate) fn release_if_empty(&mut self, keep: usize) {
-        if self.is_empty() && self.copied.capacity() > keep {
+        // `capacity` counts from the first unwritten byte: a buffer written out to
+        // its end reports none but still holds its allocation.
+        if self.is_empty() && (keep == 0 || self.copied.capacity() > keep) {
             self.copied = BytesMut::new();
         }
     }

@@ -224,12 +224,14 @@ impl Framing {
 }
 
 impl Rfc6455 {
-    /// See [`Framing::read_size`].
+    /// See [`Framing::read_size`]: the rest of a large frame (the connection caps
+    /// it by what its buffer holds), just the rest for the tail of a frame of at
+    /// least half the usual size, else `usual`.
     fn read_size(&self, buffered: usize, usual: usize) -> usize {
         let rest = self.decoder.payload_remaining(buffered);
         match self.decoder.payload_len() {
             Some(len) if rest > 0 && rest < usual && len >= usual / 2 => rest,
-            _ => usual.max(rest.min(buffered.saturating_mul(2))),
+            _ => usual.max(rest),
         }
     }
 

@@ -2,6 +2,7 @@
 //! transport (reading straight into the buffer, vectored writes, freeing idle
 //! buffers, skipping the clock).
 
+use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::BytesMut;
@@ -15,6 +16,14 @@ const HANDSHAKE_READ: usize = 256;
 /// Room beyond twice the waiting input that [`Connection::release_buffers`] lets an
 /// idle connection keep.
 const SHRINK_SLACK: usize = 4096;
+
+/// Inside a large frame, a buffer with less room than this grows, by a read of at
+/// most what it holds plus this; with more, the read fills that room. Half of
+/// [`SHRINK_SLACK`], so a buffer grown this way never has the room that makes
+/// [`Connection::release_buffers`] move its input: growing at most doubles the
+/// capacity or makes it the input plus the read, both below twice the input plus
+/// twice this.
+const GROW_BELOW: usize = SHRINK_SLACK / 2;
 
 /// Adapter hooks: for the loop that owns the transport (see "Adapter hooks" in
 /// [`Connection`]'s docs); an application driving a connection by hand does not need
@@ -57,9 +66,13 @@ impl Connection {
     /// How many bytes the next read into [`read_input`](Self::read_input) should
     /// ask for, given the caller's `usual` read size:
     ///
-    /// - more while a large frame arrives: up to the rest of the frame, but at most
-    ///   twice the input already buffered, so the buffer grows only with what the
-    ///   peer really sent (a 1 MiB message takes about five reads, not 16 of 64 KiB);
+    /// - more while a large frame arrives: up to the rest of the frame, but only the
+    ///   room the buffer has, or when it is nearly full, as much as it holds and
+    ///   2 KiB more, so the buffer grows only with what the peer really sent, about
+    ///   doubling (a 1 MiB message takes five reads, not 16 of 64 KiB). Its capacity then stays
+    ///   within about twice its input, so a frame that trickles in is never moved
+    ///   to a smaller buffer by [`release_buffers`](Self::release_buffers) and
+    ///   grown again by the next read;
     /// - less for the tail of a frame of at least half the usual size: just its rest.
     ///   Its payload leaves as a `Bytes` that shares the buffer, and while the
     ///   application or the output queue holds it, the next read needs a new
@@ -78,7 +91,20 @@ impl Connection {
     pub fn read_size(&self, usual: usize) -> usize {
         match &self.state {
             State::Open(session) | State::Closing(session) => {
-                session.framing.read_size(self.recv.len(), usual)
+                let wanted = session.framing.read_size(self.recv.len(), usual);
+                if wanted <= usual {
+                    return wanted;
+                }
+                // The rest of a large frame.
+                let room = self.recv.capacity() - self.recv.len();
+                if room >= GROW_BELOW {
+                    wanted.min(room)
+                } else {
+                    // Up to what it holds and a little more, so a frame whose end
+                    // lies just past a doubling (its header took a few bytes) does
+                    // not double the buffer once more for its last bytes.
+                    wanted.min(self.recv.len().max(GROW_BELOW) + GROW_BELOW)
+                }
             }
             // An HTTP head is small and may arrive a byte at a time (slowloris):
             // ask for as much as has arrived, so the buffer of a connection still
@@ -109,13 +135,19 @@ impl Connection {
     /// ```
     pub fn release_buffers(&mut self) {
         if self.recv.is_empty() {
-            if self.recv.capacity() > 0 {
-                self.recv = BytesMut::new();
-            }
+            // Even at no capacity: that counts from where the input starts, so a
+            // buffer whose bytes all left as a message reports none and may still
+            // hold its allocation.
+            self.recv = BytesMut::new();
         } else if self.recv.capacity() > SHRINK_SLACK + 2 * self.recv.len() {
             self.recv = BytesMut::from(&self.recv[..]);
         }
         self.out.queue.release_if_empty(0);
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            // Events other than messages (the request, open, pings) are rare;
+            // their queue is not worth keeping while idle.
+            self.events = VecDeque::new();
+        }
     }
 
     /// Whether a timer is running or waits to be armed: when false,
