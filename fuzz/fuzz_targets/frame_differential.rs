@@ -9,13 +9,16 @@
 //! frame start `FrameHeader::decode` must read the header the model read; every
 //! close payload must get the model's verdict from `CloseFrame::parse`; and at the
 //! end of the stream the decoders must agree on where they are (inside a message or
-//! not, waiting for a payload of which length).
+//! not, waiting for a payload of which length). The stream is read a third time as
+//! an echo server reads it, whole messages in place (`decode_message_in_place`, up to
+//! a size taken from the split seed) and the rest by `decode`: same frames, same error.
 #![no_main]
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use wsd_frame::{
     CloseFrame, DecoderConfig, Frame, FrameDecoder, FrameHeader, ProtocolError, Role, Rsv, Status,
+    WholeMessage,
 };
 use wsd_fuzz::rfc6455::{self, CloseViolation, Violation};
 use wsd_fuzz::{Reader, max_length, split};
@@ -124,6 +127,55 @@ fn same_close(payload: &[u8]) {
     }
 }
 
+/// What a frame is, for comparing the two ways of reading it.
+type Seen = (bool, u8, u8, u8, Vec<u8>);
+
+fn seen(frame: &Frame) -> Seen {
+    (
+        frame.fin,
+        frame.rsv.bits(),
+        frame.opcode.as_u8(),
+        frame.message_opcode.as_u8(),
+        frame.payload.to_vec(),
+    )
+}
+
+/// `data` fed in the splits of `seed`, read as an echo server reads it: each whole
+/// message of at most `max_in_place` bytes in place, the rest by `decode`.
+fn read_in_place(
+    config: DecoderConfig,
+    data: &[u8],
+    seed: u64,
+    max_in_place: usize,
+) -> (Vec<Seen>, Option<ProtocolError>) {
+    let mut decoder = FrameDecoder::new(config);
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    for chunk in split(data, seed) {
+        buf.extend_from_slice(chunk);
+        loop {
+            match decoder.decode_message_in_place(&mut buf, max_in_place) {
+                Ok(Some((message, used))) => {
+                    frames.push(match message {
+                        WholeMessage::Text(text) => (true, 0, 1, 1, text.as_bytes().to_vec()),
+                        WholeMessage::Binary(data) => (true, 0, 2, 2, data.to_vec()),
+                    });
+                    let _ = buf.split_to(used);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => return (frames, Some(e)),
+            }
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => frames.push(seen(&frame)),
+                Ok(None) => break,
+                Err(e) => return (frames, Some(e)),
+            }
+        }
+    }
+    (frames, None)
+}
+
 fuzz_target!(|input: &[u8]| {
     let mut r = Reader::new(input);
     let flags = r.u8();
@@ -134,6 +186,8 @@ fuzz_target!(|input: &[u8]| {
     config.max_length = max_length(r.u8(), DecoderConfig::DEFAULT_MAX_LENGTH);
     let seed = r.u64();
     let data = r.rest();
+    // From the split seed's top byte, so the layout stays `frame_decoder`'s.
+    let max_in_place = usize::from((seed >> 56) as u8) << 4;
 
     let mut model = rfc6455::Decoder::new(rfc6455::Config {
         server,
@@ -172,6 +226,13 @@ fuzz_target!(|input: &[u8]| {
         }
     }
 
+    let (in_place, in_place_error) = read_in_place(config, data, seed, max_in_place);
+    assert_eq!(
+        in_place,
+        frames.iter().map(seen).collect::<Vec<_>>(),
+        "read in place up to {max_in_place} bytes"
+    );
+    assert_eq!(in_place_error, error, "the error, read in place");
     assert_eq!(
         frames.len(),
         expected.len(),
