@@ -17,6 +17,9 @@
 //!   `max_length` plus a frame header) and output is linear in what was asked for;
 //! - a timer is never due unfired, and never armed on a closed side.
 //!
+//! Either side may read its messages lent in place (`poll_message_with`) instead of
+//! by `poll_event`; the invariants are the same.
+//!
 //! When nothing went wrong (no injection, no lost transport, nobody closed or timed
 //! out before the end), the run must be exact: every message, ping and pong arrives,
 //! and a final close from either side ends both with its code and reason.
@@ -27,7 +30,9 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use wsd_core::{Bytes, CloseCode, Connection, Event, Message, Options, ReadyState};
+use wsd_core::{
+    Bytes, CloseCode, Connection, Event, Message, Options, Polled, ReadyState, WholeMessage,
+};
 use wsd_deflate::DeflateConfig;
 use wsd_fuzz::Rng;
 
@@ -95,6 +100,9 @@ impl Payload {
 /// One side, what it was asked to send and what it received.
 struct Side {
     conn: Connection,
+    /// Messages are read with `poll_message_with` (lent in place when they can be)
+    /// instead of `poll_event`.
+    lend: bool,
     /// Unparsed input may not exceed this after the events are drained.
     input_bound: usize,
     /// Messages and pings whose command succeeded.
@@ -127,9 +135,10 @@ struct Side {
 }
 
 impl Side {
-    fn new(conn: Connection, options: &Options) -> Self {
+    fn new(conn: Connection, options: &Options, lend: bool) -> Self {
         Self {
             conn,
+            lend,
             input_bound: options
                 .limits
                 .max_head_bytes
@@ -159,10 +168,26 @@ impl Side {
         !self.close_called && self.close.is_none()
     }
 
+    /// The next event; with `lend`, a message lent in place comes back as the
+    /// `Message` event `poll_event` would have given.
+    fn next_event(&mut self) -> Option<Event> {
+        if !self.lend {
+            return self.conn.poll_event();
+        }
+        let polled = self.conn.poll_message_with(|message, _| match message {
+            WholeMessage::Text(text) => Message::text(text),
+            WholeMessage::Binary(data) => Message::binary(data.to_vec()),
+        })?;
+        Some(match polled {
+            Polled::Lent(message) => Event::Message(message),
+            Polled::Event(event) => event,
+        })
+    }
+
     /// Polls every event, checking their order.
     fn drain(&mut self) {
         let mut error_pending = false;
-        while let Some(event) = self.conn.poll_event() {
+        while let Some(event) = self.next_event() {
             assert!(self.close.is_none(), "an event after Close: {event:?}");
             assert!(
                 !error_pending || matches!(event, Event::Close { .. }),
@@ -525,8 +550,9 @@ fuzz_target!(|case: Case| {
     let client = Connection::client("ws://example.com/", options.clone()).unwrap();
     let server = Connection::server(options.clone());
     let mut pair = Pair {
-        client: Side::new(client, &options),
-        server: Side::new(server, &options),
+        // The mask seed's low bits also say which sides read messages lent in place.
+        client: Side::new(client, &options, case.mask_seed & 1 == 1),
+        server: Side::new(server, &options, case.mask_seed & 2 == 2),
         to_server: Wire::default(),
         to_client: Wire::default(),
         rng: Rng::new(case.split_seed),
