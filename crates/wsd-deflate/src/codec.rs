@@ -145,6 +145,27 @@ impl Tuning {
         })
     }
 
+    /// The tuning of a stream that starts afresh for a message of `len` bytes: as
+    /// configured, except that a message shorter than [`SMALL_MESSAGE`] gets a
+    /// stream of memLevel [`SMALL_MEM_LEVEL`] when the configured one is larger.
+    ///
+    /// memLevel sizes the buffer of symbols that one deflate block collects
+    /// (`2^(memLevel + 6)`; zlib-rs's hash table is 64 Ki entries at any memLevel),
+    /// and zlib clears that buffer at every block it starts: twice per message for
+    /// a stream started afresh, 48 KiB each at memLevel 8, which is most of the work
+    /// of a 1 KiB message. A message with fewer bytes than the smaller buffer holds
+    /// symbols fits in one block either way, so its bytes are the same.
+    fn for_fresh_message(self, len: usize) -> Self {
+        if len < SMALL_MESSAGE && self.mem_level > SMALL_MEM_LEVEL {
+            Self {
+                mem_level: SMALL_MEM_LEVEL,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+
     /// Whether a compressor made by `self` with `bits` can serve `other` with
     /// `other_bits`: the same parameters, whether streams are held or not.
     fn makes_same_stream(self, bits: u8, other: Self, other_bits: u8) -> bool {
@@ -158,6 +179,15 @@ impl Tuning {
 /// trade messages in turn, each continuing its own stream; more share them, each
 /// message then resetting and priming the one it gets.
 const POOL_STREAMS: usize = 8;
+
+/// The memLevel of the streams that compress short messages afresh (see
+/// [`Tuning::for_fresh_message`]): blocks of up to 4,095 symbols, a 12 KiB buffer.
+const SMALL_MEM_LEVEL: u8 = 6;
+
+/// Messages shorter than this fit in one block of a [`SMALL_MEM_LEVEL`] stream
+/// (a block ends when its buffer holds `2^(memLevel + 6) - 1` symbols, and a byte
+/// makes at most one).
+const SMALL_MESSAGE: usize = (1 << (SMALL_MEM_LEVEL + 6)) - 1;
 
 /// The window every pooled decompressor is made with. zlib-rs allocates a 32 KiB
 /// window whatever the size asked, and a larger window inflates every stream a
@@ -175,6 +205,9 @@ struct Idle<S> {
     /// The connection whose stream this still is: it stopped at that connection's
     /// last sync flush, with context takeover, and no one has used it since.
     owner: Option<Owner>,
+    /// It ended its last message with a full flush, which forgot its history (zlib
+    /// clears its hash table): it starts the next stream as a reset one would.
+    clean: bool,
     stream: S,
 }
 
@@ -184,6 +217,8 @@ struct Lent<S> {
     /// Still the borrower's own stream, exactly as it left it: go on without a reset
     /// and without priming.
     continued: bool,
+    /// Ready to start a stream without a reset (see [`Idle::clean`]).
+    clean: bool,
 }
 
 /// The streams of one kind: those waiting, and how many are out.
@@ -229,6 +264,7 @@ impl<S> Shelf<S> {
         Some(Lent {
             stream: entry.stream,
             continued: own.is_some(),
+            clean: entry.clean,
         })
     }
 
@@ -301,21 +337,23 @@ impl StreamPool {
     }
 
     /// `owner`'s compressor to continue, or one ready to start a stream: an idle one
-    /// reset, or a new one.
+    /// that is clean or reset, or a new one.
     fn compressor(&self, tuning: Tuning, bits: u8, owner: Owner) -> Lent<Deflate> {
         let taken = lock(&self.compressors).take(tuning, bits, owner);
         match taken {
-            Some(lent) if lent.continued => lent,
+            Some(lent) if lent.continued || lent.clean => lent,
             Some(Lent { mut stream, .. }) => {
                 stream.reset();
                 Lent {
                     stream,
                     continued: false,
+                    clean: true,
                 }
             }
             None => Lent {
                 stream: tuning.compressor(bits),
                 continued: false,
+                clean: true,
             },
         }
     }
@@ -326,6 +364,19 @@ impl StreamPool {
             tuning,
             bits,
             owner,
+            clean: false,
+            stream,
+        };
+        lock(&self.compressors).give(entry);
+    }
+
+    /// Takes back `stream`, which ended its message with a full flush.
+    fn give_clean_compressor(&self, tuning: Tuning, bits: u8, stream: Deflate) {
+        let entry = Idle {
+            tuning,
+            bits,
+            owner: None,
+            clean: true,
             stream,
         };
         lock(&self.compressors).give(entry);
@@ -342,11 +393,13 @@ impl StreamPool {
                 Lent {
                     stream,
                     continued: false,
+                    clean: true,
                 }
             }
             None => Lent {
                 stream: Decompress::new_with_window_bits(false, INFLATE_BITS),
                 continued: false,
+                clean: true,
             },
         }
     }
@@ -357,6 +410,7 @@ impl StreamPool {
             tuning: Tuning::INFLATE,
             bits: INFLATE_BITS,
             owner,
+            clean: false,
             stream,
         };
         lock(&self.decompressors).give(entry);
@@ -487,7 +541,21 @@ impl DeflateSession {
     }
 
     fn deflate(&mut self, input: &[u8]) -> Result<Vec<u8>, ExtensionError> {
-        let (tuning, bits) = (self.tuning, self.own_bits());
+        // Without context takeover every message starts a stream of its own, and ends
+        // it with a full flush: the stream goes back to the pool as clean as a reset
+        // would leave it, so the next message skips the reset (which clears what the
+        // flush cleared, and the block's symbol buffer once more).
+        let fresh = self.agreed.own_no_context_takeover;
+        let (tuning, bits) = if fresh {
+            (self.tuning.for_fresh_message(input.len()), self.own_bits())
+        } else {
+            (self.tuning, self.own_bits())
+        };
+        let flush = if fresh {
+            DeflateFlush::FullFlush
+        } else {
+            DeflateFlush::SyncFlush
+        };
         // A held stream is the connection's own, made for it and never in the pool.
         let held = self.holds_compressor();
         let mut stream = match self.compressor.take() {
@@ -505,7 +573,7 @@ impl DeflateSession {
                 stream
             }
         };
-        let result = compress(&mut stream, input);
+        let result = compress(&mut stream, input, flush);
         if result.is_err() {
             // The stream's state is unknown: neither kept nor lent again.
             self.sent.clear();
@@ -516,8 +584,8 @@ impl DeflateSession {
         }
         if held {
             self.compressor = Some(stream);
-        } else if self.agreed.own_no_context_takeover {
-            self.pool.give_compressor(tuning, bits, None, stream);
+        } else if fresh {
+            self.pool.give_clean_compressor(tuning, bits, stream);
         } else {
             self.sent.push(input, 1 << bits);
             self.pool
@@ -574,9 +642,13 @@ impl DeflateSession {
     }
 }
 
-/// Compresses `input` with a sync flush: the whole output, ending with the sync tail
-/// unless `input` is empty right after a flush.
-fn compress(stream: &mut Deflate, input: &[u8]) -> Result<Vec<u8>, ExtensionError> {
+/// Compresses `input` with `flush` (a sync or full flush): the whole output, ending
+/// with the sync tail unless `input` is empty right after a flush.
+fn compress(
+    stream: &mut Deflate,
+    input: &[u8],
+    flush: DeflateFlush,
+) -> Result<Vec<u8>, ExtensionError> {
     // Deflate rarely grows data by more than a few bytes per block; the loop grows
     // the buffer if it does. zlib-rs's safe API writes into initialised bytes, so
     // the buffer is zeroed (by the allocator, for a fresh one) and cut to size.
@@ -591,7 +663,7 @@ fn compress(stream: &mut Deflate, input: &[u8]) -> Result<Vec<u8>, ExtensionErro
         let room_len = room.len();
         let (in_before, out_before) = (stream.total_in(), stream.total_out());
         stream
-            .compress(rest, room, DeflateFlush::SyncFlush)
+            .compress(rest, room, flush)
             .map_err(|error| ExtensionError::internal(error.as_str()))?;
         let consumed = usize::try_from(stream.total_in() - in_before).unwrap_or(usize::MAX);
         let produced = usize::try_from(stream.total_out() - out_before).unwrap_or(usize::MAX);
@@ -1354,5 +1426,93 @@ mod tests {
             0,
             "a failed stream is not lent again"
         );
+    }
+
+    /// `text` compressed with a sync flush by a new stream made with `tuning`, without
+    /// the sync tail: a message as a sender without context takeover writes it.
+    fn afresh(tuning: Tuning, bits: u8, text: &[u8]) -> Vec<u8> {
+        let mut out =
+            compress(&mut tuning.compressor(bits), text, DeflateFlush::SyncFlush).unwrap();
+        assert!(out.ends_with(&SYNC_TAIL));
+        out.truncate(out.len() - SYNC_TAIL.len());
+        out
+    }
+
+    #[test]
+    fn without_context_takeover_short_messages_get_a_smaller_mem_level_and_the_same_bytes() {
+        let terms = agreed(true, 15, true, 15);
+        let lengths = [1, 100, 1024, SMALL_MESSAGE - 1, SMALL_MESSAGE, 20_000];
+        for strategy in Strategy::ALL {
+            for (level, mem_level) in [(1, 9), (6, 8), (9, 7), (0, 8), (6, SMALL_MEM_LEVEL)] {
+                let tuning = Tuning {
+                    level,
+                    mem_level,
+                    strategy,
+                    hold_streams: false,
+                };
+                let pool = Arc::new(StreamPool::default());
+                let mut sender = DeflateSession::new(tuning, terms, Arc::clone(&pool));
+                for len in lengths {
+                    // Incompressible halves too, so that stored blocks are chosen.
+                    let text: Vec<u8> = sample(len)
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &b)| if i % 2 == 0 { b } else { (i * 131 % 251) as u8 })
+                        .collect();
+                    let case =
+                        format!("{strategy:?}, level {level}, memLevel {mem_level}, {len} bytes");
+                    assert_eq!(
+                        encode(&mut sender, &text),
+                        afresh(tuning, 15, &text),
+                        "{case}"
+                    );
+                    let idle = lock(&pool.compressors);
+                    let last = idle.idle.back().unwrap();
+                    let expected = if len < SMALL_MESSAGE {
+                        mem_level.min(SMALL_MEM_LEVEL)
+                    } else {
+                        mem_level
+                    };
+                    assert_eq!(last.tuning.mem_level, expected, "{case}");
+                    assert!(last.clean && last.owner.is_none(), "{case}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_ended_with_a_full_flush_is_lent_without_a_reset_and_starts_like_a_new_one() {
+        let tuning = level(6);
+        let (history, first, next) = (sample(40_000), sample(5_000), sample(3_000));
+        // After a full flush, a stream writes what a new one writes, primed or not.
+        for dictionary in [None, Some(&history[8_000..])] {
+            let start = |stream: &mut Deflate| {
+                if let Some(dictionary) = dictionary {
+                    stream.set_dictionary(dictionary).unwrap();
+                }
+            };
+            let mut flushed = tuning.compressor(15);
+            compress(&mut flushed, &first, DeflateFlush::FullFlush).unwrap();
+            start(&mut flushed);
+            let mut new = tuning.compressor(15);
+            start(&mut new);
+            assert_eq!(
+                compress(&mut flushed, &next, DeflateFlush::SyncFlush).unwrap(),
+                compress(&mut new, &next, DeflateFlush::SyncFlush).unwrap(),
+                "primed: {}",
+                dictionary.is_some()
+            );
+        }
+        // The pool lends a clean stream as it is; a used one it resets.
+        let pool = StreamPool::default();
+        let mut stream = tuning.compressor(15);
+        compress(&mut stream, &first, DeflateFlush::FullFlush).unwrap();
+        let total_in = stream.total_in();
+        pool.give_clean_compressor(tuning, 15, stream);
+        let lent = pool.compressor(tuning, 15, 7);
+        assert!(!lent.continued && lent.stream.total_in() == total_in);
+        pool.give_compressor(tuning, 15, None, lent.stream);
+        let lent = pool.compressor(tuning, 15, 7);
+        assert_eq!(lent.stream.total_in(), 0, "reset before it is lent again");
     }
 }
