@@ -73,8 +73,12 @@
 //! connections trading messages in turn cost no more CPU than held streams; more
 //! pay for priming (see below). At most 8 streams of each kind wait idle, least
 //! recently used dropped first. Without context takeover nothing is kept between
-//! messages, and [`hold_streams`](DeflateConfig::hold_streams) gives each
-//! connection streams of its own instead.
+//! messages: each message is compressed as a stream of its own, ended with a full
+//! flush (which forgets the history, as a reset does), so the stream goes back to
+//! the pool ready for any connection's next message without a reset; and a message
+//! under 4,095 bytes gets a stream of memLevel 6 (see
+//! [`mem_level`](DeflateConfig::mem_level)). [`hold_streams`](DeflateConfig::hold_streams)
+//! gives each connection streams of its own instead.
 //!
 //! # Memory per connection
 //!
