@@ -177,6 +177,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("bench: unknown argument `{other}`\n{USAGE}")),
         }
     }
+    // The python and node peers need the same packages as the tests; without them
+    // those peers would not start, and their columns would be empty.
+    let root = workspace_root();
+    crate::setup::ensure_venv(&root)?;
+    crate::setup::ensure_node_modules(&root)?;
     let release = build()?;
     let started = Instant::now();
 
@@ -711,8 +716,13 @@ fn throughput_table(out: &mut String, servers: &[Server], cases: &[Case], result
     for (c, case) in cases.iter().enumerate() {
         out.push_str(&format!("| {} |", case.name()));
         let medians: Vec<f64> = results.iter().map(|r| median(&r[c])).collect();
-        for rate in &medians {
-            out.push_str(&format!(" {} |", human(*rate)));
+        for (rate, samples) in medians.iter().zip(results) {
+            if samples[c].is_empty() {
+                // The server did not start or no round finished: not a rate of 0.
+                out.push_str(" failed |");
+            } else {
+                out.push_str(&format!(" {} |", human(*rate)));
+            }
         }
         let best = servers
             .iter()
