@@ -215,8 +215,9 @@ pub trait Timer: Unpin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// The size of each read (64 KiB; more while a large frame arrives). The buffer
-    /// exists only while data is flowing. 64 KiB reads measured faster than 32 KiB
+    /// The size of each read (64 KiB, plus 1 KiB of room for a frame header and
+    /// more, so that a message of this size takes one read; more while a large frame
+    /// arrives). The buffer exists only while data is flowing. 64 KiB reads measured faster than 32 KiB
     /// ones (the figures are in the repository's `benches/REPORT.md`).
     pub read_buffer_size: usize,
     /// Queued output above this is written at once rather than batched (64 KiB:

@@ -110,6 +110,16 @@ pub enum Next<R> {
 /// The smallest read a zero-filling transport is asked for.
 const MIN_READ: usize = 4096;
 
+/// What a read between frames asks for beyond [`Config::read_buffer_size`]: room
+/// for the largest frame header (14 bytes) and some more. A message of up to that
+/// many bytes that arrives at once then takes one read, not a full one and a second
+/// for its last bytes (two `recvfrom` per 64 KiB message with one in flight, where
+/// sockudo-ws, reading 128 KiB, needs one); and that read comes back short of what
+/// was asked, which tells tokio the socket is drained, so no read fails with
+/// `EAGAIN` before the next wait (asking for exactly the frame's size cost 0.6
+/// failing `recvfrom` per message).
+pub(super) const READ_SLACK: usize = 1024;
+
 /// At most this many runs of output (headers, payloads queued by reference) per
 /// vectored write.
 const WRITE_SLICES: usize = 64;
@@ -444,7 +454,7 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
     /// Reads into the connection's input buffer, sized by the connection (more
     /// while a large frame arrives, less for its tail).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let full = self.config.read_buffer_size.max(1);
+        let full = self.full_read();
         let zero_fills = self.io.read_zero_fills();
         let usual = self.usual_read_size();
         let size = self.conn.read_size(usual);
@@ -474,10 +484,18 @@ impl<T: Transport, Z: Timer> WebSocket<T, Z> {
         result
     }
 
+    /// The read buffer size and [`READ_SLACK`].
+    fn full_read(&self) -> usize {
+        self.config
+            .read_buffer_size
+            .max(1)
+            .saturating_add(READ_SLACK)
+    }
+
     /// What a read asks for between frames: the read buffer size, or for a
     /// zero-filling transport what recent reads suggest.
     fn usual_read_size(&self) -> usize {
-        let full = self.config.read_buffer_size.max(1);
+        let full = self.full_read();
         if self.io.read_zero_fills() {
             self.read_hint.min(full)
         } else {

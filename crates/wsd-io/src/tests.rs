@@ -1,7 +1,7 @@
 //! The I/O loop over a scripted in-memory transport: when it reads, when it writes,
 //! and when it steps aside.
 
-use crate::socket::{READ_UNIT, SPARE_INPUT, WORK_BUDGET};
+use crate::socket::{READ_SLACK, READ_UNIT, SPARE_INPUT, WORK_BUDGET};
 use crate::*;
 use wsd_core::Event;
 
@@ -224,6 +224,37 @@ fn an_input_buffer_a_large_message_grew_goes_back_to_the_allocator() {
 }
 
 #[test]
+fn a_message_of_the_read_size_that_arrives_at_once_takes_one_read() {
+    const { assert!(READ_SLACK > wsd_frame::MAX_HEADER_LEN) };
+    let size = Config::default().read_buffer_size;
+    for len in [size - 100, size - 1, size] {
+        // The frame and the first bytes of the next message arrive together.
+        let mut input = masked(OpCode::Binary, &vec![5; len]);
+        let frame = input.len();
+        input.extend(masked(OpCode::Binary, &[6; 10_000]));
+        let mut ws = open_server(vec![input]);
+        // As tokio's and async-io's TCP streams: no zero-filling, so reads between
+        // frames ask for the full size at once.
+        ws.get_mut().zero_fills = false;
+        let (messages, _) = echo_until_idle(&mut ws);
+        assert_eq!(messages, 2, "{len} bytes");
+        let reads: Vec<usize> = ws
+            .get_ref()
+            .log
+            .iter()
+            .filter_map(|op| match op {
+                Op::Read(n) => Some(*n),
+                Op::Write(_) => None,
+            })
+            .collect();
+        assert!(
+            reads[0] >= frame,
+            "{len} bytes: the whole frame in the first read, {reads:?}"
+        );
+    }
+}
+
+#[test]
 fn the_answers_to_one_read_go_out_in_one_write() {
     // 800 echoes of 16 bytes (14,400 bytes) fit one batch.
     let count = 800;
@@ -343,13 +374,14 @@ fn a_zero_filling_transport_is_asked_for_about_what_recent_reads_returned() {
     echo_until_idle(&mut ws);
     let asked = &ws.get_ref().asked;
     // Small reads ask for 4 KiB, not 64; a burst doubles the room read by read up
-    // to the full 64 KiB.
+    // to the full 64 KiB and the slack.
     assert_eq!(
         asked[..7],
         [4096, 4096, 4096, 8192, 16384, 32768, 65536],
         "{asked:?}"
     );
-    assert!(asked[7..].iter().all(|&n| n == 65536), "{asked:?}");
+    let full = 65536 + READ_SLACK;
+    assert!(asked[7..].iter().all(|&n| n == full), "{asked:?}");
 }
 
 #[test]
@@ -359,9 +391,10 @@ fn a_transport_that_reads_into_uninitialised_memory_is_asked_for_the_full_size()
     echo_until_idle(&mut ws);
     // The default poll_read_buf zero-fills what it was asked for, so the room is
     // what the loop asked.
+    let full = 65536 + READ_SLACK;
     assert_eq!(
         ws.get_ref().asked,
-        [65536, 65536],
+        [full, full],
         "the second read finds nothing"
     );
 }
