@@ -152,7 +152,7 @@ impl Tuning {
     /// memLevel sizes the buffer of symbols that one deflate block collects
     /// (`2^(memLevel + 6)`; zlib-rs's hash table is 64 Ki entries at any memLevel),
     /// and zlib clears that buffer at every block it starts: twice per message for
-    /// a stream started afresh, 48 KiB each at memLevel 8, which is most of the work
+    /// a stream started afresh, 48 KiB each at memLevel 8, a large part of the work
     /// of a 1 KiB message. A message with fewer bytes than the smaller buffer holds
     /// symbols fits in one block either way, so its bytes are the same.
     fn for_fresh_message(self, len: usize) -> Self {
