@@ -546,15 +546,14 @@ impl DeflateSession {
         // would leave it, so the next message skips the reset (which clears what the
         // flush cleared, and the block's symbol buffer once more).
         let fresh = self.agreed.own_no_context_takeover;
-        let (tuning, bits) = if fresh {
-            (self.tuning.for_fresh_message(input.len()), self.own_bits())
+        let bits = self.own_bits();
+        let (tuning, flush) = if fresh {
+            (
+                self.tuning.for_fresh_message(input.len()),
+                DeflateFlush::FullFlush,
+            )
         } else {
-            (self.tuning, self.own_bits())
-        };
-        let flush = if fresh {
-            DeflateFlush::FullFlush
-        } else {
-            DeflateFlush::SyncFlush
+            (self.tuning, DeflateFlush::SyncFlush)
         };
         // A held stream is the connection's own, made for it and never in the pool.
         let held = self.holds_compressor();
